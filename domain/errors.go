@@ -1,0 +1,83 @@
+// Package domain holds Stockline's business rules as plain types and functions:
+// inventory buckets and ATP, channel policies, roles, reason codes and the one
+// error type. It knows nothing about SQL or HTTP.
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one HTTP status in handlers.
+const (
+	ECONFLICT     = "conflict"       // the request conflicts with current state
+	EINTERNAL     = "internal"       // something went wrong on our side
+	EINVALID      = "invalid"        // the request is malformed or a value is wrong
+	ENOTFOUND     = "not_found"      // the thing asked for does not exist
+	EUNAUTHORIZED = "unauthorized"   // no valid credentials
+	EFORBIDDEN    = "forbidden"      // credentials are valid but not allowed here
+	ETOOMANY      = "rate_limited"   // slow down
+	ETOOLARGE     = "body_too_large" // the request body is over the limit
+	EBADJSON      = "invalid_json"   // the body is not the JSON we expect
+)
+
+// Error is Stockline's one error type. Code is machine-readable, Message is
+// safe to show a user, Field names the offending input when there is one,
+// and Details carries structured extras for API clients.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+	Status  int            // optional HTTP status override; 0 means derived from Code
+	Details map[string]any // optional extra fields for API error bodies
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("stockline error: code=%s field=%s message=%s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("stockline error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the code and a formatted, user-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EINVALID error about one input field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err when it is (or wraps) an *Error, and
+// EINTERNAL otherwise.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of err. Internal errors never
+// leak their text: the user sees "Internal error."
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}
+
+// AsError returns the *Error inside err, or nil.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,13 @@
+DROP TABLE exceptions;
+DROP TABLE outbox;
+DROP TABLE audit_log;
+DROP TABLE api_tokens;
+DROP TABLE login_attempts;
+DROP TABLE sessions;
+DROP TABLE user_locations;
+DROP TABLE users;
+DROP TABLE channel_policies;
+DROP TABLE ledger;
+DROP TABLE positions;
+DROP TABLE products;
+DROP TABLE locations;

@@ -1,0 +1,110 @@
+// Package store holds every SQL statement Stockline runs. Each exported
+// method is one unit of work: it opens a transaction (through DB.InTx) and
+// calls small unexported helpers that take the transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"stockline/domain"
+)
+
+// DB is Stockline's database handle.
+type DB struct {
+	*sqlx.DB
+	now func() time.Time
+}
+
+// Open connects to PostgreSQL at dsn and checks the connection.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: ping: %w", err)
+	}
+	return &DB{DB: db, now: time.Now}, nil
+}
+
+// Now is the store's clock; tests may replace it with SetClock.
+func (db *DB) Now() time.Time { return db.now() }
+
+// SetClock replaces the store's clock (tests only).
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+// Tx is the transaction type every helper takes.
+type Tx = sqlx.Tx
+
+// InTx runs fn in one transaction and commits it. A serialization failure
+// (40001) or deadlock (40P01) rolls back and retries fn with backoff, so fn
+// must have no effects outside the transaction.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	const attempts = 8
+	var err error
+	for i := range attempts {
+		err = db.inTxOnce(ctx, fn)
+		if !retryable(err) {
+			return err
+		}
+		d := time.Duration(1<<i) * time.Millisecond
+		d += time.Duration(rand.Int64N(int64(d)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return err
+}
+
+func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "40001" || pqErr.Code == "40P01"
+	}
+	return false
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure.
+func isUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+// notFound turns sql.ErrNoRows into an ENOTFOUND domain error.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.ENOTFOUND, format, args...)
+	}
+	return err
+}

@@ -1,0 +1,292 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"stockline/domain"
+)
+
+// ListLocations returns every location ordered by code.
+func (db *DB) ListLocations(ctx context.Context) ([]domain.Location, error) {
+	var out []domain.Location
+	if err := db.SelectContext(ctx, &out, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations ORDER BY code`); err != nil {
+		return nil, fmt.Errorf("store: list locations: %w", err)
+	}
+	return out, nil
+}
+
+// LocationByCode returns the location with code, or ENOTFOUND.
+func (db *DB) LocationByCode(ctx context.Context, code string) (domain.Location, error) {
+	var l domain.Location
+	err := db.GetContext(ctx, &l, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations WHERE code = $1`, code)
+	if err != nil {
+		return l, notFound(err, "Location %q does not exist.", code)
+	}
+	return l, nil
+}
+
+// ProductBySKU returns the product with sku, or ENOTFOUND.
+func (db *DB) ProductBySKU(ctx context.Context, sku string) (domain.Product, error) {
+	var p domain.Product
+	err := db.GetContext(ctx, &p, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1`, sku)
+	if err != nil {
+		return p, notFound(err, "SKU %q does not exist.", sku)
+	}
+	return p, nil
+}
+
+// ProductQuery filters SearchProducts. Q matches a SKU or barcode exactly,
+// a SKU prefix, or part of the name; results come in SKU order after After.
+type ProductQuery struct {
+	Q     string
+	After string // the last SKU of the previous page
+	Limit int
+}
+
+// SearchProducts returns one page of products in SKU order and the cursor
+// for the next page ("" when this is the last).
+func (db *DB) SearchProducts(ctx context.Context, q ProductQuery) ([]domain.Product, string, error) {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 50
+	}
+	where, args := []string{"TRUE"}, []any{}
+	if s := strings.TrimSpace(q.Q); s != "" {
+		args = append(args, s, likePrefix(strings.ToLower(s)), "%"+likeEscape(strings.ToLower(s))+"%")
+		n := len(args)
+		where = append(where, fmt.Sprintf("(sku = $%d OR barcode = $%d OR lower(sku) LIKE $%d OR lower(name) LIKE $%d)", n-2, n-2, n-1, n))
+	}
+	if q.After != "" {
+		args = append(args, q.After)
+		where = append(where, fmt.Sprintf("sku > $%d", len(args)))
+	}
+	args = append(args, q.Limit+1)
+	var out []domain.Product
+	err := db.SelectContext(ctx, &out, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE `+
+		joinAnd(where)+fmt.Sprintf(` ORDER BY sku LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: search products: %w", err)
+	}
+	next := ""
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		next = out[len(out)-1].SKU
+	}
+	return out, next, nil
+}
+
+// FindProductExact returns the product whose SKU or barcode is exactly s,
+// which is what a scanner types; ok is false when there is none.
+func (db *DB) FindProductExact(ctx context.Context, s string) (domain.Product, bool, error) {
+	var out []domain.Product
+	err := db.SelectContext(ctx, &out, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1 OR barcode = $1 LIMIT 1`, strings.TrimSpace(s))
+	if err != nil {
+		return domain.Product{}, false, fmt.Errorf("store: find product: %w", err)
+	}
+	if len(out) == 0 {
+		return domain.Product{}, false, nil
+	}
+	return out[0], true, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func likePrefix(s string) string { return likeEscape(s) + "%" }
+
+// LocationPosition is a location with its position for one SKU; locations
+// with no position row show zeros.
+type LocationPosition struct {
+	domain.Location
+	domain.Position
+}
+
+// PositionsForSKU returns every location's position for the product, in
+// location code order.
+func (db *DB) PositionsForSKU(ctx context.Context, productID int64) ([]LocationPosition, error) {
+	var out []LocationPosition
+	err := db.SelectContext(ctx, &out, `SELECT l.id, l.code, l.name, l.kind, l.region, l.timezone, l.pickup, l.ship_from_store,
+			COALESCE(p.on_hand, 0) AS on_hand, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.damaged, 0) AS damaged,
+			COALESCE(p.quality_hold, 0) AS quality_hold, COALESCE(p.transfer_out, 0) AS transfer_out,
+			COALESCE(p.in_transit_in, 0) AS in_transit_in
+		FROM locations l LEFT JOIN positions p ON p.location_id = l.id AND p.product_id = $1
+		ORDER BY l.code`, productID)
+	if err != nil {
+		return nil, fmt.Errorf("store: positions for sku: %w", err)
+	}
+	return out, nil
+}
+
+// PositionAt returns the position of a product at a location (zeros if none).
+func (db *DB) PositionAt(ctx context.Context, locationID, productID int64) (domain.Position, error) {
+	var out []domain.Position
+	err := db.SelectContext(ctx, &out, `SELECT on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
+		FROM positions WHERE location_id = $1 AND product_id = $2`, locationID, productID)
+	if err != nil {
+		return domain.Position{}, fmt.Errorf("store: position: %w", err)
+	}
+	if len(out) == 0 {
+		return domain.Position{}, nil
+	}
+	return out[0], nil
+}
+
+// LedgerMeta describes why a set of movements happened.
+type LedgerMeta struct {
+	Reason     domain.Reason
+	Source     string // "stockline", a connector name, "api"
+	SourceRef  string // event id, order, transfer, count, reservation
+	Actor      domain.Actor
+	Note       string
+	OccurredAt time.Time // when it happened at the source; zero means now
+}
+
+// lockPosition returns the product's position at the location, creating a
+// zero row first if there is none, and holds its row lock until tx ends.
+func lockPosition(ctx context.Context, tx *Tx, locationID, productID int64) (domain.Position, error) {
+	var p domain.Position
+	err := tx.GetContext(ctx, &p, `SELECT on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
+		FROM positions WHERE location_id = $1 AND product_id = $2 FOR UPDATE`, locationID, productID)
+	if err == nil {
+		return p, nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO positions (location_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, locationID, productID); err != nil {
+		return p, fmt.Errorf("store: create position: %w", err)
+	}
+	err = tx.GetContext(ctx, &p, `SELECT on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
+		FROM positions WHERE location_id = $1 AND product_id = $2 FOR UPDATE`, locationID, productID)
+	if err != nil {
+		return p, fmt.Errorf("store: lock position: %w", err)
+	}
+	return p, nil
+}
+
+// applyMovements is the one way stock moves: it updates the position's
+// buckets and appends one ledger row per movement, inside tx, and returns
+// the new position. The caller holds the position lock or relies on the
+// UPDATE's own row lock. When the result breaks an invariant (a negative
+// bucket, reserved above on_hand) a negative_stock exception is opened so
+// the consistency check knows it was seen.
+func applyMovements(ctx context.Context, tx *Tx, locationID, productID int64, moves []domain.Movement, meta LedgerMeta) (domain.Position, error) {
+	var d domain.Position
+	buckets := make([]string, 0, len(moves))
+	deltas := make([]int64, 0, len(moves))
+	for _, m := range moves {
+		if m.Delta == 0 {
+			continue
+		}
+		d = d.Apply(m.Bucket, m.Delta)
+		buckets = append(buckets, string(m.Bucket))
+		deltas = append(deltas, int64(m.Delta))
+	}
+	var p domain.Position
+	err := tx.GetContext(ctx, &p, `UPDATE positions SET on_hand = on_hand + $3, reserved = reserved + $4, damaged = damaged + $5,
+			quality_hold = quality_hold + $6, transfer_out = transfer_out + $7, in_transit_in = in_transit_in + $8, updated_at = now()
+		WHERE location_id = $1 AND product_id = $2
+		RETURNING on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in`,
+		locationID, productID, d.OnHand, d.Reserved, d.Damaged, d.QualityHold, d.TransferOut, d.InTransitIn)
+	if err != nil {
+		return p, fmt.Errorf("store: apply movements: %w", err)
+	}
+	if len(buckets) == 0 {
+		return p, nil
+	}
+	occurred := meta.OccurredAt
+	if occurred.IsZero() {
+		occurred = time.Now()
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at)
+		SELECT $1, $2, b, d, $5, $6, $7, $8, $9, $10 FROM unnest($3::text[], $4::int[]) AS m(b, d)`,
+		locationID, productID, pq.Array(buckets), pq.Array(deltas), string(meta.Reason), meta.Source, meta.SourceRef,
+		meta.Actor.String(), meta.Note, occurred)
+	if err != nil {
+		return p, fmt.Errorf("store: insert ledger: %w", err)
+	}
+	if v := p.Violations(); len(v) > 0 {
+		if err := openException(ctx, tx, NewException{
+			Kind: "negative_stock", Severity: "high", LocationID: locationID, ProductID: productID,
+			Title:  "Stock position out of bounds",
+			Detail: strings.Join(v, "; ") + fmt.Sprintf(" after %s from %s %s", meta.Reason, meta.Source, meta.SourceRef),
+			Dedupe: true,
+		}); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// Adjust applies a person's adjustment to the product at the location in
+// one transaction: ledger rows, position, audit and an outbox event. It
+// returns the new position. Errors: ENOTFOUND, EINVALID.
+func (db *DB) Adjust(ctx context.Context, actor domain.Actor, sku, location string, adj domain.Adjustment) (domain.Position, error) {
+	if err := adj.Validate(); err != nil {
+		return domain.Position{}, err
+	}
+	prod, err := db.ProductBySKU(ctx, sku)
+	if err != nil {
+		return domain.Position{}, err
+	}
+	loc, err := db.LocationByCode(ctx, location)
+	if err != nil {
+		return domain.Position{}, err
+	}
+	var after domain.Position
+	err = db.InTx(ctx, func(tx *Tx) error {
+		before, err := lockPosition(ctx, tx, loc.ID, prod.ID)
+		if err != nil {
+			return err
+		}
+		moves, err := adj.Movements(before)
+		if err != nil {
+			return err
+		}
+		if len(moves) == 0 {
+			return domain.FieldError("counted", "The count matches on hand (%d); nothing to adjust.", before.OnHand)
+		}
+		after, err = applyMovements(ctx, tx, loc.ID, prod.ID, moves, LedgerMeta{
+			Reason: adj.Reason, Source: "stockline", SourceRef: "adjustment", Actor: actor, Note: adj.Note,
+		})
+		if err != nil {
+			return err
+		}
+		id := sku + "@" + location
+		if err := insertAudit(ctx, tx, actor, "inventory.adjust", "position", id, before, map[string]any{
+			"position": after, "reason": adj.Reason, "note": adj.Note, "delta": adj.Delta, "counted": adj.Counted,
+		}); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, "inventory.adjusted", map[string]any{"sku": sku, "location": location, "position": after, "reason": adj.Reason})
+	})
+	return after, err
+}
+
+// RecentLedger returns a product's ledger rows newest first, optionally
+// for one location, paging backwards from beforeID.
+func (db *DB) RecentLedger(ctx context.Context, productID int64, locationCode string, beforeID int64, limit int) ([]domain.LedgerEntry, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	args := []any{productID, limit}
+	q := `SELECT g.id, p.sku, l.code AS location, g.bucket, g.delta, g.reason, g.source, g.source_ref, g.actor, g.note, g.occurred_at, g.recorded_at
+		FROM ledger g JOIN locations l ON l.id = g.location_id JOIN products p ON p.id = g.product_id
+		WHERE g.product_id = $1`
+	if locationCode != "" {
+		args = append(args, locationCode)
+		q += fmt.Sprintf(` AND l.code = $%d`, len(args))
+	}
+	if beforeID > 0 {
+		args = append(args, beforeID)
+		q += fmt.Sprintf(` AND g.id < $%d`, len(args))
+	}
+	q += ` ORDER BY g.id DESC LIMIT $2`
+	var out []domain.LedgerEntry
+	if err := db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("store: ledger: %w", err)
+	}
+	return out, nil
+}

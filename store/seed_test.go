@@ -1,0 +1,43 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"stockline/domain"
+	"stockline/store/pgtest"
+)
+
+func TestSeedDemoIsConsistentAndOnce(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.Fresh(t)
+	res, err := db.SeedDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Locations != 13 || res.Products != 2000 || res.Positions != 13*2000 {
+		t.Fatalf("seed = %+v", res)
+	}
+	again, err := db.SeedDemo(ctx)
+	if err != nil || !again.AlreadySeeded {
+		t.Fatalf("second seed should be a no-op: %+v %v", again, err)
+	}
+	rep, err := db.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("check after seed: %+v", rep)
+	}
+	var zero, damaged, transit int
+	db.GetContext(ctx, &zero, `SELECT count(*) FROM positions WHERE on_hand = 0`)
+	db.GetContext(ctx, &damaged, `SELECT count(*) FROM positions WHERE damaged > 0`)
+	db.GetContext(ctx, &transit, `SELECT count(*) FROM positions WHERE in_transit_in > 0`)
+	if zero == 0 || damaged == 0 || transit == 0 {
+		t.Fatalf("stock should include zeros (%d), damaged (%d) and in transit (%d)", zero, damaged, transit)
+	}
+	pols, err := db.Policies(ctx)
+	if err != nil || len(pols) != len(domain.Channels) {
+		t.Fatalf("policies: %d %v", len(pols), err)
+	}
+}

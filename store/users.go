@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+	"golang.org/x/crypto/bcrypt"
+
+	"stockline/domain"
+)
+
+type userRow struct {
+	ID        int64          `db:"id"`
+	Email     string         `db:"email"`
+	Name      string         `db:"name"`
+	Role      string         `db:"role"`
+	Hash      string         `db:"password_hash"`
+	Disabled  bool           `db:"disabled"`
+	Locations pq.StringArray `db:"locations"`
+	CreatedAt time.Time      `db:"created_at"`
+}
+
+func (r userRow) user() *domain.User {
+	return &domain.User{ID: r.ID, Email: r.Email, Name: r.Name, Role: domain.Role(r.Role), Disabled: r.Disabled, Locations: r.Locations}
+}
+
+const userSelect = `SELECT u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at IS NOT NULL AS disabled, u.created_at,
+	COALESCE(ARRAY(SELECT l.code FROM user_locations ul JOIN locations l ON l.id = ul.location_id WHERE ul.user_id = u.id ORDER BY l.code), '{}') AS locations
+	FROM users u`
+
+// NewUser is what an admin or the CLI supplies to add a person.
+type NewUser struct {
+	Email     string
+	Name      string
+	Role      domain.Role
+	Locations []string // location codes; required for associates and managers
+	Password  string
+}
+
+// BcryptCost is the bcrypt work factor for stored passwords.
+var BcryptCost = bcrypt.DefaultCost
+
+// Validate checks a new user's fields.
+func (n NewUser) Validate() error {
+	if !strings.Contains(n.Email, "@") || len(n.Email) > 254 {
+		return domain.FieldError("email", "Enter a valid email address.")
+	}
+	if _, err := domain.ParseRole(string(n.Role)); err != nil {
+		return err
+	}
+	if n.Role.Scoped() && len(n.Locations) == 0 {
+		return domain.FieldError("locations", "A %s needs at least one location.", n.Role.Label())
+	}
+	if len(n.Password) < 10 || len(n.Password) > 72 {
+		return domain.FieldError("password", "Passwords are 10 to 72 characters long.")
+	}
+	return nil
+}
+
+// CreateUser adds a user with a bcrypt-hashed password and an audit row.
+// Errors: EINVALID, ECONFLICT (email taken), ENOTFOUND (unknown location).
+func (db *DB) CreateUser(ctx context.Context, actor domain.Actor, n NewUser) (*domain.User, error) {
+	n.Email = strings.ToLower(strings.TrimSpace(n.Email))
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(n.Password), BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("store: hash password: %w", err)
+	}
+	var u *domain.User
+	err = db.InTx(ctx, func(tx *Tx) error {
+		var id int64
+		err := tx.GetContext(ctx, &id, `INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4) RETURNING id`,
+			n.Email, n.Name, string(n.Role), string(hash))
+		if isUniqueViolation(err) {
+			return &domain.Error{Code: domain.ECONFLICT, Field: "email", Message: fmt.Sprintf("A user with email %s already exists.", n.Email)}
+		} else if err != nil {
+			return fmt.Errorf("store: create user: %w", err)
+		}
+		if err := setUserLocations(ctx, tx, id, n.Locations); err != nil {
+			return err
+		}
+		if u, err = userByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, actor, "user.create", "user", fmt.Sprint(id), nil, u)
+	})
+	return u, err
+}
+
+func setUserLocations(ctx context.Context, tx *Tx, userID int64, codes []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_locations WHERE user_id = $1`, userID); err != nil {
+		return err
+	}
+	for _, code := range codes {
+		res, err := tx.ExecContext(ctx, `INSERT INTO user_locations (user_id, location_id) SELECT $1, id FROM locations WHERE code = $2`, userID, code)
+		if err != nil {
+			return fmt.Errorf("store: user locations: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return &domain.Error{Code: domain.ENOTFOUND, Field: "locations", Message: fmt.Sprintf("Location %q does not exist.", code)}
+		}
+	}
+	return nil
+}
+
+func userByID(ctx context.Context, tx *Tx, id int64) (*domain.User, error) {
+	var r userRow
+	if err := tx.GetContext(ctx, &r, userSelect+` WHERE u.id = $1`, id); err != nil {
+		return nil, notFound(err, "User %d does not exist.", id)
+	}
+	return r.user(), nil
+}
+
+// ListUsers returns every user ordered by email.
+func (db *DB) ListUsers(ctx context.Context) ([]*domain.User, error) {
+	var rows []userRow
+	if err := db.SelectContext(ctx, &rows, userSelect+` ORDER BY u.email`); err != nil {
+		return nil, fmt.Errorf("store: list users: %w", err)
+	}
+	out := make([]*domain.User, len(rows))
+	for i, r := range rows {
+		out[i] = r.user()
+	}
+	return out, nil
+}
+
+// UserByID returns one user or ENOTFOUND.
+func (db *DB) UserByID(ctx context.Context, id int64) (*domain.User, error) {
+	var r userRow
+	if err := db.GetContext(ctx, &r, userSelect+` WHERE u.id = $1`, id); err != nil {
+		return nil, notFound(err, "User %d does not exist.", id)
+	}
+	return r.user(), nil
+}
+
+// UpdateUser changes a user's role, locations and disabled flag, with an
+// audit row. Disabling a user deletes their sessions, so it takes effect
+// at once. Errors: ENOTFOUND, EINVALID.
+func (db *DB) UpdateUser(ctx context.Context, actor domain.Actor, id int64, role domain.Role, locations []string, disabled bool) (*domain.User, error) {
+	if _, err := domain.ParseRole(string(role)); err != nil {
+		return nil, err
+	}
+	if role.Scoped() && len(locations) == 0 {
+		return nil, domain.FieldError("locations", "A %s needs at least one location.", role.Label())
+	}
+	if !role.Scoped() {
+		locations = nil
+	}
+	if actor.UserID == id && (disabled || role != domain.RoleAdmin) {
+		return nil, domain.FieldError("role", "You cannot demote or disable yourself; ask another admin.")
+	}
+	var after *domain.User
+	err := db.InTx(ctx, func(tx *Tx) error {
+		before, err := userByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET role = $2,
+				disabled_at = CASE WHEN $3 THEN COALESCE(disabled_at, now()) ELSE NULL END WHERE id = $1`, id, string(role), disabled); err != nil {
+			return fmt.Errorf("store: update user: %w", err)
+		}
+		if err := setUserLocations(ctx, tx, id, locations); err != nil {
+			return err
+		}
+		if disabled || role != before.Role {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		if after, err = userByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, actor, "user.update", "user", fmt.Sprint(id), before, after)
+	})
+	return after, err
+}
+
+// Authenticate checks an email and password. It returns EUNAUTHORIZED for
+// an unknown email, a wrong password or a disabled user alike, and spends
+// the same bcrypt time on each so the answer leaks nothing.
+func (db *DB) Authenticate(ctx context.Context, email, password string) (*domain.User, error) {
+	var r userRow
+	err := db.GetContext(ctx, &r, userSelect+` WHERE lower(u.email) = lower($1)`, strings.TrimSpace(email))
+	if err != nil && err != sql.ErrNoRows {
+		return nil, fmt.Errorf("store: authenticate: %w", err)
+	}
+	hash := r.Hash
+	if hash == "" {
+		hash = dummyHash
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || r.ID == 0 || r.Disabled {
+		return nil, domain.Errorf(domain.EUNAUTHORIZED, "That email and password do not match an active account.")
+	}
+	return r.user(), nil
+}
+
+var dummyHash = func() string {
+	h, _ := bcrypt.GenerateFromPassword([]byte("stockline-timing-equaliser"), bcrypt.DefaultCost)
+	return string(h)
+}()
+
+// RecordLogin notes a sign-in attempt for throttling.
+func (db *DB) RecordLogin(ctx context.Context, email, ip string, ok bool) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO login_attempts (email, ip, ok) VALUES (lower($1), $2, $3)`, email, ip, ok)
+	return err
+}
+
+// FailedLogins counts failed attempts since the given time for the email
+// and for the client IP.
+func (db *DB) FailedLogins(ctx context.Context, email, ip string, since time.Time) (byEmail, byIP int, err error) {
+	err = db.QueryRowxContext(ctx, `SELECT
+		(SELECT count(*) FROM login_attempts WHERE lower(email) = lower($1) AND NOT ok AND at > $3),
+		(SELECT count(*) FROM login_attempts WHERE ip = $2 AND NOT ok AND at > $3)`, email, ip, since).Scan(&byEmail, &byIP)
+	return byEmail, byIP, err
+}
+
+func hashToken(raw string) []byte {
+	h := sha256.Sum256([]byte(raw))
+	return h[:]
+}
+
+// CreateSession stores the server-side record of a new session whose
+// cookie carries rawID, valid until expires.
+func (db *DB) CreateSession(ctx context.Context, rawID string, userID int64, expires time.Time, ip, ua string) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)`,
+		hashToken(rawID), userID, expires, ip, ua)
+	if err != nil {
+		return fmt.Errorf("store: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionUser returns the active user behind a session id, refreshing its
+// last-seen time at most once a minute. It returns EUNAUTHORIZED when the
+// session is unknown, past its absolute expiry, idle longer than idle, or
+// its user is disabled.
+func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration) (*domain.User, error) {
+	var r struct {
+		userRow
+		LastSeen time.Time `db:"last_seen_at"`
+	}
+	err := db.GetContext(ctx, &r, `SELECT s.last_seen_at, x.* FROM sessions s
+		JOIN LATERAL (`+userSelect+` WHERE u.id = s.user_id) x ON TRUE
+		WHERE s.id_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2 * interval '1 second'`,
+		hashToken(rawID), idle.Seconds())
+	if err == sql.ErrNoRows {
+		return nil, domain.Errorf(domain.EUNAUTHORIZED, "Your session has ended. Please sign in again.")
+	} else if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	if r.Disabled {
+		return nil, domain.Errorf(domain.EUNAUTHORIZED, "This account is disabled.")
+	}
+	if time.Since(r.LastSeen) > time.Minute {
+		db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1`, hashToken(rawID))
+	}
+	return r.user(), nil
+}
+
+// DeleteSession ends a session at once.
+func (db *DB) DeleteSession(ctx context.Context, rawID string) error {
+	_, err := db.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hashToken(rawID))
+	return err
+}
+
+// APIToken is a token's record; the raw token is shown only once.
+type APIToken struct {
+	ID         int64          `db:"id"`
+	Name       string         `db:"name"`
+	Prefix     string         `db:"prefix"`
+	Scopes     pq.StringArray `db:"scopes"`
+	CreatedAt  time.Time      `db:"created_at"`
+	LastUsedAt sql.NullTime   `db:"last_used_at"`
+	RevokedAt  sql.NullTime   `db:"revoked_at"`
+}
+
+// CreateToken stores a hashed API token with scopes. raw is the secret the
+// client will send; only its hash and first characters are kept.
+func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw string, scopes []string) (APIToken, error) {
+	var t APIToken
+	if strings.TrimSpace(name) == "" {
+		return t, domain.FieldError("name", "Give the token a name.")
+	}
+	if len(scopes) == 0 {
+		return t, domain.FieldError("scopes", "Give the token at least one scope.")
+	}
+	for _, s := range scopes {
+		if !slices.Contains(domain.Scopes, s) {
+			return t, domain.FieldError("scopes", "Unknown scope %q; use availability, inventory, reservations, orders or admin.", s)
+		}
+	}
+	err := db.InTx(ctx, func(tx *Tx) error {
+		err := tx.GetContext(ctx, &t, `INSERT INTO api_tokens (name, token_hash, prefix, scopes) VALUES ($1, $2, $3, $4)
+			RETURNING id, name, prefix, scopes, created_at, last_used_at, revoked_at`, name, hashToken(raw), raw[:min(len(raw), 8)], pq.Array(scopes))
+		if err != nil {
+			return fmt.Errorf("store: create token: %w", err)
+		}
+		return insertAudit(ctx, tx, actor, "token.create", "api_token", fmt.Sprint(t.ID), nil, map[string]any{"name": name, "scopes": scopes, "prefix": t.Prefix})
+	})
+	return t, err
+}
+
+// TokenByRaw returns the active token matching raw, or EUNAUTHORIZED.
+func (db *DB) TokenByRaw(ctx context.Context, raw string) (APIToken, error) {
+	var t APIToken
+	err := db.GetContext(ctx, &t, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
+		WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(raw))
+	if err == sql.ErrNoRows {
+		return t, domain.Errorf(domain.EUNAUTHORIZED, "The API token is missing, unknown or revoked.")
+	} else if err != nil {
+		return t, fmt.Errorf("store: token: %w", err)
+	}
+	if !t.LastUsedAt.Valid || time.Since(t.LastUsedAt.Time) > time.Minute {
+		db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, t.ID)
+	}
+	return t, nil
+}
+
+// ListTokens returns every token, newest first, without secrets.
+func (db *DB) ListTokens(ctx context.Context) ([]APIToken, error) {
+	var out []APIToken
+	if err := db.SelectContext(ctx, &out, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC`); err != nil {
+		return nil, fmt.Errorf("store: tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken revokes a token with an audit row.
+func (db *DB) RevokeToken(ctx context.Context, actor domain.Actor, id int64) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return domain.Errorf(domain.ENOTFOUND, "Token %d does not exist or is already revoked.", id)
+		}
+		return insertAudit(ctx, tx, actor, "token.revoke", "api_token", fmt.Sprint(id), nil, map[string]any{"revoked": true})
+	})
+}
