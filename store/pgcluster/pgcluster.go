@@ -97,6 +97,11 @@ func Ensure(dir string) (*Cluster, error) {
 }
 
 func (c *Cluster) initdb() error {
+	// The parent must be traversable by the server's user; the cluster
+	// directory itself is private to it.
+	if err := os.MkdirAll(filepath.Dir(c.Dir), 0o755); err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return fmt.Errorf("pgcluster: %w", err)
 	}

@@ -1,0 +1,68 @@
+# Stockline: `make run` and `make test` do every set-up step themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+BIN := bin/stockline
+GO ?= go
+DATA_DIR ?= .data
+
+.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt
+
+## build: compile bin/stockline
+build:
+	$(GO) build -o $(BIN) ./cmd/stockline
+
+## generate: regenerate templ components (commit the *_templ.go files)
+generate:
+	$(GO) tool templ generate -path views
+
+## run: private PostgreSQL under .data/, migrate, seed the demo once, serve with simulators
+run: prereqs-pg build
+	@DATA_DIR=$(DATA_DIR) ./$(BIN) migrate
+	@DATA_DIR=$(DATA_DIR) ./$(BIN) seed --demo
+	@DATA_DIR=$(DATA_DIR) SIMULATORS=$${SIMULATORS:-true} LOG_FORMAT=$${LOG_FORMAT:-text} exec ./$(BIN) serve
+
+## db-stop: stop the private cluster that `make run` started
+db-stop: build
+	@DATA_DIR=$(DATA_DIR) ./$(BIN) db stop
+
+## test: every test on a throwaway cluster (never the one `make run` uses)
+test: prereqs-pg prereqs-chromium check-static build
+	@tmp=$$(mktemp -d /tmp/stockline-test-XXXXXX); chmod 755 $$tmp; \
+	trap 'DATA_DIR=$$tmp ./$(BIN) db stop >/dev/null 2>&1 || true; rm -rf $$tmp' EXIT; \
+	url=$$(DATA_DIR=$$tmp ./$(BIN) db start); \
+	echo "test cluster: $$url"; \
+	STOCKLINE_TEST_PG=$$url $(GO) test -count=1 -timeout 9m ./...
+
+## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
+check-static:
+	@bad=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
+	  if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+	@$(GO) tool templ generate -check -path views >/dev/null 2>&1 || { \
+	    echo "generated templ files are stale: run 'make generate' and commit the *_templ.go files"; exit 1; }
+	@cd static/vendor && sha256sum --quiet -c SHA256SUMS
+
+prereqs-pg:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && [ -n "$${CI:-}$${STOCKLINE_AUTO_INSTALL:-}" -o "$(MAKECMDGOALS)" = test ]; then \
+	    echo "installing PostgreSQL server binaries (apt-get install -y postgresql)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL server binaries (initdb, pg_ctl) are missing. Install them with:"; \
+	    echo "    sudo apt-get update && sudo apt-get install -y postgresql"; exit 1; \
+	  fi; \
+	fi
+
+prereqs-chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium. Install it with:"; \
+	    echo "    sudo apt-get update && sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

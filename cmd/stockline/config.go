@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting, read once from the environment. .env.example
+// lists each variable with its default.
+type Config struct {
+	HTTPAddr             string
+	DatabaseURL          string // empty: run the private cluster under DataDir
+	DataDir              string
+	SessionSecret        string
+	SessionIdle          time.Duration
+	SessionAbsolute      time.Duration
+	TLSCertFile          string
+	TLSKeyFile           string
+	TrustedProxies       []netip.Prefix
+	LogFormat            string // json or text
+	LogLevel             string // debug, info, warn, error
+	LoginMaxPerAccount   int
+	LoginMaxPerIP        int
+	LoginWindow          time.Duration
+	Simulators           bool   // start the built-in POS and ecommerce feed simulators
+	ShopifyWebhookSecret string // verifies POST /webhooks/shopify
+	SweepInterval        time.Duration
+}
+
+// LoadConfig parses the environment. It fails on a value it cannot read,
+// naming the variable.
+func LoadConfig() (Config, error) {
+	c := Config{
+		HTTPAddr:             env("HTTP_ADDR", ":8080"),
+		DatabaseURL:          env("DATABASE_URL", ""),
+		DataDir:              env("DATA_DIR", ".data"),
+		SessionSecret:        env("SESSION_SECRET", ""),
+		TLSCertFile:          env("TLS_CERT_FILE", ""),
+		TLSKeyFile:           env("TLS_KEY_FILE", ""),
+		LogFormat:            env("LOG_FORMAT", "json"),
+		LogLevel:             env("LOG_LEVEL", "info"),
+		ShopifyWebhookSecret: env("SHOPIFY_WEBHOOK_SECRET", ""),
+	}
+	var errs []string
+	dur := func(name, def string) time.Duration {
+		d, err := time.ParseDuration(env(name, def))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Sprintf("%s must be a positive duration such as 30m", name))
+		}
+		return d
+	}
+	num := func(name, def string) int {
+		n, err := strconv.Atoi(env(name, def))
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Sprintf("%s must be a positive whole number", name))
+		}
+		return n
+	}
+	c.SessionIdle = dur("SESSION_IDLE_TIMEOUT", "30m")
+	c.SessionAbsolute = dur("SESSION_ABSOLUTE_TIMEOUT", "12h")
+	c.LoginWindow = dur("LOGIN_THROTTLE_WINDOW", "15m")
+	c.SweepInterval = dur("RESERVATION_SWEEP_INTERVAL", "1s")
+	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
+	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
+	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
+	if err != nil {
+		errs = append(errs, "SIMULATORS must be true or false")
+	}
+	c.Simulators = sim
+	for _, p := range strings.Split(env("TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !strings.Contains(p, "/") {
+			if a, err := netip.ParseAddr(p); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen()).String()
+			}
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("TRUSTED_PROXIES: %q is not an IP or CIDR", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pre)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, "LOG_FORMAT must be json or text")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, "set both TLS_CERT_FILE and TLS_KEY_FILE, or neither")
+	}
+	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+		errs = append(errs, "SESSION_SECRET must be at least 32 characters")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}

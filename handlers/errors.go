@@ -1,0 +1,103 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"stockline/domain"
+	"stockline/views"
+)
+
+// statusFor maps an error code to its HTTP status.
+func statusFor(e *domain.Error) int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	switch e.Code {
+	case domain.EINVALID, domain.EBADJSON, domain.ETOOLARGE:
+		return http.StatusBadRequest
+	case domain.ENOTFOUND:
+		return http.StatusNotFound
+	case domain.ECONFLICT:
+		return http.StatusConflict
+	case domain.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case domain.EFORBIDDEN:
+		return http.StatusForbidden
+	case domain.ETOOMANY:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// asDomainError turns any error into a *domain.Error safe to show. Echo's
+// own errors (unknown route, wrong method) keep their status; anything
+// else is internal and its text stays in the logs.
+func asDomainError(err error) *domain.Error {
+	if e := domain.AsError(err); e != nil {
+		return e
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return &domain.Error{Code: domain.ENOTFOUND, Message: "There is no page at this address."}
+		case http.StatusMethodNotAllowed:
+			return &domain.Error{Code: "method_not_allowed", Status: he.Code, Message: "This address does not accept that method."}
+		case http.StatusRequestEntityTooLarge:
+			return &domain.Error{Code: domain.ETOOLARGE, Message: "The request body is too large."}
+		case http.StatusUnauthorized:
+			return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "Please sign in."}
+		case http.StatusForbidden:
+			return &domain.Error{Code: domain.EFORBIDDEN, Message: "You may not do that."}
+		case http.StatusBadRequest:
+			return &domain.Error{Code: domain.EINVALID, Message: "The request is malformed."}
+		}
+	}
+	return &domain.Error{Code: domain.EINTERNAL, Message: "Internal error. It has been logged; please try again."}
+}
+
+// handleError is the one Echo error handler. The API gets
+// {"error":{"code","message",...}}, htmx requests an error fragment, pages
+// a friendly error page. Internal details only go to the log.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := asDomainError(err)
+	status := statusFor(e)
+	rid := c.Response().Header().Get(echo.HeaderXRequestID)
+	if status >= 500 {
+		s.Log.ErrorContext(c.Request().Context(), "internal error", "request_id", rid, "path", c.Request().URL.Path, "err", err.Error())
+	} else {
+		s.Log.DebugContext(c.Request().Context(), "request error", "request_id", rid, "code", e.Code, "err", err.Error())
+	}
+	var werr error
+	switch {
+	case c.Request().Method == http.MethodHead:
+		werr = c.NoContent(status)
+	case isAPI(c):
+		body := map[string]any{"code": e.Code, "message": e.Message}
+		if e.Field != "" {
+			body["field"] = e.Field
+		}
+		for k, v := range e.Details {
+			body[k] = v
+		}
+		werr = c.JSON(status, map[string]any{"error": body})
+	case isHTMX(c):
+		// htmx swaps only 2xx by default; retarget the message into the
+		// page's flash area so the user sees it where they are.
+		c.Response().Header().Set("HX-Retarget", "#flash")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		werr = render(c, status, views.ErrorFragment(status, e.Message, rid))
+	default:
+		werr = render(c, status, views.ErrorPage(s.viewCtx(c), status, e.Message, rid))
+	}
+	if werr != nil {
+		s.Log.Error("writing error response", slog.String("request_id", rid), slog.String("err", werr.Error()))
+	}
+}

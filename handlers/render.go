@@ -1,0 +1,60 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"stockline/domain"
+	"stockline/views"
+)
+
+// render writes a templ component as the response with status.
+func render(c echo.Context, status int, t templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return t.Render(c.Request().Context(), c.Response().Writer)
+}
+
+// viewCtx is what every page needs: who is signed in, the CSRF token and
+// where we are.
+func (s *Server) viewCtx(c echo.Context) views.Ctx {
+	tok, _ := c.Get(ctxCSRF).(string)
+	return views.Ctx{User: currentUser(c), CSRF: tok, Path: c.Request().URL.Path}
+}
+
+// maxJSONBody bounds API request bodies.
+const maxJSONBody = 1 << 20
+
+// decodeJSON reads a JSON request body into v. It fails with
+// body_too_large past 1 MiB and invalid_json on anything malformed.
+func decodeJSON(c echo.Context, v any) error {
+	body := http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody)
+	dec := json.NewDecoder(body)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &domain.Error{Code: domain.ETOOLARGE, Message: "The request body is over 1 MiB."}
+		}
+		if errors.Is(err, io.EOF) {
+			return &domain.Error{Code: domain.EBADJSON, Message: "The request body is empty; send a JSON object."}
+		}
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return &domain.Error{Code: domain.EINVALID, Field: ute.Field, Message: "Field " + ute.Field + " has the wrong type; expected " + ute.Type.String() + "."}
+		}
+		return &domain.Error{Code: domain.EBADJSON, Message: "The request body is not valid JSON."}
+	}
+	if dec.More() {
+		return &domain.Error{Code: domain.EBADJSON, Message: "The request body has data after the JSON object."}
+	}
+	return nil
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -1,0 +1,86 @@
+// Package views holds Stockline's templ components: a layout, one file per
+// resource, and partials as their own components so htmx can swap them.
+package views
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"stockline/domain"
+)
+
+// Ctx is what every page needs from the request.
+type Ctx struct {
+	User *domain.User
+	CSRF string
+	Path string
+}
+
+// NavItem is one link in the top navigation.
+type NavItem struct {
+	Label string
+	Href  string
+	Roles []domain.Role
+}
+
+// Nav lists every navigation link with the roles that see it. A link
+// appears only for roles whose route check would let them through.
+var Nav = []NavItem{
+	{"Inventory", "/inventory", domain.Roles},
+	{"Locations", "/locations", domain.Roles},
+	{"Users", "/admin/users", []domain.Role{domain.RoleAdmin}},
+	{"API tokens", "/admin/tokens", []domain.Role{domain.RoleAdmin}},
+	{"Audit", "/admin/audit", []domain.Role{domain.RoleAdmin}},
+}
+
+// NavFor returns the links the user's role may follow.
+func NavFor(u *domain.User) []NavItem {
+	if u == nil {
+		return nil
+	}
+	var out []NavItem
+	for _, n := range Nav {
+		for _, r := range n.Roles {
+			if r == u.Role {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func active(v Ctx, href string) bool {
+	return v.Path == href || strings.HasPrefix(v.Path, href+"/")
+}
+
+// Qty formats a quantity for a right-aligned cell.
+func Qty(n int) string { return fmt.Sprint(n) }
+
+// Ago says how long ago t was, in words staff read at a glance.
+func Ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// Stamp formats a time in the given IANA zone with the zone shown.
+func Stamp(t time.Time, tz string) string {
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "" {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+func csrfHeaders(v Ctx) string {
+	return fmt.Sprintf(`{"X-CSRF-Token": %q}`, v.CSRF)
+}
