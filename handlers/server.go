@@ -23,15 +23,15 @@ import (
 // Options configures the HTTP layer. cmd/stockline fills it from the
 // environment once at start-up.
 type Options struct {
-	SessionSecret  []byte         // 32+ bytes; signs and encrypts the session cookie
-	IdleTimeout    time.Duration  // a session unused this long ends
-	AbsoluteTimeout time.Duration // a session ends this long after sign-in, used or not
-	TLS            bool           // served over TLS: Secure cookies and HSTS
-	TrustedProxies []netip.Prefix // X-Forwarded-For is believed only from these peers
-	LoginMaxPerAccount int        // failed sign-ins per account per LoginWindow
-	LoginMaxPerIP      int        // failed sign-ins per client IP per LoginWindow
-	LoginWindow        time.Duration
-	ShopifyWebhookSecret string   // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
+	SessionSecret        []byte         // 32+ bytes; signs and encrypts the session cookie
+	IdleTimeout          time.Duration  // a session unused this long ends
+	AbsoluteTimeout      time.Duration  // a session ends this long after sign-in, used or not
+	TLS                  bool           // served over TLS: Secure cookies and HSTS
+	TrustedProxies       []netip.Prefix // X-Forwarded-For is believed only from these peers
+	LoginMaxPerAccount   int            // failed sign-ins per account per LoginWindow
+	LoginMaxPerIP        int            // failed sign-ins per client IP per LoginWindow
+	LoginWindow          time.Duration
+	ShopifyWebhookSecret string // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -44,13 +44,13 @@ type Access struct {
 
 // Server holds the Echo instance and what handlers need.
 type Server struct {
-	Echo     *echo.Echo
-	DB       *store.DB
-	Log      *slog.Logger
-	opts     Options
-	cookies  *sessions.CookieStore
-	access   map[string]Access // "METHOD /path" -> access
-	hooks    []func(s *Server) // route registrations added by other capabilities
+	Echo    *echo.Echo
+	DB      *store.DB
+	Log     *slog.Logger
+	opts    Options
+	cookies *sessions.CookieStore
+	access  map[string]Access // "METHOD /path" -> access
+	hooks   []func(s *Server) // route registrations added by other capabilities
 }
 
 // Every role, for routes any signed-in person may use.

@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/lib/pq"
+
+	"stockline/domain"
 )
 
 // NewException is work for a person, raised inside a transaction.
@@ -76,4 +80,172 @@ func (db *DB) OpenExceptionsForProduct(ctx context.Context, productID int64) ([]
 		return nil, fmt.Errorf("store: exceptions: %w", err)
 	}
 	return out, nil
+}
+
+// ExceptionFilter narrows ListExceptions.
+type ExceptionFilter struct {
+	Statuses  []string // empty means open and in progress
+	Kind      string
+	Locations []string // location codes in scope; nil means all
+	BeforeID  int64
+	Limit     int
+}
+
+const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at,
+	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at
+	FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
+	LEFT JOIN users u ON u.id = e.assignee_id`
+
+// ExceptionDetail is an exception with its assignee and resolution.
+type ExceptionDetail struct {
+	ExceptionRow
+	Assignee       string       `db:"assignee"`
+	ResolutionCode string       `db:"resolution_code"`
+	ResolutionNote string       `db:"resolution_note"`
+	ResolvedAt     sql.NullTime `db:"resolved_at"`
+	UpdatedAt      time.Time    `db:"updated_at"`
+}
+
+func exceptionWhere(f ExceptionFilter) ([]string, []any) {
+	where, args := []string{}, []any{}
+	st := f.Statuses
+	if len(st) == 0 {
+		st = []string{"open", "in_progress"}
+	}
+	args = append(args, pq.Array(st))
+	where = append(where, fmt.Sprintf("e.status = ANY($%d)", len(args)))
+	if f.Kind != "" {
+		args = append(args, f.Kind)
+		where = append(where, fmt.Sprintf("e.kind = $%d", len(args)))
+	}
+	if f.Locations != nil {
+		args = append(args, pq.Array(f.Locations))
+		where = append(where, fmt.Sprintf("l.code = ANY($%d)", len(args)))
+	}
+	return where, args
+}
+
+// ListExceptions returns a page of exceptions, overdue and most severe
+// first within the page order of newest id, plus the total matching.
+func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]ExceptionDetail, int, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	where, args := exceptionWhere(f)
+	var total int
+	if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where), args...); err != nil {
+		return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
+	}
+	if f.BeforeID > 0 {
+		args = append(args, f.BeforeID)
+		where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
+	}
+	args = append(args, f.Limit)
+	var out []ExceptionDetail
+	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY e.id DESC LIMIT $%d`, len(args))
+	if err := db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, 0, fmt.Errorf("store: list exceptions: %w", err)
+	}
+	return out, total, nil
+}
+
+// KindCount is how many open exceptions there are of one kind.
+type KindCount struct {
+	Kind    string `db:"kind"`
+	Count   int    `db:"count"`
+	Overdue int    `db:"overdue"`
+}
+
+// ExceptionCounts counts open and in-progress exceptions per kind within
+// the location scope (nil means all).
+func (db *DB) ExceptionCounts(ctx context.Context, locations []string) ([]KindCount, error) {
+	where, args := exceptionWhere(ExceptionFilter{Locations: locations})
+	var out []KindCount
+	err := db.SelectContext(ctx, &out, `SELECT e.kind, count(*) AS count, count(*) FILTER (WHERE e.due_at < now()) AS overdue
+		FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where)+` GROUP BY e.kind ORDER BY count(*) DESC, e.kind`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: exception counts: %w", err)
+	}
+	return out, nil
+}
+
+// ExceptionByID returns one exception, or ENOTFOUND.
+func (db *DB) ExceptionByID(ctx context.Context, id int64) (ExceptionDetail, error) {
+	var e ExceptionDetail
+	if err := db.GetContext(ctx, &e, exceptionSelect+` WHERE e.id = $1`, id); err != nil {
+		return e, notFound(err, "Exception %d does not exist.", id)
+	}
+	return e, nil
+}
+
+// TakeException assigns an open exception to the acting user and marks it
+// in progress. Errors: ENOTFOUND, ECONFLICT.
+func (db *DB) TakeException(ctx context.Context, actor domain.Actor, id int64) error {
+	return db.moveException(ctx, actor, id, domain.ExceptionInProgress, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = 'in_progress', assignee_id = $2, updated_at = now() WHERE id = $1`, id, nullID(actor.UserID))
+		return err
+	})
+}
+
+// CloseException resolves or dismisses an exception with a code and note.
+// Errors: EINVALID, ENOTFOUND, ECONFLICT.
+func (db *DB) CloseException(ctx context.Context, actor domain.Actor, id int64, r domain.ExceptionResolution) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return db.moveException(ctx, actor, id, r.To, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = $2, resolution_code = $3, resolution_note = $4,
+			resolved_at = now(), updated_at = now(), assignee_id = COALESCE(assignee_id, $5) WHERE id = $1`, id, r.To, r.Code, r.Note, nullID(actor.UserID))
+		return err
+	})
+}
+
+func (db *DB) moveException(ctx context.Context, actor domain.Actor, id int64, to string, update func(tx *Tx) error) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		var before ExceptionDetail
+		if err := tx.GetContext(ctx, &before, exceptionSelect+` WHERE e.id = $1 FOR UPDATE OF e`, id); err != nil {
+			return notFound(err, "Exception %d does not exist.", id)
+		}
+		if err := domain.CheckExceptionMove(before.Status, to); err != nil {
+			return err
+		}
+		if err := update(tx); err != nil {
+			return fmt.Errorf("store: update exception: %w", err)
+		}
+		var after ExceptionDetail
+		if err := tx.GetContext(ctx, &after, exceptionSelect+` WHERE e.id = $1`, id); err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, actor, "exception."+to, "exception", fmt.Sprint(id),
+			map[string]any{"status": before.Status, "assignee": before.Assignee},
+			map[string]any{"status": after.Status, "assignee": after.Assignee, "code": after.ResolutionCode, "note": after.ResolutionNote}); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, "exception.updated", map[string]any{"id": id, "kind": after.Kind, "status": after.Status})
+	})
+}
+
+// RaiseException opens an exception in its own transaction, with an audit
+// row naming who raised it. Location and SKU are codes ("" for none).
+func (db *DB) RaiseException(ctx context.Context, actor domain.Actor, location, sku string, e NewException) error {
+	if location != "" {
+		l, err := db.LocationByCode(ctx, location)
+		if err != nil {
+			return err
+		}
+		e.LocationID = l.ID
+	}
+	if sku != "" {
+		p, err := db.ProductBySKU(ctx, sku)
+		if err != nil {
+			return err
+		}
+		e.ProductID = p.ID
+	}
+	return db.InTx(ctx, func(tx *Tx) error {
+		if err := openException(ctx, tx, e); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, actor, "exception.raise", "exception", e.Kind, nil, e)
+	})
 }

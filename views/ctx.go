@@ -27,6 +27,7 @@ type NavItem struct {
 // Nav lists every navigation link with the roles that see it. A link
 // appears only for roles whose route check would let them through.
 var Nav = []NavItem{
+	{"Exceptions", "/exceptions", domain.Roles},
 	{"Inventory", "/inventory", domain.Roles},
 	{"Locations", "/locations", domain.Roles},
 	{"Users", "/admin/users", []domain.Role{domain.RoleAdmin}},
