@@ -52,25 +52,20 @@ type Policy struct {
 	UpdatedAt            time.Time      `db:"updated_at"`
 }
 
-// Eligible reports whether loc may serve the channel under this policy.
-func (p Policy) Eligible(loc Location) bool {
-	if !slices.Contains(p.EligibleKinds, loc.Kind) {
-		return false
-	}
-	if p.RequirePickup && !loc.Pickup {
-		return false
-	}
-	if p.RequireShipFromStore && loc.Kind == Store && !loc.ShipFromStore {
-		return false
-	}
-	return true
-}
+// Eligible reports whether loc may serve the channel under this policy:
+// its kind is eligible, it offers pickup if the policy requires it, and a
+// store ships from store if the policy requires that.
+func (p Policy) Eligible(loc Location) bool { return p.WhyNotEligible(loc) == "" }
 
 // LocationATP is ATP for this policy's channel at loc: zero where the
-// location is not eligible.
+// location is not eligible. Incoming stock (in_transit_in) counts only when
+// the policy promises incoming stock.
 func (p Policy) LocationATP(loc Location, pos Position) int {
 	if !p.Eligible(loc) {
 		return 0
+	}
+	if p.PromiseIncomingStock {
+		pos.OnHand += pos.InTransitIn
 	}
 	return ATP(pos, p.SafetyStock)
 }

@@ -20,7 +20,8 @@ import (
 // DB is Stockline's database handle.
 type DB struct {
 	*sqlx.DB
-	now func() time.Time
+	now      func() time.Time
+	policies policyCache // see CachedPolicies
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.

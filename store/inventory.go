@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -101,10 +102,7 @@ func likePrefix(s string) string { return likeEscape(s) + "%" }
 
 // LocationPosition is a location with its position for one SKU; locations
 // with no position row show zeros.
-type LocationPosition struct {
-	domain.Location
-	domain.Position
-}
+type LocationPosition = domain.LocationStock
 
 // PositionsForSKU returns every location's position for the product, in
 // location code order.
@@ -224,18 +222,37 @@ func applyMovements(ctx context.Context, tx *Tx, locationID, productID int64, mo
 // one transaction: ledger rows, position, audit and an outbox event. It
 // returns the new position. Errors: ENOTFOUND, EINVALID.
 func (db *DB) Adjust(ctx context.Context, actor domain.Actor, sku, location string, adj domain.Adjustment) (domain.Position, error) {
+	res, err := db.AdjustPosition(ctx, actor, sku, location, adj)
+	return res.After, err
+}
+
+// Adjusted is what an adjustment did: the position before and after, and
+// the movements written to the ledger.
+type Adjusted struct {
+	Product  domain.Product
+	Location domain.Location
+	Before   domain.Position
+	After    domain.Position
+	Moves    []domain.Movement
+}
+
+// AdjustPosition is Adjust returning the whole effect, so pages can say
+// what happened ("on hand at S01 went from 4 to 7"). Errors: ENOTFOUND,
+// EINVALID.
+func (db *DB) AdjustPosition(ctx context.Context, actor domain.Actor, sku, location string, adj domain.Adjustment) (Adjusted, error) {
+	var res Adjusted
 	if err := adj.Validate(); err != nil {
-		return domain.Position{}, err
+		return res, err
 	}
 	prod, err := db.ProductBySKU(ctx, sku)
 	if err != nil {
-		return domain.Position{}, err
+		return res, err
 	}
 	loc, err := db.LocationByCode(ctx, location)
 	if err != nil {
-		return domain.Position{}, err
+		return res, err
 	}
-	var after domain.Position
+	res.Product, res.Location = prod, loc
 	err = db.InTx(ctx, func(tx *Tx) error {
 		before, err := lockPosition(ctx, tx, loc.ID, prod.ID)
 		if err != nil {
@@ -248,12 +265,13 @@ func (db *DB) Adjust(ctx context.Context, actor domain.Actor, sku, location stri
 		if len(moves) == 0 {
 			return domain.FieldError("counted", "The count matches on hand (%d); nothing to adjust.", before.OnHand)
 		}
-		after, err = applyMovements(ctx, tx, loc.ID, prod.ID, moves, LedgerMeta{
+		after, err := applyMovements(ctx, tx, loc.ID, prod.ID, moves, LedgerMeta{
 			Reason: adj.Reason, Source: "stockline", SourceRef: "adjustment", Actor: actor, Note: adj.Note,
 		})
 		if err != nil {
 			return err
 		}
+		res.Before, res.After, res.Moves = before, after, moves
 		id := sku + "@" + location
 		if err := insertAudit(ctx, tx, actor, "inventory.adjust", "position", id, before, map[string]any{
 			"position": after, "reason": adj.Reason, "note": adj.Note, "delta": adj.Delta, "counted": adj.Counted,
@@ -262,7 +280,7 @@ func (db *DB) Adjust(ctx context.Context, actor domain.Actor, sku, location stri
 		}
 		return insertOutbox(ctx, tx, "inventory.adjusted", map[string]any{"sku": sku, "location": location, "position": after, "reason": adj.Reason})
 	})
-	return after, err
+	return res, err
 }
 
 // RecentLedger returns a product's ledger rows newest first, optionally
@@ -289,4 +307,50 @@ func (db *DB) RecentLedger(ctx context.Context, productID int64, locationCode st
 		return nil, fmt.Errorf("store: ledger: %w", err)
 	}
 	return out, nil
+}
+
+// LedgerQuery asks for one page of a product's ledger, newest first.
+type LedgerQuery struct {
+	ProductID int64
+	Locations []string // location codes to include; nil means every location
+	BeforeID  int64    // page backwards from this ledger id; 0 means newest
+	Limit     int      // 1..200, default 25
+}
+
+// LedgerPage returns one page of a product's ledger rows, newest first,
+// and the BeforeID of the next (older) page, 0 when there is none. It reads
+// each location's newest rows through the ledger_position index and merges
+// them, so a hot SKU with a long ledger costs no sort of its whole history.
+func (db *DB) LedgerPage(ctx context.Context, q LedgerQuery) ([]domain.LedgerEntry, int64, error) {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 25
+	}
+	before := q.BeforeID
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	var codes any // NULL means every location
+	if q.Locations != nil {
+		codes = pq.Array(q.Locations)
+	}
+	var out []domain.LedgerEntry
+	err := db.SelectContext(ctx, &out, `SELECT g.id, pr.sku, l.code AS location, g.bucket, g.delta, g.reason, g.source, g.source_ref,
+			g.actor, g.note, g.occurred_at, g.recorded_at
+		FROM locations l
+		CROSS JOIN LATERAL (
+			SELECT * FROM ledger x WHERE x.product_id = $1 AND x.location_id = l.id AND x.id < $2
+			ORDER BY x.id DESC LIMIT $3
+		) g
+		JOIN products pr ON pr.id = g.product_id
+		WHERE $4::text[] IS NULL OR l.code = ANY($4::text[])
+		ORDER BY g.id DESC LIMIT $3`, q.ProductID, before, q.Limit+1, codes)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: ledger page: %w", err)
+	}
+	var next int64
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
 }

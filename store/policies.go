@@ -73,6 +73,7 @@ func (db *DB) SavePolicy(ctx context.Context, actor domain.Actor, p domain.Polic
 	for i, k := range p.EligibleKinds {
 		kinds[i] = string(k)
 	}
+	defer db.policies.invalidate() // after commit (or failure), so no reader caches the old rules
 	return db.InTx(ctx, func(tx *Tx) error {
 		var before policyRow
 		_ = tx.GetContext(ctx, &before, `SELECT `+policyColumns+` FROM channel_policies WHERE channel = $1 FOR UPDATE`, string(p.Channel))
