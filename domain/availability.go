@@ -74,3 +74,22 @@ func kindList(ks []LocationKind) string {
 	}
 	return s
 }
+
+// Label is the bucket's human name, for pages and confirmations.
+func (b Bucket) Label() string {
+	switch b {
+	case OnHand:
+		return "On hand"
+	case Reserved:
+		return "Reserved"
+	case Damaged:
+		return "Damaged"
+	case QualityHold:
+		return "Quality hold"
+	case TransferOut:
+		return "Transfer out"
+	case InTransitIn:
+		return "In transit in"
+	}
+	return string(b)
+}

@@ -3,6 +3,7 @@ package domain
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -210,10 +211,23 @@ type Adjustment struct {
 // larger is a typo or an attack, not a real stock movement.
 const MaxQuantity = 1_000_000
 
+// MaxNoteLength bounds an adjustment's free-text note, in bytes.
+const MaxNoteLength = 1000
+
 // Validate checks the adjustment's own fields.
 func (a Adjustment) Validate() error {
 	if !slices.Contains(AdjustmentReasons, a.Reason) {
-		return &Error{Code: EINVALID, Field: "reason", Message: fmt.Sprintf("Reason %q is not an adjustment reason code.", a.Reason)}
+		codes := make([]string, len(AdjustmentReasons))
+		for i, r := range AdjustmentReasons {
+			codes[i] = string(r)
+		}
+		if a.Reason == "" {
+			return FieldError("reason", "Choose a reason code: %s.", strings.Join(codes, ", "))
+		}
+		return FieldError("reason", "Reason %q is not an adjustment reason code; use one of %s.", a.Reason, strings.Join(codes, ", "))
+	}
+	if len(a.Note) > MaxNoteLength {
+		return FieldError("note", "Keep the note under %d characters.", MaxNoteLength)
 	}
 	switch {
 	case a.Delta == nil && a.Counted == nil:

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"stockline/domain"
@@ -215,6 +216,7 @@ func TestAdjustmentMovementsForEveryReason(t *testing.T) {
 		{"un-damage more than damaged", domain.Adjustment{Reason: domain.ReasonDamaged, Delta: ptr(-3)}, nil, "delta", false},
 		{"release more than held", domain.Adjustment{Reason: domain.ReasonQualityHold, Delta: ptr(-2)}, nil, "delta", false},
 		{"damage more than on hand", domain.Adjustment{Reason: domain.ReasonDamaged, Delta: ptr(8)}, nil, "delta", false},
+		{"note too long", domain.Adjustment{Reason: domain.ReasonReceived, Delta: ptr(1), Note: strings.Repeat("x", domain.MaxNoteLength+1)}, nil, "note", false},
 		{"hold more than on hand", domain.Adjustment{Reason: domain.ReasonQualityHold, Delta: ptr(8)}, nil, "delta", false},
 	}
 	covered := map[domain.Reason]bool{}
