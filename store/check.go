@@ -11,7 +11,7 @@ type CheckReport struct {
 	LedgerMismatch  []string // position bucket differs from its ledger sum
 	Unexplained     []string // invariant broken with no open exception explaining it
 	Explained       int      // invariant broken but an open exception records it
-	ReservationLeak []string // filled in by later capabilities: reserved differs from active holds
+	ReservationLeak []string // reserved differs from the sum of active (held, committed) reservation lines
 }
 
 // OK reports whether the check found nothing wrong.
@@ -91,6 +91,9 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 			continue
 		}
 		r.Unexplained = append(r.Unexplained, fmt.Sprintf("%s@%s: on_hand %d, reserved %d", b.SKU, b.Location, b.OnHand, b.Reserved))
+	}
+	if r.ReservationLeak, err = reservationLeaks(ctx, db); err != nil {
+		return r, err
 	}
 	return r, nil
 }

@@ -22,6 +22,7 @@ type DB struct {
 	*sqlx.DB
 	now      func() time.Time
 	policies policyCache // see CachedPolicies
+	resv     resvRuntime // see reservations_batch.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
