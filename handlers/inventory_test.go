@@ -165,7 +165,7 @@ func TestSKUPageScopedToOwnLocations(t *testing.T) {
 	if !strings.Contains(body, `data-testid="scope-note"`) || strings.Contains(body, `data-testid="adjust-link"`) {
 		t.Fatal("scope note shown, adjust link hidden for associates")
 	}
-	ledger := regexp.MustCompile(`<tr data-testid="ledger-row"><td>[^<]*</td><td>([^<]*)</td>`).FindAllStringSubmatch(body, -1)
+	ledger := regexp.MustCompile(`<tr data-testid="ledger-row"><td[^>]*>[^<]*</td><td>([^<]*)</td>`).FindAllStringSubmatch(body, -1)
 	if len(ledger) == 0 {
 		t.Fatal("the associate should see S01's ledger")
 	}

@@ -75,7 +75,11 @@ func (db *DB) CachedPolicy(ctx context.Context, ch domain.Channel) (domain.Polic
 
 // StockForSKU returns every location's position for the SKU in location
 // code order, in one indexed query (the availability hot path). Locations
-// with no position row show zeros. Errors: ENOTFOUND for an unknown SKU.
+// with no position row show zeros. The LATERAL join makes each location's
+// row a primary-key lookup whatever the planner's statistics say: the
+// locations table is too small for autovacuum ever to analyze it, and a
+// plain join was planned as a scan of every position. Errors: ENOTFOUND
+// for an unknown SKU.
 func (db *DB) StockForSKU(ctx context.Context, sku string) ([]domain.LocationStock, error) {
 	var out []domain.LocationStock
 	err := db.SelectContext(ctx, &out, `SELECT l.id, l.code, l.name, l.kind, l.region, l.timezone, l.pickup, l.ship_from_store,
@@ -83,7 +87,9 @@ func (db *DB) StockForSKU(ctx context.Context, sku string) ([]domain.LocationSto
 			COALESCE(p.quality_hold, 0) AS quality_hold, COALESCE(p.transfer_out, 0) AS transfer_out,
 			COALESCE(p.in_transit_in, 0) AS in_transit_in
 		FROM products pr CROSS JOIN locations l
-		LEFT JOIN positions p ON p.location_id = l.id AND p.product_id = pr.id
+		LEFT JOIN LATERAL (
+			SELECT * FROM positions x WHERE x.location_id = l.id AND x.product_id = pr.id LIMIT 1 -- LIMIT keeps it a per-row lookup
+		) p ON true
 		WHERE pr.sku = $1
 		ORDER BY l.code`, sku)
 	if err != nil {

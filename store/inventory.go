@@ -112,7 +112,9 @@ func (db *DB) PositionsForSKU(ctx context.Context, productID int64) ([]LocationP
 			COALESCE(p.on_hand, 0) AS on_hand, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.damaged, 0) AS damaged,
 			COALESCE(p.quality_hold, 0) AS quality_hold, COALESCE(p.transfer_out, 0) AS transfer_out,
 			COALESCE(p.in_transit_in, 0) AS in_transit_in
-		FROM locations l LEFT JOIN positions p ON p.location_id = l.id AND p.product_id = $1
+		FROM locations l LEFT JOIN LATERAL (
+			SELECT * FROM positions x WHERE x.location_id = l.id AND x.product_id = $1 LIMIT 1 -- a primary-key lookup per location; see StockForSKU
+		) p ON true
 		ORDER BY l.code`, productID)
 	if err != nil {
 		return nil, fmt.Errorf("store: positions for sku: %w", err)

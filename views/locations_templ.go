@@ -73,7 +73,7 @@ func LocationsPage(v Ctx, rows []store.LocationSummary) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<div class=\"table-wrap\"><table class=\"striped\" data-testid=\"locations-table\"><thead><tr><th scope=\"col\">Code</th><th scope=\"col\">Name</th><th scope=\"col\">Kind</th><th scope=\"col\">Region</th><th scope=\"col\" class=\"hide-sm\">Time zone</th><th scope=\"col\">Pickup</th><th scope=\"col\">Ship from store</th><th scope=\"col\" class=\"num\">Open exceptions</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<div class=\"table-wrap\"><table class=\"striped compact\" data-testid=\"locations-table\"><thead><tr><th scope=\"col\">Code</th><th scope=\"col\">Name</th><th scope=\"col\">Kind</th><th scope=\"col\">Region</th><th scope=\"col\" class=\"hide-sm\">Time zone</th><th scope=\"col\">Pickup</th><th scope=\"col\">Ship from store</th><th scope=\"col\" class=\"num\">Open exceptions</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
