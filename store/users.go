@@ -67,6 +67,9 @@ func (n NewUser) Validate() error {
 // Errors: EINVALID, ECONFLICT (email taken), ENOTFOUND (unknown location).
 func (db *DB) CreateUser(ctx context.Context, actor domain.Actor, n NewUser) (*domain.User, error) {
 	n.Email = strings.ToLower(strings.TrimSpace(n.Email))
+	if !n.Role.Scoped() {
+		n.Locations = nil // unscoped roles see every location
+	}
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
