@@ -1,0 +1,9 @@
+DROP TABLE IF EXISTS count_uploads;
+DROP TABLE IF EXISTS count_snapshots;
+DROP TABLE IF EXISTS webhook_deliveries;
+DROP TABLE IF EXISTS dead_letters;
+DROP TABLE IF EXISTS inbound_events;
+DROP TABLE IF EXISTS connector_mappings;
+DROP TABLE IF EXISTS connector_leases;
+DROP TABLE IF EXISTS connector_cursors;
+DROP TABLE IF EXISTS connectors;
