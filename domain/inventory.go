@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Bucket names one of the separate quantities kept for a (sku, location).
@@ -228,6 +229,9 @@ func (a Adjustment) Validate() error {
 	}
 	if len(a.Note) > MaxNoteLength {
 		return FieldError("note", "Keep the note under %d characters.", MaxNoteLength)
+	}
+	if !utf8.ValidString(a.Note) || strings.ContainsRune(a.Note, 0) {
+		return FieldError("note", "The note has characters that cannot be stored; retype it as plain text.")
 	}
 	switch {
 	case a.Delta == nil && a.Counted == nil:

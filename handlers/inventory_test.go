@@ -88,6 +88,11 @@ func TestInventorySearch(t *testing.T) {
 		t.Fatal("history restore should get the full page")
 	}
 
+	for _, odd := range []string{"%ff%fe", "%00", "100%25"} {
+		if res, body := b.get("/inventory?q=" + odd); res.StatusCode != http.StatusOK {
+			t.Fatalf("odd query %q: %d\n%s", odd, res.StatusCode, body)
+		}
+	}
 	res, body = b.get("/inventory?q=" + url.QueryEscape("no such thing"))
 	wantStatus(t, res, body, 200)
 	if !strings.Contains(body, `data-testid="inventory-empty"`) || !strings.Contains(body, "no such thing") {

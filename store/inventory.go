@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 
@@ -24,6 +25,9 @@ func (db *DB) ListLocations(ctx context.Context) ([]domain.Location, error) {
 // LocationByCode returns the location with code, or ENOTFOUND.
 func (db *DB) LocationByCode(ctx context.Context, code string) (domain.Location, error) {
 	var l domain.Location
+	if !storable(code) {
+		return l, domain.Errorf(domain.ENOTFOUND, "Location %q does not exist.", code)
+	}
 	err := db.GetContext(ctx, &l, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations WHERE code = $1`, code)
 	if err != nil {
 		return l, notFound(err, "Location %q does not exist.", code)
@@ -31,9 +35,17 @@ func (db *DB) LocationByCode(ctx context.Context, code string) (domain.Location,
 	return l, nil
 }
 
+// storable reports whether s can be a PostgreSQL text value: valid UTF-8
+// with no NUL. A lookup by anything else cannot match, and sending it would
+// only make the server raise an encoding error.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 // ProductBySKU returns the product with sku, or ENOTFOUND.
 func (db *DB) ProductBySKU(ctx context.Context, sku string) (domain.Product, error) {
 	var p domain.Product
+	if !storable(sku) {
+		return p, domain.Errorf(domain.ENOTFOUND, "SKU %q does not exist.", sku)
+	}
 	err := db.GetContext(ctx, &p, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1`, sku)
 	if err != nil {
 		return p, notFound(err, "SKU %q does not exist.", sku)
@@ -55,6 +67,8 @@ func (db *DB) SearchProducts(ctx context.Context, q ProductQuery) ([]domain.Prod
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
+	q.Q = strings.ReplaceAll(strings.ToValidUTF8(q.Q, ""), "\x00", "")
+	q.After = strings.ReplaceAll(strings.ToValidUTF8(q.After, ""), "\x00", "")
 	where, args := []string{"TRUE"}, []any{}
 	if s := strings.TrimSpace(q.Q); s != "" {
 		args = append(args, s, likePrefix(strings.ToLower(s)), "%"+likeEscape(strings.ToLower(s))+"%")
@@ -84,6 +98,9 @@ func (db *DB) SearchProducts(ctx context.Context, q ProductQuery) ([]domain.Prod
 // which is what a scanner types; ok is false when there is none.
 func (db *DB) FindProductExact(ctx context.Context, s string) (domain.Product, bool, error) {
 	var out []domain.Product
+	if !storable(s) {
+		return domain.Product{}, false, nil
+	}
 	err := db.SelectContext(ctx, &out, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1 OR barcode = $1 LIMIT 1`, strings.TrimSpace(s))
 	if err != nil {
 		return domain.Product{}, false, fmt.Errorf("store: find product: %w", err)
