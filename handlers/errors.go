@@ -80,14 +80,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case c.Request().Method == http.MethodHead:
 		werr = c.NoContent(status)
 	case isAPI(c):
-		body := map[string]any{"code": e.Code, "message": e.Message}
-		if e.Field != "" {
-			body["field"] = e.Field
-		}
-		for k, v := range e.Details {
-			body[k] = v
-		}
-		werr = c.JSON(status, map[string]any{"error": body})
+		werr = c.JSON(status, apiErrorBody(e))
 	case isHTMX(c):
 		// htmx swaps only 2xx by default; retarget the message into the
 		// page's flash area so the user sees it where they are.
@@ -100,4 +93,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.Log.Error("writing error response", slog.String("request_id", rid), slog.String("err", werr.Error()))
 	}
+}
+
+// apiErrorBody is the one shape of an API error:
+// {"error":{"code","message"[,"field"][,details...]}}.
+func apiErrorBody(e *domain.Error) map[string]any {
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Field != "" {
+		body["field"] = e.Field
+	}
+	for k, v := range e.Details {
+		body[k] = v
+	}
+	return map[string]any{"error": body}
 }

@@ -150,6 +150,10 @@ func (s *Server) handleSKU(c echo.Context) error {
 			view.Exceptions = append(view.Exceptions, e)
 		}
 	}
+	view.Reservations, view.ReservationTotal, err = s.DB.ListReservations(ctx, store.ReservationFilter{Scope: scopeOf(u), SKU: prod.SKU, Limit: 10})
+	if err != nil {
+		return err
+	}
 	if view.Done, err = takeFlash(c); err != nil {
 		return err
 	}

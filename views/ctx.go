@@ -30,6 +30,8 @@ var Nav = []NavItem{
 	{"Exceptions", "/exceptions", domain.Roles},
 	{"Inventory", "/inventory", domain.Roles},
 	{"Locations", "/locations", domain.Roles},
+	{"Reservations", "/reservations", domain.Roles},
+	{"Channel policies", "/policies", []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}},
 	{"Users", "/admin/users", []domain.Role{domain.RoleAdmin}},
 	{"API tokens", "/admin/tokens", []domain.Role{domain.RoleAdmin}},
 	{"Audit", "/admin/audit", []domain.Role{domain.RoleAdmin}},
