@@ -95,6 +95,14 @@ const (
 	FulfilShip   = "ship"
 )
 
+// Promise times: a pickup order is promised ready PickupPrepTime after it
+// is placed (and again after its pickup store changes); a ship order is
+// promised to leave ShipBy after it is placed. Past them, it is overdue.
+const (
+	PickupPrepTime = 2 * time.Hour
+	ShipBy         = 24 * time.Hour
+)
+
 // FulfilmentFor is how a channel's orders reach the customer: bopis orders
 // are picked up, every other channel ships (or delivers).
 func FulfilmentFor(ch Channel) string {

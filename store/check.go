@@ -12,11 +12,12 @@ type CheckReport struct {
 	Unexplained     []string // invariant broken with no open exception explaining it
 	Explained       int      // invariant broken but an open exception records it
 	ReservationLeak []string // reserved differs from the sum of active (held, committed) reservation lines
+	OrderMismatch   []string // orders and their reservations disagree: orphaned, doubled or missing holds (orders_check.go)
 }
 
 // OK reports whether the check found nothing wrong.
 func (r CheckReport) OK() bool {
-	return len(r.LedgerMismatch) == 0 && len(r.Unexplained) == 0 && len(r.ReservationLeak) == 0
+	return len(r.LedgerMismatch) == 0 && len(r.Unexplained) == 0 && len(r.ReservationLeak) == 0 && len(r.OrderMismatch) == 0
 }
 
 // Check verifies the inventory invariants across the whole database:
@@ -93,6 +94,9 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		r.Unexplained = append(r.Unexplained, fmt.Sprintf("%s@%s: on_hand %d, reserved %d", b.SKU, b.Location, b.OnHand, b.Reserved))
 	}
 	if r.ReservationLeak, err = reservationLeaks(ctx, db); err != nil {
+		return r, err
+	}
+	if r.OrderMismatch, err = orderReservationMismatches(ctx, db); err != nil {
 		return r, err
 	}
 	return r, nil

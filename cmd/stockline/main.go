@@ -259,6 +259,10 @@ func checkCmd(ctx context.Context, db *store.DB, out io.Writer) error {
 	for _, m := range rep.ReservationLeak {
 		fmt.Fprintln(out, "  ", m)
 	}
+	fmt.Fprintf(out, "order/reservation mismatches: %d\n", len(rep.OrderMismatch))
+	for _, m := range rep.OrderMismatch {
+		fmt.Fprintln(out, "  ", m)
+	}
 	fmt.Fprintf(out, "violations explained by open exceptions: %d\n", rep.Explained)
 	if !rep.OK() {
 		return errors.New("consistency check failed")

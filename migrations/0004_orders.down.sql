@@ -1,0 +1,10 @@
+DROP INDEX IF EXISTS exceptions_ref;
+DROP INDEX IF EXISTS ledger_source_ref;
+DROP TABLE IF EXISTS notifications;
+DROP TABLE IF EXISTS notification_templates;
+DROP TABLE IF EXISTS order_events;
+DROP TABLE IF EXISTS fulfilment_lines;
+DROP TABLE IF EXISTS fulfilments;
+DROP TABLE IF EXISTS order_lines;
+DROP TABLE IF EXISTS orders;
+DROP SEQUENCE IF EXISTS order_number_seq;

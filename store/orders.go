@@ -1,0 +1,464 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"stockline/domain"
+)
+
+// Order is an order header with its lines.
+type Order struct {
+	ID                 int64          `db:"id" json:"id"`
+	Number             string         `db:"number" json:"number"`
+	Channel            string         `db:"channel" json:"channel"`
+	Fulfilment         string         `db:"fulfilment" json:"fulfilment"`
+	Source             string         `db:"source" json:"source"`
+	ExternalRef        string         `db:"external_ref" json:"external_ref"`
+	Status             string         `db:"status" json:"status"`
+	HoldReason         string         `db:"hold_reason" json:"hold_reason,omitempty"`
+	CustomerName       string         `db:"customer_name" json:"-"`
+	CustomerEmail      string         `db:"customer_email" json:"-"`
+	CustomerPhone      string         `db:"customer_phone" json:"-"`
+	PaymentStatus      string         `db:"payment_status" json:"payment_status"`
+	PickupLocationID   sql.NullInt64  `db:"pickup_location_id" json:"-"`
+	PickupLocation     sql.NullString `db:"pickup_location" json:"-"`
+	PickupLocationName sql.NullString `db:"pickup_location_name" json:"-"`
+	PickupTimezone     sql.NullString `db:"pickup_timezone" json:"-"`
+	PromisedAt         sql.NullTime   `db:"promised_at" json:"-"`
+	PickupUntil        sql.NullTime   `db:"pickup_until" json:"-"`
+	PlacedAt           time.Time      `db:"placed_at" json:"placed_at"`
+	CreatedAt          time.Time      `db:"created_at" json:"-"`
+	UpdatedAt          time.Time      `db:"updated_at" json:"-"`
+	ReadyAt            sql.NullTime   `db:"ready_at" json:"-"`
+	ClosedAt           sql.NullTime   `db:"closed_at" json:"-"`
+	Lines              []OrderLine    `db:"-" json:"-"`
+}
+
+// Customer is the order's customer as the domain names it.
+func (o Order) Customer() domain.Customer {
+	return domain.Customer{Name: o.CustomerName, Email: o.CustomerEmail, Phone: o.CustomerPhone}
+}
+
+// Facts is what the order's status is derived from.
+func (o Order) Facts() domain.OrderFacts {
+	f := domain.OrderFacts{Fulfilment: o.Fulfilment, Hold: o.HoldReason != ""}
+	for _, l := range o.Lines {
+		f.Lines = append(f.Lines, l.LineQty)
+	}
+	return f
+}
+
+// Open reports whether the order still has work: not completed or cancelled.
+func (o Order) Open() bool {
+	return o.Status != domain.OrderCompleted && o.Status != domain.OrderCancelled
+}
+
+// Line returns the line with id, or nil.
+func (o Order) Line(id int64) *OrderLine {
+	for i := range o.Lines {
+		if o.Lines[i].ID == id {
+			return &o.Lines[i]
+		}
+	}
+	return nil
+}
+
+// OrderLine is one line: a SKU at one location, with its quantity states.
+type OrderLine struct {
+	ID                int64          `db:"id"`
+	OrderID           int64          `db:"order_id"`
+	LineNo            int            `db:"line_no"`
+	ProductID         int64          `db:"product_id"`
+	SKU               string         `db:"sku"`
+	ProductName       string         `db:"product_name"`
+	Barcode           string         `db:"barcode"`
+	LocationID        sql.NullInt64  `db:"location_id"`
+	Location          sql.NullString `db:"location"`
+	ReservationID     sql.NullInt64  `db:"reservation_id"`
+	ReservationLineNo sql.NullInt64  `db:"reservation_line_no"`
+	MovedFrom         sql.NullInt64  `db:"moved_from"`
+	RejectedAt        pq.StringArray `db:"rejected_at"`           // codes of the stores that could not pick it
+	RejectedIDs       pq.Int64Array  `db:"rejected_location_ids"` // their ids
+	RejectReason      string         `db:"reject_reason"`
+	domain.LineQty
+}
+
+const orderSelect = `SELECT o.id, o.number, o.channel, o.fulfilment, o.source, o.external_ref, o.status, o.hold_reason,
+	o.customer_name, o.customer_email, o.customer_phone, o.payment_status, o.pickup_location_id,
+	pl.code AS pickup_location, pl.name AS pickup_location_name, pl.timezone AS pickup_timezone,
+	o.promised_at, o.pickup_until, o.placed_at, o.created_at, o.updated_at, o.ready_at, o.closed_at
+	FROM orders o LEFT JOIN locations pl ON pl.id = o.pickup_location_id`
+
+const orderLineSelect = `SELECT ol.id, ol.order_id, ol.line_no, ol.product_id, p.sku, p.name AS product_name, p.barcode,
+	ol.location_id, l.code AS location, ol.reservation_id, ol.reservation_line_no, ol.moved_from,
+	ARRAY(SELECT rl.code FROM locations rl WHERE rl.id = ANY(ol.rejected_location_ids) ORDER BY rl.code) AS rejected_at, ol.rejected_location_ids,
+	ol.reject_reason, ol.qty, ol.pending, ol.reserved, ol.picked, ol.shipped, ol.picked_up, ol.cancelled, ol.returned, ol.moved
+	FROM order_lines ol JOIN products p ON p.id = ol.product_id LEFT JOIN locations l ON l.id = ol.location_id`
+
+// queryer is what both *DB and *Tx offer for reads.
+type queryer interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+func loadOrder(ctx context.Context, q queryer, where string, arg any, lock bool) (Order, error) {
+	var o Order
+	query := orderSelect + ` WHERE ` + where
+	if lock {
+		query += ` FOR UPDATE OF o`
+	}
+	if err := q.GetContext(ctx, &o, query, arg); err != nil {
+		return o, notFound(err, "There is no order %v.", arg)
+	}
+	if err := q.SelectContext(ctx, &o.Lines, orderLineSelect+` WHERE ol.order_id = $1 ORDER BY ol.line_no`, o.ID); err != nil {
+		return o, fmt.Errorf("store: order lines: %w", err)
+	}
+	return o, nil
+}
+
+// OrderByID returns one order with its lines, or ENOTFOUND.
+func (db *DB) OrderByID(ctx context.Context, id int64) (Order, error) {
+	return loadOrder(ctx, db, `o.id = $1`, id, false)
+}
+
+// OrderByNumber returns one order by its number (SL-100001), or ENOTFOUND.
+func (db *DB) OrderByNumber(ctx context.Context, number string) (Order, error) {
+	return loadOrder(ctx, db, `o.number = $1`, NormalizeOrderNumber(number), false)
+}
+
+var orderNumberRe = regexp.MustCompile(`^(?i:SL)?-?\s*(\d{6,12})$`)
+
+// NormalizeOrderNumber turns "sl-100001", "SL100001" or "100001" into
+// "SL-100001"; anything else comes back unchanged.
+func NormalizeOrderNumber(s string) string {
+	s = strings.TrimSpace(s)
+	if m := orderNumberRe.FindStringSubmatch(s); m != nil {
+		return "SL-" + m[1]
+	}
+	return s
+}
+
+// OrderSummary is one row of an order search.
+type OrderSummary struct {
+	ID             int64          `db:"id" json:"id"`
+	Number         string         `db:"number" json:"number"`
+	ExternalRef    string         `db:"external_ref" json:"external_ref"`
+	Channel        string         `db:"channel" json:"channel"`
+	Status         string         `db:"status" json:"status"`
+	CustomerName   string         `db:"customer_name" json:"-"`
+	CustomerEmail  string         `db:"customer_email" json:"-"`
+	PickupLocation sql.NullString `db:"pickup_location" json:"-"`
+	PlacedAt       time.Time      `db:"placed_at" json:"-"`
+	HoldReason     string         `db:"hold_reason" json:"-"`
+	Units          int            `db:"units" json:"-"`
+}
+
+// OrderQuery filters SearchOrders. Q is what a person types: an order
+// number, an email, a phone number, a SKU or an external reference; the
+// other fields narrow by one attribute each and combine with AND.
+type OrderQuery struct {
+	Q           string
+	Number      string
+	ExternalRef string
+	Email       string
+	Phone       string
+	SKU         string
+	Problems    bool  // only orders on hold
+	BeforeID    int64 // page backwards from this id
+	Limit       int   // 1..200, default 50
+}
+
+// SearchOrders finds orders newest first and returns the BeforeID of the
+// next page (0 when this is the last). Every filter goes through an index,
+// so a search over a million orders answers in milliseconds.
+func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]OrderSummary, int64, error) {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 50
+	}
+	var sets []string // each yields candidate order ids through one index
+	var conds []string
+	args := []any{}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if s := strings.TrimSpace(q.Q); s != "" {
+		num := NormalizeOrderNumber(s)
+		sets = append(sets, `SELECT id FROM orders WHERE number = `+arg(num))
+		if strings.Contains(s, "@") {
+			sets = append(sets, `SELECT id FROM orders WHERE customer_email = `+arg(strings.ToLower(s)))
+		}
+		if p := domain.NormalizePhone(s); len(p) >= 7 && len(p) >= len(strings.ReplaceAll(s, " ", ""))-6 {
+			sets = append(sets, `SELECT id FROM orders WHERE customer_phone = `+arg(p))
+		}
+		sets = append(sets, `SELECT id FROM orders WHERE external_ref = `+arg(s)+` AND external_ref <> ''`)
+		sets = append(sets, `SELECT ol.order_id FROM order_lines ol JOIN products p ON p.id = ol.product_id WHERE p.sku = `+arg(strings.ToUpper(s))+
+			` OR p.barcode = `+arg(s))
+	}
+	if q.Number != "" {
+		conds = append(conds, `o.number = `+arg(NormalizeOrderNumber(q.Number)))
+	}
+	if q.ExternalRef != "" {
+		conds = append(conds, `o.external_ref = `+arg(strings.TrimSpace(q.ExternalRef)))
+	}
+	if q.Email != "" {
+		conds = append(conds, `o.customer_email = `+arg(strings.ToLower(strings.TrimSpace(q.Email))))
+	}
+	if q.Phone != "" {
+		conds = append(conds, `o.customer_phone = `+arg(domain.NormalizePhone(q.Phone)))
+	}
+	if q.SKU != "" {
+		conds = append(conds, `EXISTS (SELECT 1 FROM order_lines ol JOIN products p ON p.id = ol.product_id WHERE ol.order_id = o.id AND p.sku = `+
+			arg(strings.TrimSpace(q.SKU))+`)`)
+	}
+	if q.Problems {
+		conds = append(conds, `o.status = 'on_hold'`)
+	}
+	if q.BeforeID > 0 {
+		conds = append(conds, `o.id < `+arg(q.BeforeID))
+	}
+	from := `orders o`
+	if len(sets) > 0 {
+		from = `(` + strings.Join(sets, ` UNION `) + `) hit JOIN orders o ON o.id = hit.id`
+	}
+	where := "TRUE"
+	if len(conds) > 0 {
+		where = strings.Join(conds, " AND ")
+	}
+	query := `SELECT o.id, o.number, o.external_ref, o.channel, o.status, o.customer_name, o.customer_email,
+			pl.code AS pickup_location, o.placed_at, o.hold_reason,
+			(SELECT COALESCE(sum(qty - moved), 0) FROM order_lines x WHERE x.order_id = o.id) AS units
+		FROM ` + from + ` LEFT JOIN locations pl ON pl.id = o.pickup_location_id
+		WHERE ` + where + ` ORDER BY o.id DESC LIMIT ` + arg(q.Limit+1)
+	var out []OrderSummary
+	if err := db.SelectContext(ctx, &out, query, args...); err != nil {
+		return nil, 0, fmt.Errorf("store: search orders: %w", err)
+	}
+	var next int64
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+// Pickup queue tabs.
+const (
+	TabToPick  = "to_pick"
+	TabReady   = "ready"
+	TabOverdue = "overdue"
+	TabToShip  = "to_ship"
+)
+
+// PickupRow is one order in a store's pickup (or ship) queue.
+type PickupRow struct {
+	ID             int64          `db:"id"`
+	Number         string         `db:"number"`
+	Status         string         `db:"status"`
+	Channel        string         `db:"channel"`
+	CustomerName   string         `db:"customer_name"`
+	PickupLocation sql.NullString `db:"pickup_location"`
+	PickupTZ       sql.NullString `db:"pickup_timezone"`
+	PromisedAt     sql.NullTime   `db:"promised_at"`
+	PickupUntil    sql.NullTime   `db:"pickup_until"`
+	PlacedAt       time.Time      `db:"placed_at"`
+	HoldReason     string         `db:"hold_reason"`
+	Units          int            `db:"units"`   // open units of the order
+	ToPickHere     int            `db:"to_pick"` // reserved units at the queue's stores
+	PickedHere     int            `db:"picked"`  // picked units at the queue's stores
+	Lines          string         `db:"lines"`   // "2 × FOO-10001, 1 × FOO-10002"
+}
+
+// Due is the time the row is measured against: the promised ready time,
+// or for an order waiting on the shelf, the end of its pickup window.
+func (r PickupRow) Due() (time.Time, bool) {
+	if r.Status == domain.OrderReadyForPickup && r.PickupUntil.Valid {
+		return r.PickupUntil.Time, true
+	}
+	return r.PromisedAt.Time, r.PromisedAt.Valid
+}
+
+// QueueCounts is how many orders each tab holds.
+type QueueCounts struct {
+	ToPick  int `db:"to_pick"`
+	Ready   int `db:"ready"`
+	Overdue int `db:"overdue"`
+	ToShip  int `db:"to_ship"`
+}
+
+// The queue's candidate orders: open pickup orders whose pickup store is in
+// scope, and open orders with units held at a store in scope. Both come
+// through partial indexes that hold only open work.
+const queueCandidates = `
+	cand AS (
+		SELECT o.id FROM orders o WHERE o.pickup_location_id = ANY($1) AND o.fulfilment = 'pickup'
+			AND o.status NOT IN ('completed', 'cancelled')
+		UNION
+		SELECT ol.order_id FROM order_lines ol WHERE ol.location_id = ANY($1) AND ol.reserved + ol.picked > 0
+	),
+	rows AS (
+		SELECT o.id, o.number, o.status, o.channel, o.fulfilment, o.customer_name, pl.code AS pickup_location, pl.timezone AS pickup_timezone,
+			o.promised_at, o.pickup_until, o.placed_at, o.hold_reason, o.pickup_location_id,
+			(SELECT COALESCE(sum(x.pending + x.reserved + x.picked), 0) FROM order_lines x WHERE x.order_id = o.id) AS units,
+			(SELECT COALESCE(sum(x.reserved), 0) FROM order_lines x WHERE x.order_id = o.id AND x.location_id = ANY($1)) AS to_pick,
+			(SELECT COALESCE(sum(x.picked), 0) FROM order_lines x WHERE x.order_id = o.id AND x.location_id = ANY($1)) AS picked,
+			(SELECT COALESCE(sum(x.pending), 0) FROM order_lines x WHERE x.order_id = o.id) AS pending,
+			(SELECT string_agg((x.pending + x.reserved + x.picked) || ' × ' || p.sku, ', ' ORDER BY x.line_no)
+				FROM order_lines x JOIN products p ON p.id = x.product_id WHERE x.order_id = o.id AND x.pending + x.reserved + x.picked > 0) AS lines
+		FROM cand JOIN orders o ON o.id = cand.id LEFT JOIN locations pl ON pl.id = o.pickup_location_id
+		WHERE o.status NOT IN ('completed', 'cancelled')
+	),
+	tabbed AS (
+		SELECT r.*,
+			(r.fulfilment = 'pickup' AND (r.to_pick > 0 OR (r.pending > 0 AND r.pickup_location_id = ANY($1)))) AS t_pick,
+			(r.fulfilment = 'pickup' AND r.status = 'ready_for_pickup' AND r.pickup_location_id = ANY($1)) AS t_ready,
+			(r.fulfilment = 'ship' AND r.to_pick + r.picked > 0) AS t_ship
+		FROM rows r
+	)`
+
+const queueOverdue = `((t_pick AND promised_at < $2) OR (t_ready AND pickup_until < $2) OR (t_ship AND promised_at < $2))`
+
+// PickupQueue returns one tab of the queue for the given location ids,
+// the most urgent first, and the counts of every tab.
+func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, now time.Time, limit int) ([]PickupRow, QueueCounts, error) {
+	var counts QueueCounts
+	if limit <= 0 || limit > 200 {
+		limit = 100
+	}
+	ids := pq.Array(locationIDs)
+	err := db.GetContext(ctx, &counts, `WITH `+queueCandidates+`
+		SELECT count(*) FILTER (WHERE t_pick) AS to_pick, count(*) FILTER (WHERE t_ready) AS ready,
+			count(*) FILTER (WHERE `+queueOverdue+`) AS overdue, count(*) FILTER (WHERE t_ship) AS to_ship FROM tabbed`, ids, now)
+	if err != nil {
+		return nil, counts, fmt.Errorf("store: queue counts: %w", err)
+	}
+	var filter string
+	switch tab {
+	case TabReady:
+		filter = `t_ready`
+	case TabOverdue:
+		filter = queueOverdue
+	case TabToShip:
+		filter = `t_ship`
+	default:
+		filter = `t_pick`
+	}
+	var rows []PickupRow
+	err = db.SelectContext(ctx, &rows, `WITH `+queueCandidates+`
+		SELECT id, number, status, channel, customer_name, pickup_location, pickup_timezone, promised_at, pickup_until, placed_at,
+			hold_reason, units, to_pick, picked, COALESCE(lines, '') AS lines
+		FROM tabbed WHERE `+filter+`
+		ORDER BY CASE WHEN status = 'ready_for_pickup' THEN pickup_until ELSE promised_at END NULLS LAST, id LIMIT $3`, ids, now, limit)
+	if err != nil {
+		return nil, counts, fmt.Errorf("store: queue: %w", err)
+	}
+	return rows, counts, nil
+}
+
+// LocationIDs turns location codes into ids, skipping unknown codes.
+func (db *DB) LocationIDs(ctx context.Context, codes []string) ([]int64, error) {
+	var ids []int64
+	if err := db.SelectContext(ctx, &ids, `SELECT id FROM locations WHERE code = ANY($1) ORDER BY code`, pq.Array(codes)); err != nil {
+		return nil, fmt.Errorf("store: location ids: %w", err)
+	}
+	return ids, nil
+}
+
+// StoreATP is a store's available-to-promise for a SKU, as offered when a
+// line must move: reallocation targets and pickup store alternatives.
+type StoreATP struct {
+	LocationID int64  `db:"id"`
+	Code       string `db:"code"`
+	Name       string `db:"name"`
+	ATP        int    `db:"atp"`
+}
+
+// AlternativeStores lists the locations that could take qty units of the
+// product for the channel, with their ATP, most first, leaving out the
+// excluded location ids (the stores that already rejected the line). It
+// uses the channel policy's eligibility and safety stock; at most limit
+// rows come back, and a store short of qty still shows (so split is an
+// option) when it has any ATP.
+func (db *DB) AlternativeStores(ctx context.Context, channel domain.Channel, productID int64, exclude []int64, limit int) ([]StoreATP, error) {
+	pol, err := db.CachedPolicy(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	return alternativeStores(ctx, db, pol, productID, exclude, limit)
+}
+
+func alternativeStores(ctx context.Context, q queryer, pol domain.Policy, productID int64, exclude []int64, limit int) ([]StoreATP, error) {
+	var stock []domain.LocationStock
+	err := q.SelectContext(ctx, &stock, `SELECT l.id, l.code, l.name, l.kind, l.region, l.timezone, l.pickup, l.ship_from_store,
+			COALESCE(p.on_hand, 0) AS on_hand, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.damaged, 0) AS damaged,
+			COALESCE(p.quality_hold, 0) AS quality_hold, COALESCE(p.transfer_out, 0) AS transfer_out,
+			COALESCE(p.in_transit_in, 0) AS in_transit_in
+		FROM locations l LEFT JOIN positions p ON p.location_id = l.id AND p.product_id = $1
+		ORDER BY l.code`, productID)
+	if err != nil {
+		return nil, fmt.Errorf("store: alternative stores: %w", err)
+	}
+	var out []StoreATP
+	for _, s := range stock {
+		l := s.Location
+		if containsID(exclude, l.ID) || !pol.Eligible(l) {
+			continue
+		}
+		if n := domain.Reservable(pol, l, s.Position); n > 0 {
+			out = append(out, StoreATP{LocationID: l.ID, Code: l.Code, Name: l.Name, ATP: n})
+		}
+	}
+	sortStoreATP(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func productBySKUIn(ctx context.Context, q queryer, sku string) (domain.Product, error) {
+	var p domain.Product
+	err := q.GetContext(ctx, &p, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1`, sku)
+	if err != nil {
+		return p, notFound(err, "SKU %q does not exist.", sku)
+	}
+	return p, nil
+}
+
+func locationByCodeIn(ctx context.Context, q queryer, code string) (domain.Location, error) {
+	var l domain.Location
+	err := q.GetContext(ctx, &l, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations WHERE code = $1`, code)
+	if err != nil {
+		return l, notFound(err, "Location %q does not exist.", code)
+	}
+	return l, nil
+}
+
+func listLocationsIn(ctx context.Context, q queryer) ([]domain.Location, error) {
+	var out []domain.Location
+	if err := q.SelectContext(ctx, &out, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations ORDER BY code`); err != nil {
+		return nil, fmt.Errorf("store: list locations: %w", err)
+	}
+	return out, nil
+}
+
+func sortStoreATP(s []StoreATP) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && (s[j].ATP > s[j-1].ATP || s[j].ATP == s[j-1].ATP && s[j].Code < s[j-1].Code); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
