@@ -39,13 +39,13 @@ func adminScopeHelp(s string) string {
 	case domain.ScopeAvailability:
 		return "read availability, products and locations"
 	case domain.ScopeInventory:
-		return "adjust stock"
+		return "read stock and adjust it"
 	case domain.ScopeReservations:
 		return "hold and release stock for carts and orders"
 	case domain.ScopeOrders:
 		return "create and update orders"
 	case domain.ScopeAdmin:
-		return "everything, including administration"
+		return "administrative API calls"
 	}
 	return ""
 }
