@@ -32,6 +32,8 @@ var secDemoParams = map[string]string{
 	"id":      "1",
 	"code":    "S01",
 	"channel": "bopis",
+	"line":    "1",
+	"kind":    "ready_for_pickup",
 }
 
 // secAbsentParams are the values for unsafe methods: records that do not
@@ -42,6 +44,8 @@ var secAbsentParams = map[string]string{
 	"id":      "999999999",
 	"code":    "ZZ9",
 	"channel": "no_such_channel",
+	"line":    "999999999",
+	"kind":    "no_such_kind",
 }
 
 // secPath fills a route's path parameters from values and fails loudly on

@@ -352,7 +352,7 @@ func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, 
 	err = db.SelectContext(ctx, &rows, `WITH `+queueCandidates+`
 		SELECT id, number, status, channel, customer_name, pickup_location, pickup_timezone, promised_at, pickup_until, placed_at,
 			hold_reason, units, to_pick, picked, COALESCE(lines, '') AS lines
-		FROM tabbed WHERE `+filter+`
+		FROM tabbed WHERE `+filter+` AND $2::timestamptz IS NOT NULL
 		ORDER BY CASE WHEN status = 'ready_for_pickup' THEN pickup_until ELSE promised_at END NULLS LAST, id LIMIT $3`, ids, now, limit)
 	if err != nil {
 		return nil, counts, fmt.Errorf("store: queue: %w", err)

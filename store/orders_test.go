@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"stockline/domain"
 	"stockline/store"
@@ -89,6 +91,11 @@ func TestOrderPickupFlow(t *testing.T) {
 	}
 	mustCheck(t, db)
 
+	ids, _ := db.LocationIDs(ctx, []string{"S01"})
+	rows, counts, err := db.PickupQueue(ctx, ids, store.TabToPick, time.Now(), 200)
+	if err != nil || counts.ToPick == 0 || !slices.ContainsFunc(rows, func(r store.PickupRow) bool { return r.ID == o.ID && r.ToPickHere == 3 }) {
+		t.Fatalf("queue: %v %+v %+v", err, counts, rows)
+	}
 	// A wrong scan is refused and names what is expected.
 	if _, err := db.PickLine(ctx, orderActor, o.ID, o.Lines[0].ID, o.Lines[1].Barcode, 0); domain.AsError(err) == nil || domain.AsError(err).Field != "scan" {
 		t.Fatalf("wrong scan: %v", err)

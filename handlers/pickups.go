@@ -1,0 +1,358 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"stockline/domain"
+	"stockline/store"
+	"stockline/views"
+)
+
+var pickupRoles = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
+
+func (s *Server) registerPickupPages() {
+	s.page(http.MethodGet, "/pickups", s.handlePickupQueue, pickupRoles...)
+	s.page(http.MethodGet, "/pickups/list", s.handlePickupList, pickupRoles...)
+	s.page(http.MethodGet, "/pickups/find", s.handlePickupFind, pickupRoles...)
+	s.page(http.MethodGet, "/pickups/:id", s.handlePickScreen, pickupRoles...)
+	s.page(http.MethodPost, "/pickups/:id/lines/:line/pick", s.handlePickLine, pickupRoles...)
+	s.page(http.MethodPost, "/pickups/:id/lines/:line/reject", s.handleRejectLine, pickupRoles...)
+	s.page(http.MethodPost, "/pickups/:id/lines/:line/reallocate", s.handleReallocateLine, pickupRoles...)
+	s.page(http.MethodPost, "/pickups/:id/lines/:line/cancel", s.handlePickCancelLine, pickupRoles...)
+	s.page(http.MethodPost, "/pickups/:id/handover", s.handleHandOver, pickupRoles...)
+	s.page(http.MethodPost, "/pickups/:id/pickup-location", s.handlePickPickupChange, pickupRoles...)
+}
+
+// queueScope is the stores a queue shows: a scoped user's own, or for
+// others the one chosen with ?location= (every pickup store when none).
+func (s *Server) queueScope(c echo.Context) ([]int64, []string, string, error) {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	chosen := strings.ToUpper(strings.TrimSpace(c.QueryParam("location")))
+	var codes []string
+	if u.Role.Scoped() {
+		codes = slices.Clone(u.Locations)
+		if chosen != "" && slices.Contains(codes, chosen) {
+			codes = []string{chosen}
+		} else {
+			chosen = ""
+		}
+	} else {
+		locs, err := s.DB.ListLocations(ctx)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		for _, l := range locs {
+			if chosen == "" || l.Code == chosen {
+				codes = append(codes, l.Code)
+			}
+		}
+	}
+	ids, err := s.DB.LocationIDs(ctx, codes)
+	return ids, codes, chosen, err
+}
+
+func (s *Server) pickupQueueView(c echo.Context) (views.PickupQueueView, error) {
+	ids, codes, chosen, err := s.queueScope(c)
+	if err != nil {
+		return views.PickupQueueView{}, err
+	}
+	tab := c.QueryParam("tab")
+	if !slices.Contains([]string{store.TabToPick, store.TabReady, store.TabOverdue, store.TabToShip}, tab) {
+		tab = store.TabToPick
+	}
+	now := time.Now()
+	rows, counts, err := s.DB.PickupQueue(c.Request().Context(), ids, tab, now, 100)
+	if err != nil {
+		return views.PickupQueueView{}, err
+	}
+	m := views.PickupQueueView{Tab: tab, Rows: rows, Counts: counts, Stores: codes, Location: chosen, Now: now}
+	if u := currentUser(c); !u.Role.Scoped() {
+		locs, err := s.DB.ListLocations(c.Request().Context())
+		if err != nil {
+			return m, err
+		}
+		for _, l := range locs {
+			m.Choices = append(m.Choices, l.Code)
+		}
+	} else {
+		m.Choices = currentUser(c).Locations
+	}
+	return m, nil
+}
+
+func (s *Server) handlePickupQueue(c echo.Context) error {
+	m, err := s.pickupQueueView(c)
+	if err != nil {
+		return err
+	}
+	if m.Flash, err = takeFlash(c); err != nil {
+		return err
+	}
+	m.Scan, m.ScanErr = c.QueryParam("scan"), c.QueryParam("scan_error")
+	return render(c, http.StatusOK, views.PickupQueue(s.viewCtx(c), m))
+}
+
+// handlePickupList is the queue's list fragment, polled every few seconds.
+func (s *Server) handlePickupList(c echo.Context) error {
+	m, err := s.pickupQueueView(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.PickupList(m))
+}
+
+// handlePickupFind is the queue's scan field: an order number goes to its
+// pick screen; anything else is searched among the queue's orders.
+func (s *Server) handlePickupFind(c echo.Context) error {
+	q := strings.TrimSpace(c.QueryParam("q"))
+	back := func(msg string) error {
+		return c.Redirect(http.StatusSeeOther, "/pickups?"+url.Values{"scan": {q}, "scan_error": {msg}}.Encode())
+	}
+	if q == "" {
+		return back("Scan or type an order number.")
+	}
+	rows, _, err := s.DB.SearchOrders(c.Request().Context(), store.OrderQuery{Q: q, Limit: 20})
+	if err != nil {
+		return err
+	}
+	u := currentUser(c)
+	for _, r := range rows {
+		o, err := s.DB.OrderByID(c.Request().Context(), r.ID)
+		if err == nil && o.Open() && orderVisible(u, o) {
+			return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/pickups/%d", o.ID))
+		}
+	}
+	return back(fmt.Sprintf("No open order of your stores matches %q.", q))
+}
+
+// pickView builds the pick screen: each line with what can be done to it
+// from here, and for lines waiting for a decision, the stores that could
+// take them (never one that already rejected the line).
+func (s *Server) pickView(c echo.Context, o store.Order) (views.PickView, error) {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	m := views.PickView{Order: o, Now: time.Now()}
+	for _, l := range o.Lines {
+		pl := views.PickLine{Line: l, Here: l.Location.Valid && u.CanSeeLocation(l.Location.String)}
+		if l.Pending > 0 {
+			alts, err := s.DB.AlternativeStores(ctx, domain.Channel(o.Channel), l.ProductID, l.RejectedIDs, 6)
+			if err != nil {
+				return m, err
+			}
+			pl.Alternatives = alts
+			pl.Split = splitSuggestion(alts, l.Pending)
+		}
+		m.Lines = append(m.Lines, pl)
+	}
+	if o.Fulfilment == domain.FulfilPickup && o.Open() {
+		alts, err := s.DB.PickupAlternatives(ctx, &o, 0)
+		if err != nil {
+			return m, err
+		}
+		m.PickupStores = alts
+	}
+	return m, nil
+}
+
+// splitSuggestion fills need from the stores with the most ATP first, when
+// no single store can: e.g. 1 from S04 and 2 from S05. Nil when one store
+// can take it all or the stores together cannot.
+func splitSuggestion(alts []store.StoreATP, need int) []store.Allocation {
+	if len(alts) == 0 || alts[0].ATP >= need {
+		return nil
+	}
+	var out []store.Allocation
+	for _, a := range alts {
+		if need == 0 {
+			break
+		}
+		n := min(a.ATP, need)
+		out = append(out, store.Allocation{Location: a.Code, Qty: n})
+		need -= n
+	}
+	if need > 0 {
+		return nil
+	}
+	return out
+}
+
+func (s *Server) handlePickScreen(c echo.Context) error {
+	o, err := s.orderInScope(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.pickView(c, o)
+	if err != nil {
+		return err
+	}
+	if m.Flash, err = takeFlash(c); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.PickScreen(s.viewCtx(c), m))
+}
+
+// pickFailed re-renders the pick screen with the error beside the line's
+// form, keeping the scan typed.
+func (s *Server) pickFailed(c echo.Context, o store.Order, lineID int64, form string, err error) error {
+	e := domain.AsError(err)
+	if e == nil || e.Code == domain.EINTERNAL || e.Code == domain.EFORBIDDEN || e.Code == domain.ENOTFOUND && e.Field == "" {
+		return err
+	}
+	o, lerr := s.DB.OrderByID(c.Request().Context(), o.ID)
+	if lerr != nil {
+		return lerr
+	}
+	m, verr := s.pickView(c, o)
+	if verr != nil {
+		return verr
+	}
+	m.Err, m.ErrLine, m.Form, m.Scan = e, lineID, form, c.FormValue("scan")
+	if alts, ok := e.Details["alternatives"].([]store.StoreATP); ok {
+		m.PickupStores = alts
+	}
+	status := statusFor(e)
+	if status < 400 || status >= 500 {
+		status = http.StatusUnprocessableEntity
+	}
+	return render(c, status, views.PickScreen(s.viewCtx(c), m))
+}
+
+func (s *Server) pickDone(c echo.Context, o store.Order, msg string) error {
+	if err := setFlash(c, msg); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/pickups/%d", o.ID))
+}
+
+// lineHere loads the order and line named in the path and checks the user
+// may work the line's store.
+func (s *Server) lineHere(c echo.Context) (store.Order, store.OrderLine, error) {
+	o, err := s.orderInScope(c)
+	if err != nil {
+		return o, store.OrderLine{}, err
+	}
+	id, _ := strconv.ParseInt(c.Param("line"), 10, 64)
+	l := o.Line(id)
+	if l == nil {
+		return o, store.OrderLine{}, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s.", o.Number, c.Param("line"))
+	}
+	if l.Location.Valid && !currentUser(c).CanSeeLocation(l.Location.String) {
+		return o, *l, domain.Errorf(domain.EFORBIDDEN, "This line is held at %s, outside your stores.", l.Location.String)
+	}
+	return o, *l, nil
+}
+
+func (s *Server) handlePickLine(c echo.Context) error {
+	o, l, err := s.lineHere(c)
+	if err != nil {
+		return err
+	}
+	after, err := s.DB.PickLine(c.Request().Context(), actor(c), o.ID, l.ID, c.FormValue("scan"), 0)
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "pick", err)
+	}
+	msg := fmt.Sprintf("Picked %d × %s.", l.Reserved, l.SKU)
+	if after.Status == domain.OrderReadyForPickup {
+		msg += " Every item is picked: the order is ready for pickup and the customer has been notified."
+	}
+	return s.pickDone(c, o, msg)
+}
+
+func (s *Server) handleRejectLine(c echo.Context) error {
+	o, l, err := s.lineHere(c)
+	if err != nil {
+		return err
+	}
+	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	reason := c.FormValue("reason")
+	if _, err := s.DB.RejectLine(c.Request().Context(), actor(c), o.ID, l.ID, reason, qty, c.FormValue("note")); err != nil {
+		return s.pickFailed(c, o, l.ID, "reject", err)
+	}
+	if qty == 0 {
+		qty = l.Held()
+	}
+	bucket, _, _ := domain.RejectEffect(reason)
+	return s.pickDone(c, o, fmt.Sprintf("%d × %s marked %s at %s: moved to %s pending a count, exception raised, customer told of the delay. Choose what happens next below.",
+		qty, l.SKU, strings.ReplaceAll(reason, "_", " "), l.Location.String, bucket))
+}
+
+func (s *Server) handleReallocateLine(c echo.Context) error {
+	o, l, err := s.lineHere(c)
+	if err != nil {
+		return err
+	}
+	form, _ := c.FormParams()
+	locs, qtys := form["location"], form["qty"]
+	var allocs []store.Allocation
+	for i, loc := range locs {
+		n := 0
+		if i < len(qtys) {
+			n, _ = strconv.Atoi(qtys[i])
+		}
+		allocs = append(allocs, store.Allocation{Location: loc, Qty: n})
+	}
+	if _, err := s.DB.ReallocateLine(c.Request().Context(), actor(c), o.ID, l.ID, allocs); err != nil {
+		return s.pickFailed(c, o, l.ID, "reallocate", err)
+	}
+	var parts []string
+	for _, a := range allocs {
+		parts = append(parts, fmt.Sprintf("%d at %s", a.Qty, a.Location))
+	}
+	return s.pickDone(c, o, fmt.Sprintf("%s reallocated: %s held there now; nothing is sent back to %s.", l.SKU, strings.Join(parts, " and "),
+		strings.Join(l.RejectedAt, ", ")))
+}
+
+func (s *Server) handlePickCancelLine(c echo.Context) error {
+	o, l, err := s.lineHere(c)
+	if err != nil {
+		return err
+	}
+	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: l.ID, LineQty: qty, Reason: c.FormValue("reason")})
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "cancel", err)
+	}
+	return s.pickDone(c, o, cancelConfirmation(o, after, l.ID))
+}
+
+func (s *Server) handleHandOver(c echo.Context) error {
+	o, err := s.orderInScope(c)
+	if err != nil {
+		return err
+	}
+	if u := currentUser(c); !u.CanSeeLocation(o.PickupLocation.String) {
+		return domain.Errorf(domain.EFORBIDDEN, "Order %s is collected at %s, outside your stores.", o.Number, o.PickupLocation.String)
+	}
+	after, err := s.DB.HandOver(c.Request().Context(), actor(c), o.ID)
+	if err != nil {
+		return s.pickFailed(c, o, 0, "handover", err)
+	}
+	if err := setFlash(c, fmt.Sprintf("%s handed over: the order is %s and the stock has left on hand.", o.Number, domain.OrderStatusLabel(after.Status))); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/pickups?tab=ready")
+}
+
+func (s *Server) handlePickPickupChange(c echo.Context) error {
+	o, err := s.orderInScope(c)
+	if err != nil {
+		return err
+	}
+	after, err := s.DB.ChangePickupLocation(c.Request().Context(), actor(c), o.ID, c.FormValue("location"))
+	if err != nil {
+		return s.pickFailed(c, o, 0, "pickup", err)
+	}
+	if err := setFlash(c, fmt.Sprintf("%s now waits at %s: its stock is held there and the customer notified.", o.Number, after.PickupLocation.String)); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/pickups")
+}
