@@ -81,7 +81,15 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(s.logRequests)
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// A panic is logged through slog with its request id and stack,
+		// then answered by the one error handler as an internal error.
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.Log.ErrorContext(c.Request().Context(), "panic", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+				"err", err.Error(), "stack", string(stack))
+			return err
+		},
+	}))
 	e.Use(s.securityHeaders)
 	e.Use(s.loadSession)
 	e.Use(s.csrf)

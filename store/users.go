@@ -93,7 +93,10 @@ func (db *DB) CreateUser(ctx context.Context, actor domain.Actor, n NewUser) (*d
 		if u, err = userByID(ctx, tx, id); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, actor, "user.create", "user", fmt.Sprint(id), nil, u)
+		if err := insertAudit(ctx, tx, actor, "user.create", "user", fmt.Sprint(id), nil, u); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, "user.created", map[string]any{"id": id, "email": u.Email, "role": u.Role})
 	})
 	return u, err
 }
@@ -181,7 +184,10 @@ func (db *DB) UpdateUser(ctx context.Context, actor domain.Actor, id int64, role
 		if after, err = userByID(ctx, tx, id); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, actor, "user.update", "user", fmt.Sprint(id), before, after)
+		if err := insertAudit(ctx, tx, actor, "user.update", "user", fmt.Sprint(id), before, after); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, "user.updated", map[string]any{"id": id, "role": after.Role, "disabled": after.Disabled})
 	})
 	return after, err
 }
@@ -306,7 +312,10 @@ func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw str
 		if err != nil {
 			return fmt.Errorf("store: create token: %w", err)
 		}
-		return insertAudit(ctx, tx, actor, "token.create", "api_token", fmt.Sprint(t.ID), nil, map[string]any{"name": name, "scopes": scopes, "prefix": t.Prefix})
+		if err := insertAudit(ctx, tx, actor, "token.create", "api_token", fmt.Sprint(t.ID), nil, map[string]any{"name": name, "scopes": scopes, "prefix": t.Prefix}); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, "token.created", map[string]any{"id": t.ID, "name": name, "scopes": scopes})
 	})
 	return t, err
 }
@@ -346,6 +355,9 @@ func (db *DB) RevokeToken(ctx context.Context, actor domain.Actor, id int64) err
 		if n, _ := res.RowsAffected(); n == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "Token %d does not exist or is already revoked.", id)
 		}
-		return insertAudit(ctx, tx, actor, "token.revoke", "api_token", fmt.Sprint(id), nil, map[string]any{"revoked": true})
+		if err := insertAudit(ctx, tx, actor, "token.revoke", "api_token", fmt.Sprint(id), nil, map[string]any{"revoked": true}); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, "token.revoked", map[string]any{"id": id})
 	})
 }
