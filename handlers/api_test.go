@@ -416,3 +416,16 @@ func TestAdjustmentsAPI(t *testing.T) {
 		t.Fatalf("check: %+v %v", rep, err)
 	}
 }
+
+// The admin scope opens every API route; any other scope only its own.
+func TestAdminScopeOpensEveryAPIRoute(t *testing.T) {
+	app := newApp(t)
+	ctx := context.Background()
+	if _, err := app.DB.CreateToken(ctx, domain.SystemActor("test"), "ops", "stk_test_admin_only_scope_token", []string{domain.ScopeAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	res, body := app.apiDo(http.MethodGet, "/api/v1/availability?sku=FOO-10000", "", "Authorization", "Bearer stk_test_admin_only_scope_token")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("admin-scoped token on availability: %d %s", res.StatusCode, body)
+	}
+}

@@ -233,7 +233,8 @@ func roleList(roles []domain.Role) string {
 	return strings.Join(names, ", ")
 }
 
-// requireToken checks the bearer token and that it carries one of scopes.
+// requireToken checks the bearer token and that it carries one of scopes
+// (or the admin scope, which opens every route).
 func (s *Server) requireToken(scopes ...string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -246,7 +247,8 @@ func (s *Server) requireToken(scopes ...string) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if !slices.ContainsFunc(scopes, func(sc string) bool { return slices.Contains(t.Scopes, sc) }) {
+			// The admin scope is the operator's master key: it opens every API route.
+			if !slices.Contains(t.Scopes, domain.ScopeAdmin) && !slices.ContainsFunc(scopes, func(sc string) bool { return slices.Contains(t.Scopes, sc) }) {
 				return domain.Errorf(domain.EFORBIDDEN, "This token lacks the %s scope.", strings.Join(scopes, " or "))
 			}
 			c.Set(ctxToken, &t)
