@@ -209,7 +209,7 @@ func reserveInTx(ctx context.Context, tx *Tx, actor domain.Actor, rq resolvedReq
 		r.Lines = append(r.Lines, domain.ReservationLine{LineNo: i + 1, SKU: a.SKU, Location: a.Location.Code, Qty: a.Qty,
 			LocationID: a.Location.ID, ProductID: rq.products[a.Line].ID})
 	}
-	return r, writeHolds(ctx, tx, actor, []heldRes{{r, rq.policy}})
+	return r, writeHolds(ctx, tx, []heldRes{{r, actor, rq.policy}})
 }
 
 func newReservation(id int64, actor domain.Actor, req domain.ReservationRequest, p domain.Policy, now time.Time) domain.Reservation {
@@ -225,22 +225,26 @@ func nextReservationIDs(ctx context.Context, tx *Tx, n int) ([]int64, error) {
 	return ids, nil
 }
 
-// heldRes is a new hold to write, with the policy it was taken under.
+// heldRes is a new hold to write, with who took it and the policy it was
+// taken under.
 type heldRes struct {
 	r      domain.Reservation
+	actor  domain.Actor
 	policy domain.Policy
 }
 
 // writeHolds writes new holds inside tx, whose positions the caller has
 // locked and checked: the reservation and line rows, one audit and one
-// outbox row each, and the stock moves (moveStock, guarded).
-func writeHolds(ctx context.Context, tx *Tx, actor domain.Actor, holds []heldRes) error {
+// outbox row each, and the stock moves (moveStock, guarded), all holds in
+// one statement of each kind.
+func writeHolds(ctx context.Context, tx *Tx, holds []heldRes) error {
 	if len(holds) == 0 {
 		return nil
 	}
 	var (
 		ids                                   []int64
 		channels, checkoutRefs, audits, event []string
+		actors, requestIDs                    []string
 		expires, created                      []time.Time
 		lRes, lLoc, lProd                     []int64
 		lNo, lQty                             []int64
@@ -251,6 +255,7 @@ func writeHolds(ctx context.Context, tx *Tx, actor domain.Actor, holds []heldRes
 		ids = append(ids, r.ID)
 		channels = append(channels, string(r.Channel))
 		checkoutRefs = append(checkoutRefs, r.CheckoutRef)
+		actors, requestIDs = append(actors, h.actor.String()), append(requestIDs, h.actor.RequestID)
 		expires, created = append(expires, r.ExpiresAt), append(created, r.CreatedAt)
 		a, _ := json.Marshal(auditView(r))
 		audits = append(audits, string(a))
@@ -258,26 +263,28 @@ func writeHolds(ctx context.Context, tx *Tx, actor domain.Actor, holds []heldRes
 		event = append(event, string(e))
 		for _, l := range r.Lines {
 			lRes, lNo, lLoc, lProd, lQty = append(lRes, r.ID), append(lNo, int64(l.LineNo)), append(lLoc, l.LocationID), append(lProd, l.ProductID), append(lQty, int64(l.Qty))
-			moves = append(moves, stockMove{Pos: posKey{l.LocationID, l.ProductID}, Qty: l.Qty, Ref: r.ID, Safety: h.policy.SafetyStock, Promise: h.policy.PromiseIncomingStock})
+			moves = append(moves, stockMove{Pos: posKey{l.LocationID, l.ProductID}, Qty: l.Qty, Ref: r.ID, Actor: h.actor.String(),
+				Safety: h.policy.SafetyStock, Promise: h.policy.PromiseIncomingStock})
 		}
 	}
 	_, err := tx.ExecContext(ctx, `WITH r AS (
 			INSERT INTO reservations (id, channel, status, checkout_ref, expires_at, created_at, created_by)
-			SELECT id, ch, 'held', ref, exp, cr, $7 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS t(id, ch, ref, exp, cr)
+			SELECT id, ch, 'held', ref, exp, cr, who FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $7::text[])
+				AS t(id, ch, ref, exp, cr, who)
 		), l AS (
 			INSERT INTO reservation_lines (reservation_id, line_no, location_id, product_id, qty)
 			SELECT * FROM unnest($9::bigint[], $10::int[], $11::bigint[], $12::bigint[], $13::int[])
 		), a AS (
 			INSERT INTO audit_log (actor, action, entity, entity_id, after, request_id)
-			SELECT $7, 'reservation.hold', 'reservation', id::text, doc::jsonb, $8 FROM unnest($1::bigint[], $6::text[]) AS t(id, doc)
+			SELECT who, 'reservation.hold', 'reservation', id::text, doc::jsonb, rid FROM unnest($1::bigint[], $6::text[], $7::text[], $8::text[]) AS t(id, doc, who, rid)
 		)
 		INSERT INTO outbox (topic, payload) SELECT 'reservation.held', doc::jsonb FROM unnest($14::text[]) AS t(doc)`,
 		pq.Array(ids), pq.Array(channels), pq.Array(checkoutRefs), pq.Array(expires), pq.Array(created), pq.Array(audits),
-		actor.String(), actor.RequestID, pq.Array(lRes), pq.Array(lNo), pq.Array(lLoc), pq.Array(lProd), pq.Array(lQty), pq.Array(event))
+		pq.Array(actors), pq.Array(requestIDs), pq.Array(lRes), pq.Array(lNo), pq.Array(lLoc), pq.Array(lProd), pq.Array(lQty), pq.Array(event))
 	if err != nil {
 		return fmt.Errorf("store: write holds: %w", err)
 	}
-	return moveStock(ctx, tx, domain.Held, moves, LedgerMeta{Source: sourceOf(actor), Actor: actor, OccurredAt: holds[0].r.CreatedAt})
+	return moveStock(ctx, tx, domain.Held, moves, LedgerMeta{Source: sourceOf(holds[0].actor), Actor: holds[0].actor, OccurredAt: holds[0].r.CreatedAt})
 }
 
 // sourceOf is the ledger source for an actor: API clients are "api".
@@ -317,10 +324,11 @@ func eventView(r domain.Reservation) map[string]any {
 // stockMove is one reservation line's stock effect.
 type stockMove struct {
 	Pos     posKey
-	Qty     int   // the line's quantity, positive
-	Ref     int64 // the reservation id, the ledger rows' source_ref
-	Safety  int   // holds only: the channel's safety stock
-	Promise bool  // holds only: the channel promises incoming stock
+	Qty     int    // the line's quantity, positive
+	Ref     int64  // the reservation id, the ledger rows' source_ref
+	Actor   string // who moved it, when not meta.Actor
+	Safety  int    // holds only: the channel's safety stock
+	Promise bool   // holds only: the channel promises incoming stock
 }
 
 // moveStock applies the stock effect of reservation lines moving to status
@@ -343,7 +351,7 @@ func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves [
 	byPos := map[posKey]*agg{}
 	var order []posKey
 	var gLoc, gProd, gDelta []int64
-	var gBucket, gRef []string
+	var gBucket, gRef, gActor []string
 	var reason domain.Reason
 	for _, m := range moves {
 		mv, why := domain.ReservationMovements(to, m.Qty)
@@ -364,6 +372,11 @@ func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves [
 			}
 			gLoc, gProd, gDelta = append(gLoc, m.Pos.loc), append(gProd, m.Pos.prod), append(gDelta, int64(x.Delta))
 			gBucket, gRef = append(gBucket, string(x.Bucket)), append(gRef, fmt.Sprintf("reservation:%d", m.Ref))
+			who := m.Actor
+			if who == "" {
+				who = meta.Actor.String()
+			}
+			gActor = append(gActor, who)
 		}
 	}
 	slices.SortFunc(order, comparePos)
@@ -386,7 +399,8 @@ func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves [
 			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::int[], $6::bool[]) AS t(loc, prod, res, onh, safety, promise)
 		), g AS (
 			INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at)
-			SELECT loc, prod, b, dl, $12, $13, ref, $14, $15, $16 FROM unnest($7::bigint[], $8::bigint[], $9::text[], $10::int[], $11::text[]) AS t(loc, prod, b, dl, ref)
+			SELECT loc, prod, b, dl, $12, $13, ref, who, $15, $16
+			FROM unnest($7::bigint[], $8::bigint[], $9::text[], $10::int[], $11::text[], $14::text[]) AS t(loc, prod, b, dl, ref, who)
 		)
 		UPDATE positions p SET reserved = p.reserved + d.res, on_hand = p.on_hand + d.onh, updated_at = now()
 		FROM d WHERE p.location_id = d.loc AND p.product_id = d.prod
@@ -395,7 +409,7 @@ func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves [
 		RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`,
 		pq.Array(pLoc), pq.Array(pProd), pq.Array(pRes), pq.Array(pOn), pq.Array(pSafety), pq.BoolArray(pPromise),
 		pq.Array(gLoc), pq.Array(gProd), pq.Array(gBucket), pq.Array(gDelta), pq.Array(gRef),
-		string(reason), meta.Source, meta.Actor.String(), meta.Note, occurred)
+		string(reason), meta.Source, pq.Array(gActor), meta.Note, occurred)
 	if err != nil {
 		return fmt.Errorf("store: move reserved stock: %w", err)
 	}

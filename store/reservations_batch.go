@@ -205,16 +205,12 @@ func (db *DB) runBatch(batch []*batchReq) {
 					h := newReservation(ids[j], r.call.Actor, r.rq.req, r.rq.policy, now)
 					h.Lines = []domain.ReservationLine{{LineNo: 1, SKU: r.rq.lines[0].SKU, Location: r.rq.fixed.Code, Qty: r.rq.lines[0].Qty,
 						LocationID: r.rq.fixed.ID, ProductID: r.rq.products[0].ID}}
-					holds = append(holds, heldRes{h, r.rq.policy})
+					holds = append(holds, heldRes{h, r.call.Actor, r.rq.policy})
 					res[i] = r.call.Render(&h, nil)
 				}
 			}
-			// Holds from different actors are written per actor so each
-			// audit and ledger row names its own.
-			for _, group := range groupByActor(live, admitted, holds) {
-				if err := writeHolds(ctx, tx, group.actor, group.holds); err != nil {
-					return err
-				}
+			if err := writeHolds(ctx, tx, holds); err != nil {
+				return err
 			}
 			var saveKeys []IdempotencyKey
 			var saveRes []Response
@@ -234,34 +230,6 @@ func (db *DB) runBatch(batch []*batchReq) {
 		}
 		close(r.done)
 	}
-}
-
-type actorHolds struct {
-	actor domain.Actor
-	holds []heldRes
-}
-
-func groupByActor(live []*batchReq, admitted []int, holds []heldRes) []actorHolds {
-	var out []actorHolds
-	for j, i := range admitted {
-		a := live[i].call.Actor
-		if n := len(out); n > 0 && out[n-1].actor == a {
-			out[n-1].holds = append(out[n-1].holds, holds[j])
-			continue
-		}
-		found := false
-		for k := range out {
-			if out[k].actor == a {
-				out[k].holds = append(out[k].holds, holds[j])
-				found = true
-				break
-			}
-		}
-		if !found {
-			out = append(out, actorHolds{a, []heldRes{holds[j]}})
-		}
-	}
-	return out
 }
 
 // refCache keeps the lookups every reservation makes: locations (briefly,
