@@ -51,7 +51,7 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 		return nil, fmt.Errorf("store: order events: %w", err)
 	}
 	for i, e := range evs {
-		out = append(out, TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Source: e.Source, Message: e.Message, Link: e.Link, order: i})
+		out = append(out, TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Source: e.Source, Message: e.Message, Link: e.Link, order: 10 * i})
 	}
 
 	var res []struct {
@@ -73,7 +73,7 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 	}
 	refs := []string{o.Number}
 	for _, r := range res {
-		link := reservationLink(r.ID)
+		link := reservationLink(o.Number, r.ID)
 		refs = append(refs, fmt.Sprintf("reservation:%d", r.ID))
 		out = append(out, TimelineEntry{At: r.CreatedAt, Kind: "reservation", Actor: r.CreatedBy, Source: "reservations",
 			Message: fmt.Sprintf("Reservation %d held %s.", r.ID, r.Lines), Link: link, order: 1})
@@ -99,7 +99,7 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 		return nil, fmt.Errorf("store: order ledger: %w", err)
 	}
 	for _, g := range led {
-		out = append(out, TimelineEntry{At: g.RecordedAt, Kind: "ledger", Actor: g.Actor, Source: g.Source,
+		out = append(out, TimelineEntry{At: g.OccurredAt, Kind: "ledger", Actor: g.Actor, Source: g.Source,
 			Message: fmt.Sprintf("Ledger: %s %+d at %s for %s (%s, %s).", g.Bucket, g.Delta, g.Location, g.SKU, g.Reason, g.SourceRef),
 			Link:    fmt.Sprintf("/inventory/%s?location=%s", g.SKU, g.Location), order: 4})
 	}

@@ -187,19 +187,29 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 			return OrderCreated{}, err
 		}
 	}
-	lineNo := 0
+	// Lines in the order the request listed them; a line sourced from
+	// several locations becomes one line per location.
+	type held struct {
+		r  domain.Reservation
+		rl domain.ReservationLine
+	}
+	bySKU := map[string][]held{}
 	for _, r := range rs {
 		for _, rl := range r.Lines {
-			lineNo++
-			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, product_id, location_id, reservation_id, reservation_line_no, qty, reserved)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, orderID, lineNo, rl.ProductID, rl.LocationID, r.ID, rl.LineNo, rl.Qty); err != nil {
-				return OrderCreated{}, fmt.Errorf("store: insert order line: %w", err)
-			}
-			ch.event("reserved", fmt.Sprintf("Reserved %d × %s at %s (reservation %d).", rl.Qty, rl.SKU, rl.Location, r.ID), reservationLink(r.ID))
+			bySKU[rl.SKU] = append(bySKU[rl.SKU], held{r, rl})
 		}
 	}
+	lineNo := 0
 	for i, l := range in.Lines {
 		if !short[i] {
+			for _, h := range bySKU[l.SKU] {
+				lineNo++
+				if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, product_id, location_id, reservation_id, reservation_line_no, qty, reserved)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, orderID, lineNo, h.rl.ProductID, h.rl.LocationID, h.r.ID, h.rl.LineNo, h.rl.Qty); err != nil {
+					return OrderCreated{}, fmt.Errorf("store: insert order line: %w", err)
+				}
+				ch.event("reserved", fmt.Sprintf("Reserved %d × %s at %s (reservation %d).", h.rl.Qty, h.rl.SKU, h.rl.Location, h.r.ID), reservationLink(number, h.r.ID))
+			}
 			continue
 		}
 		lineNo++
@@ -336,7 +346,11 @@ func openOrderException(ctx context.Context, tx *Tx, e NewException) (int64, err
 	return id, err
 }
 
-func reservationLink(id int64) string { return fmt.Sprintf("/reservations/%d", id) }
+// reservationLink is where a reservation of an order can be seen: the
+// reservations page filtered to the order's number.
+func reservationLink(number string, id int64) string {
+	return fmt.Sprintf("/reservations?ref=%s&status=&r=%d", number, id)
+}
 func exceptionLink(id int64) string   { return fmt.Sprintf("/exceptions/%d", id) }
 
 // orderChange collects what one operation did, for finishOrder to write.
@@ -885,7 +899,7 @@ func (db *DB) ReallocateLine(ctx context.Context, actor domain.Actor, orderID, l
 				return fmt.Errorf("store: insert reallocated line: %w", err)
 			}
 			moved = append(moved, fmt.Sprintf("%d at %s", a.Qty, locs[i].Code))
-			ch.event("reallocated", fmt.Sprintf("Reallocated %d × %s to %s (reservation %d).", a.Qty, l.SKU, locs[i].Code, r.ID), reservationLink(r.ID))
+			ch.event("reallocated", fmt.Sprintf("Reallocated %d × %s to %s (reservation %d).", a.Qty, l.SKU, locs[i].Code, r.ID), reservationLink(o.Number, r.ID))
 		}
 		if err := saveLine(ctx, tx, l); err != nil {
 			return err
@@ -1133,7 +1147,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 					}
 				}
 			}
-			ch.event("reserved", fmt.Sprintf("Reserved %s at %s (reservation %d).", strings.Join(items, ", "), to.Code, r.ID), reservationLink(r.ID))
+			ch.event("reserved", fmt.Sprintf("Reserved %s at %s (reservation %d).", strings.Join(items, ", "), to.Code, r.ID), reservationLink(o.Number, r.ID))
 		}
 		for i := range o.Lines {
 			l := &o.Lines[i]

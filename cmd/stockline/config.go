@@ -29,6 +29,9 @@ type Config struct {
 	Simulators           bool   // start the built-in POS and ecommerce feed simulators
 	ShopifyWebhookSecret string // verifies POST /webhooks/shopify
 	SweepInterval        time.Duration
+	SMTPAddr             string        // host:port of the SMTP server customer messages go through; empty: the local outbox page
+	SMTPFrom             string        // the From address of customer messages
+	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -44,6 +47,8 @@ func LoadConfig() (Config, error) {
 		LogFormat:            env("LOG_FORMAT", "json"),
 		LogLevel:             env("LOG_LEVEL", "info"),
 		ShopifyWebhookSecret: env("SHOPIFY_WEBHOOK_SECRET", ""),
+		SMTPAddr:             env("SMTP_ADDR", ""),
+		SMTPFrom:             env("SMTP_FROM", "orders@stockline.local"),
 	}
 	var errs []string
 	dur := func(name, def string) time.Duration {
@@ -64,6 +69,7 @@ func LoadConfig() (Config, error) {
 	c.SessionAbsolute = dur("SESSION_ABSOLUTE_TIMEOUT", "12h")
 	c.LoginWindow = dur("LOGIN_THROTTLE_WINDOW", "15m")
 	c.SweepInterval = dur("RESERVATION_SWEEP_INTERVAL", "1s")
+	c.NotifyInterval = dur("NOTIFY_INTERVAL", "1s")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
