@@ -351,7 +351,7 @@ func openOrderException(ctx context.Context, tx *Tx, e NewException) (int64, err
 func reservationLink(number string, id int64) string {
 	return fmt.Sprintf("/reservations?ref=%s&status=&r=%d", number, id)
 }
-func exceptionLink(id int64) string   { return fmt.Sprintf("/exceptions/%d", id) }
+func exceptionLink(id int64) string { return fmt.Sprintf("/exceptions/%d", id) }
 
 // orderChange collects what one operation did, for finishOrder to write.
 type orderChange struct {
