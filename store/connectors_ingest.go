@@ -52,6 +52,7 @@ type IngestResult struct {
 	Applied      int
 	Pending      int
 	DeadLettered int
+	Changed      int       // applied events that moved stock (wrote ledger rows)
 	Newest       time.Time // the newest occurred_at among the batch's events
 }
 
@@ -61,6 +62,7 @@ func (r *IngestResult) add(o IngestResult) {
 	r.Applied += o.Applied
 	r.Pending += o.Pending
 	r.DeadLettered += o.DeadLettered
+	r.Changed += o.Changed
 	if o.Newest.After(r.Newest) {
 		r.Newest = o.Newest
 	}
@@ -79,6 +81,12 @@ func (r *IngestResult) add(o IngestResult) {
 // the connector's lease (ErrLeaseLost otherwise).
 func (db *DB) Ingest(ctx context.Context, c Connector, events []InboundEvent, leaseOwner string) (IngestResult, error) {
 	return db.ingest(ctx, c, events, leaseOwner, false, domain.Actor{})
+}
+
+// IngestAs is Ingest for events a person brought (a count upload): the
+// ledger and audit rows name actor rather than the connector.
+func (db *DB) IngestAs(ctx context.Context, c Connector, events []InboundEvent, actor domain.Actor) (IngestResult, error) {
+	return db.ingest(ctx, c, events, "", false, actor)
 }
 
 // ApplyStored applies events already stored as pending or dead-lettered
@@ -152,6 +160,7 @@ type feedEvent struct {
 	errText string // dead-letter error
 	note    string
 	id      int64 // inbound_events.id once stored
+	moved   bool  // it wrote ledger rows
 	changes []feedChange
 }
 
@@ -206,9 +215,11 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 			stock = append(stock, p)
 		}
 	}
-	if err := applyFeedStock(ctx, tx, c, stock); err != nil {
+	changed, err := applyFeedStock(ctx, tx, c, stock, actor)
+	if err != nil {
 		return res, err
 	}
+	res.Changed = changed
 	// Orders, one savepoint each, through the sink.
 	for _, p := range fresh {
 		if p.status == feedApplied && (p.ev.Order != nil || p.ev.Cancel != nil) {
@@ -520,9 +531,9 @@ type feedMove struct {
 // the batch form of applyMovements and keeps its contract: position and
 // ledger move together, and a broken invariant opens a negative_stock
 // exception.
-func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEvent) error {
+func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEvent, actor domain.Actor) (int, error) {
 	if len(events) == 0 {
-		return nil
+		return 0, nil
 	}
 	keySet := map[feedPosKey]bool{}
 	for _, p := range events {
@@ -546,7 +557,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO positions (location_id, product_id)
 		SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`, pq.Array(kl), pq.Array(kp)); err != nil {
-		return fmt.Errorf("store: create positions: %w", err)
+		return 0, fmt.Errorf("store: create positions: %w", err)
 	}
 	type posRow struct {
 		Loc  int64 `db:"location_id"`
@@ -558,7 +569,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 			p.transfer_out, p.in_transit_in
 		FROM positions p JOIN unnest($1::bigint[], $2::bigint[]) AS k(l, pr) ON p.location_id = k.l AND p.product_id = k.pr
 		ORDER BY p.location_id, p.product_id FOR UPDATE OF p`, pq.Array(kl), pq.Array(kp)); err != nil {
-		return fmt.Errorf("store: lock positions: %w", err)
+		return 0, fmt.Errorf("store: lock positions: %w", err)
 	}
 	cur := make(map[feedPosKey]domain.Position, len(locked))
 	for _, r := range locked {
@@ -576,7 +587,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 		CROSS JOIN LATERAL (SELECT counted_at, quantity, source_ref FROM count_snapshots s
 			WHERE s.location_id = k.l AND s.product_id = k.pr AND s.applied ORDER BY s.counted_at DESC LIMIT 1) s`,
 		pq.Array(kl), pq.Array(kp)); err != nil {
-		return fmt.Errorf("store: count anchors: %w", err)
+		return 0, fmt.Errorf("store: count anchors: %w", err)
 	}
 	anchors := make(map[feedPosKey]*domain.CountAnchor, len(anchorRows))
 	for _, a := range anchorRows {
@@ -609,7 +620,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 				WHERE g.product_id = k.pr AND g.location_id = k.l AND g.bucket = 'on_hand' AND g.occurred_at > k.t), 0) AS s
 			FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) WITH ORDINALITY AS k(l, pr, t, i)`,
 			pq.Array(ql), pq.Array(qp), pq.Array(qt)); err != nil {
-			return fmt.Errorf("store: ledger as of count: %w", err)
+			return 0, fmt.Errorf("store: ledger as of count: %w", err)
 		}
 		for _, s := range sums {
 			ledgerAfter[s.I-1] = s.Sum
@@ -638,6 +649,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 				lBucket, lReason = append(lBucket, string(m.Bucket)), append(lReason, string(reason))
 				lRef, lNote, lOccurs = append(lRef, ev.SourceEventID), append(lNote, note), append(lOccurs, at.UTC().Format(time.RFC3339Nano))
 				pos = pos.Apply(m.Bucket, m.Delta)
+				p.moved = true
 				if m.Bucket == domain.OnHand {
 					inBatch[key] = append(inBatch[key], feedMove{at, m.Delta})
 				}
@@ -653,7 +665,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 				}
 				moves, applies, err := domain.CountMovements(anchor, ev.OccurredAt, *ch.Count, pos.OnHand-after)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				note := fmt.Sprintf("count %d at %s", *ch.Count, ev.OccurredAt.UTC().Format(time.RFC3339))
 				for _, m := range moves {
@@ -688,20 +700,25 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 		payload, err := json.Marshal(map[string]any{"connector": c.Name, "event": ev.SourceEventID, "type": ev.Type,
 			"occurred_at": ev.OccurredAt, "changes": outChanges})
 		if err != nil {
-			return err
+			return 0, err
 		}
 		outTopic, outPayload = append(outTopic, "inventory.feed_applied"), append(outPayload, string(payload))
 	}
 
-	actor := "connector:" + c.Name
+	changed := 0
+	for _, p := range events {
+		if p.moved {
+			changed++
+		}
+	}
 	if len(lLoc) > 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at)
 			SELECT l, p, b, d, r, $9, ref, $10, n, o
 			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
 				AS m(l, p, b, d, r, ref, n, o)`,
 			pq.Array(lLoc), pq.Array(lProd), pq.Array(lBucket), pq.Array(lDelta), pq.Array(lReason), pq.Array(lRef),
-			pq.Array(lNote), pq.Array(lOccurs), c.Name, actor); err != nil {
-			return fmt.Errorf("store: insert ledger: %w", err)
+			pq.Array(lNote), pq.Array(lOccurs), c.Name, actor.String()); err != nil {
+			return 0, fmt.Errorf("store: insert ledger: %w", err)
 		}
 		// Net delta per position and bucket, from the rows just written.
 		net := map[feedPosKey]domain.Position{}
@@ -729,7 +746,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 				WHERE p.location_id = d.l AND p.product_id = d.pr
 				RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`,
 				pq.Array(ul), pq.Array(up), pq.Array(uoh), pq.Array(ures), pq.Array(udm), pq.Array(uqh), pq.Array(uto), pq.Array(uit)); err != nil {
-				return fmt.Errorf("store: update positions: %w", err)
+				return 0, fmt.Errorf("store: update positions: %w", err)
 			}
 			for _, a := range after {
 				if v := a.Position.Violations(); len(v) > 0 {
@@ -739,7 +756,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 						Detail: strings.Join(v, "; ") + " after events from " + c.Name,
 						Dedupe: true,
 					}); err != nil {
-						return err
+						return 0, err
 					}
 				}
 			}
@@ -749,22 +766,22 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 		if _, err := tx.ExecContext(ctx, `INSERT INTO count_snapshots (location_id, product_id, quantity, counted_at, source, source_ref, applied)
 			SELECT l, p, q, t, $7, r, a FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::bool[]) AS s(l, p, q, t, r, a)`,
 			pq.Array(sLoc), pq.Array(sProd), pq.Array(sQty), pq.Array(sAt), pq.Array(sRef), pq.Array(sApplied), c.Name); err != nil {
-			return fmt.Errorf("store: insert count snapshots: %w", err)
+			return 0, fmt.Errorf("store: insert count snapshots: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, payload) SELECT t, p::jsonb FROM unnest($1::text[], $2::text[]) AS o(t, p)`,
 		pq.Array(outTopic), pq.Array(outPayload)); err != nil {
-		return fmt.Errorf("store: outbox: %w", err)
+		return 0, fmt.Errorf("store: outbox: %w", err)
 	}
 	// Notes (superseded, stale counts) go on the event rows.
 	for _, p := range events {
 		if p.note != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE inbound_events SET note = $2 WHERE id = $1`, p.id, p.note); err != nil {
-				return fmt.Errorf("store: event note: %w", err)
+				return 0, fmt.Errorf("store: event note: %w", err)
 			}
 		}
 	}
-	return nil
+	return changed, nil
 }
 
 // applyFeedOrder hands an order event to the sink under a savepoint, so a
