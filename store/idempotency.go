@@ -96,42 +96,75 @@ type storedAnswer struct {
 // (or the mismatch error). A key held by another uncommitted transaction
 // is waited for, at most idempotencyWait.
 func claimKeys(ctx context.Context, tx *Tx, keys []IdempotencyKey) ([]bool, []storedAnswer, error) {
-	scopes, names, hashes := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
-	for i, k := range keys {
-		scopes[i], names[i], hashes[i] = k.Scope, k.Key, k.Hash
-	}
+	var a stmtArgs
+	query := `WITH ` + claimClause(keys)(&a) + ` SELECT scope, key, 0::bigint AS id FROM ck`
+	var won []claimRow
 	wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
 	defer cancel()
-	var won []struct {
-		Scope string `db:"scope"`
-		Key   string `db:"key"`
-	}
-	err := tx.SelectContext(wctx, &won, `INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body)
-		SELECT s, k, h, 0, '' FROM unnest($1::text[], $2::text[], $3::bytea[]) AS t(s, k, h)
-		ON CONFLICT DO NOTHING RETURNING scope, key`, pq.Array(scopes), pq.Array(names), pq.ByteaArray(hashes))
-	if err != nil {
+	if err := tx.SelectContext(wctx, &won, query, a...); err != nil {
 		if wctx.Err() != nil && ctx.Err() == nil {
 			return nil, nil, inProgress()
 		}
 		return nil, nil, fmt.Errorf("store: claim idempotency keys: %w", err)
 	}
+	claimed := claimedKeys(keys, won)
+	answers, err := storedAnswers(ctx, tx, keys, claimed)
+	return claimed, answers, err
+}
+
+// claimRow is a key this transaction claimed, with the reservation id the
+// batcher took for it.
+type claimRow struct {
+	Scope string `db:"scope"`
+	Key   string `db:"key"`
+	ID    int64  `db:"id"`
+}
+
+// claimClause inserts the keys' rows, skipping keys already recorded (and
+// waiting on ones another transaction is recording), as WITH clause ck
+// returning the claimed (scope, key) and, for the batcher, a new
+// reservation id for each.
+func claimClause(keys []IdempotencyKey) clause {
+	return func(a *stmtArgs) string {
+		scopes, names, hashes := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
+		for i, k := range keys {
+			scopes[i], names[i], hashes[i] = k.Scope, k.Key, k.Hash
+		}
+		return fmt.Sprintf(`ck AS (
+			INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body)
+			SELECT s, k, h, 0, '' FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS t(s, k, h)
+			ON CONFLICT DO NOTHING RETURNING scope, key
+		)`, a.p(pq.Array(scopes)), a.p(pq.Array(names)), a.p(pq.ByteaArray(hashes)))
+	}
+}
+
+// claimedKeys marks which keys are among the claimed rows.
+func claimedKeys(keys []IdempotencyKey, won []claimRow) []bool {
 	claimed := make([]bool, len(keys))
 	mine := make(map[[2]string]bool, len(won))
 	for _, w := range won {
 		mine[[2]string{w.Scope, w.Key}] = true
 	}
-	var lost []int
 	for i, k := range keys {
 		if mine[[2]string{k.Scope, k.Key}] {
 			claimed[i] = true
 			delete(mine, [2]string{k.Scope, k.Key}) // a key twice in one batch is claimed once
-		} else {
-			lost = append(lost, i)
 		}
 	}
+	return claimed
+}
+
+// storedAnswers reads the recorded answers of the keys not claimed.
+func storedAnswers(ctx context.Context, tx *Tx, keys []IdempotencyKey, claimed []bool) ([]storedAnswer, error) {
 	answers := make([]storedAnswer, len(keys))
-	if len(lost) == 0 {
-		return claimed, answers, nil
+	var ls, lk []string
+	for i, k := range keys {
+		if !claimed[i] {
+			ls, lk = append(ls, k.Scope), append(lk, k.Key)
+		}
+	}
+	if len(ls) == 0 {
+		return answers, nil
 	}
 	var rows []struct {
 		Scope  string `db:"scope"`
@@ -140,27 +173,26 @@ func claimKeys(ctx context.Context, tx *Tx, keys []IdempotencyKey) ([]bool, []st
 		Status int    `db:"response_status"`
 		Body   []byte `db:"response_body"`
 	}
-	ls, lk := make([]string, len(lost)), make([]string, len(lost))
-	for j, i := range lost {
-		ls[j], lk[j] = keys[i].Scope, keys[i].Key
-	}
-	err = tx.SelectContext(ctx, &rows, `SELECT scope, key, request_hash, response_status, response_body FROM idempotency_keys
+	err := tx.SelectContext(ctx, &rows, `SELECT scope, key, request_hash, response_status, response_body FROM idempotency_keys
 		WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, pq.Array(ls), pq.Array(lk))
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: read idempotency keys: %w", err)
+		return nil, fmt.Errorf("store: read idempotency keys: %w", err)
 	}
 	found := make(map[[2]string]int, len(rows))
 	for j, r := range rows {
 		found[[2]string{r.Scope, r.Key}] = j
 	}
-	for _, i := range lost {
-		j, ok := found[[2]string{keys[i].Scope, keys[i].Key}]
+	for i, k := range keys {
+		if claimed[i] {
+			continue
+		}
+		j, ok := found[[2]string{k.Scope, k.Key}]
 		switch {
 		case !ok:
 			// Only possible for a key repeated inside one batch, whose first
 			// copy this transaction claimed and has not answered yet.
 			answers[i].err = inProgress()
-		case !bytes.Equal(rows[j].Hash, keys[i].Hash):
+		case !bytes.Equal(rows[j].Hash, k.Hash):
 			answers[i].err = mismatch()
 		case rows[j].Status == 0:
 			answers[i].err = inProgress()
@@ -168,7 +200,24 @@ func claimKeys(ctx context.Context, tx *Tx, keys []IdempotencyKey) ([]bool, []st
 			answers[i].res = Response{Status: rows[j].Status, Body: rows[j].Body}
 		}
 	}
-	return claimed, answers, nil
+	return answers, nil
+}
+
+// answersClause records the answers of keys this transaction claimed, as
+// WITH clause ka.
+func answersClause(keys []IdempotencyKey, res []Response) clause {
+	return func(a *stmtArgs) string {
+		scopes, names := make([]string, len(keys)), make([]string, len(keys))
+		statuses, bodies := make([]int64, len(keys)), make([][]byte, len(keys))
+		for i, k := range keys {
+			scopes[i], names[i], statuses[i], bodies[i] = k.Scope, k.Key, int64(res[i].Status), res[i].Body
+		}
+		return fmt.Sprintf(`ka AS (
+			UPDATE idempotency_keys k SET response_status = t.st, response_body = t.b
+			FROM unnest(%s::text[], %s::text[], %s::int[], %s::bytea[]) AS t(s, k, st, b)
+			WHERE k.scope = t.s AND k.key = t.k
+		)`, a.p(pq.Array(scopes)), a.p(pq.Array(names)), a.p(pq.Array(statuses)), a.p(pq.ByteaArray(bodies)))
+	}
 }
 
 // saveResponses records the answers of keys this transaction claimed.
@@ -176,15 +225,8 @@ func saveResponses(ctx context.Context, tx *Tx, keys []IdempotencyKey, res []Res
 	if len(keys) == 0 {
 		return nil
 	}
-	scopes, names := make([]string, len(keys)), make([]string, len(keys))
-	statuses, bodies := make([]int64, len(keys)), make([][]byte, len(keys))
-	for i, k := range keys {
-		scopes[i], names[i], statuses[i], bodies[i] = k.Scope, k.Key, int64(res[i].Status), res[i].Body
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys k SET response_status = t.st, response_body = t.b
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) AS t(s, k, st, b)
-		WHERE k.scope = t.s AND k.key = t.k`, pq.Array(scopes), pq.Array(names), pq.Array(statuses), pq.ByteaArray(bodies))
-	if err != nil {
+	var a stmtArgs
+	if _, err := tx.ExecContext(ctx, `WITH `+answersClause(keys, res)(&a)+` SELECT 1`, a...); err != nil {
 		return fmt.Errorf("store: save idempotent responses: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -209,7 +210,7 @@ func reserveInTx(ctx context.Context, tx *Tx, actor domain.Actor, rq resolvedReq
 		r.Lines = append(r.Lines, domain.ReservationLine{LineNo: i + 1, SKU: a.SKU, Location: a.Location.Code, Qty: a.Qty,
 			LocationID: a.Location.ID, ProductID: rq.products[a.Line].ID})
 	}
-	return r, writeHolds(ctx, tx, []heldRes{{r, actor, rq.policy}})
+	return r, writeHolds(ctx, tx, nil, []heldRes{{r, actor, rq.policy}})
 }
 
 func newReservation(id int64, actor domain.Actor, req domain.ReservationRequest, p domain.Policy, now time.Time) domain.Reservation {
@@ -234,10 +235,10 @@ type heldRes struct {
 }
 
 // writeHolds writes new holds inside tx, whose positions the caller has
-// locked and checked: the reservation and line rows, one audit and one
-// outbox row each, and the stock moves (moveStock, guarded), all holds in
-// one statement of each kind.
-func writeHolds(ctx context.Context, tx *Tx, holds []heldRes) error {
+// locked and checked, in one statement: the reservation and line rows, one
+// audit and one outbox row each, the stock moves (moveStock, guarded), and
+// any extra clauses (the batcher adds the idempotent answers).
+func writeHolds(ctx context.Context, tx *Tx, prep *stmtCache, holds []heldRes, extra ...clause) error {
 	if len(holds) == 0 {
 		return nil
 	}
@@ -267,24 +268,26 @@ func writeHolds(ctx context.Context, tx *Tx, holds []heldRes) error {
 				Safety: h.policy.SafetyStock, Promise: h.policy.PromiseIncomingStock})
 		}
 	}
-	_, err := tx.ExecContext(ctx, `WITH r AS (
+	rows := func(a *stmtArgs) string {
+		id, who := a.p(pq.Array(ids)), a.p(pq.Array(actors))
+		return fmt.Sprintf(`hr AS (
 			INSERT INTO reservations (id, channel, status, checkout_ref, expires_at, created_at, created_by)
-			SELECT id, ch, 'held', ref, exp, cr, who FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $7::text[])
+			SELECT id, ch, 'held', ref, exp, cr, who FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[])
 				AS t(id, ch, ref, exp, cr, who)
-		), l AS (
+		), hl AS (
 			INSERT INTO reservation_lines (reservation_id, line_no, location_id, product_id, qty)
-			SELECT * FROM unnest($9::bigint[], $10::int[], $11::bigint[], $12::bigint[], $13::int[])
-		), a AS (
+			SELECT * FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::bigint[], %s::int[])
+		), ha AS (
 			INSERT INTO audit_log (actor, action, entity, entity_id, after, request_id)
-			SELECT who, 'reservation.hold', 'reservation', id::text, doc::jsonb, rid FROM unnest($1::bigint[], $6::text[], $7::text[], $8::text[]) AS t(id, doc, who, rid)
-		)
-		INSERT INTO outbox (topic, payload) SELECT 'reservation.held', doc::jsonb FROM unnest($14::text[]) AS t(doc)`,
-		pq.Array(ids), pq.Array(channels), pq.Array(checkoutRefs), pq.Array(expires), pq.Array(created), pq.Array(audits),
-		pq.Array(actors), pq.Array(requestIDs), pq.Array(lRes), pq.Array(lNo), pq.Array(lLoc), pq.Array(lProd), pq.Array(lQty), pq.Array(event))
-	if err != nil {
-		return fmt.Errorf("store: write holds: %w", err)
+			SELECT who, 'reservation.hold', 'reservation', id::text, doc::jsonb, rid FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS t(id, doc, who, rid)
+		), ho AS (
+			INSERT INTO outbox (topic, payload) SELECT 'reservation.held', doc::jsonb FROM unnest(%s::text[]) AS t(doc)
+		)`, id, a.p(pq.Array(channels)), a.p(pq.Array(checkoutRefs)), a.p(pq.Array(expires)), a.p(pq.Array(created)), who,
+			a.p(pq.Array(lRes)), a.p(pq.Array(lNo)), a.p(pq.Array(lLoc)), a.p(pq.Array(lProd)), a.p(pq.Array(lQty)),
+			id, a.p(pq.Array(audits)), who, a.p(pq.Array(requestIDs)), a.p(pq.Array(event)))
 	}
-	return moveStock(ctx, tx, domain.Held, moves, LedgerMeta{Source: sourceOf(holds[0].actor), Actor: holds[0].actor, OccurredAt: holds[0].r.CreatedAt})
+	return moveStock(ctx, tx, prep, domain.Held, moves, LedgerMeta{Source: sourceOf(holds[0].actor), Actor: holds[0].actor, OccurredAt: holds[0].r.CreatedAt},
+		append([]clause{rows}, extra...)...)
 }
 
 // sourceOf is the ledger source for an actor: API clients are "api".
@@ -331,15 +334,28 @@ type stockMove struct {
 	Promise bool   // holds only: the channel promises incoming stock
 }
 
+// stmtArgs numbers a statement's parameters as the statement is built.
+type stmtArgs []any
+
+// p adds v and returns its placeholder.
+func (a *stmtArgs) p(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// clause is an extra WITH clause for moveStock's statement, so related
+// writes go in the same round trip.
+type clause func(a *stmtArgs) string
+
 // moveStock applies the stock effect of reservation lines moving to status
 // to (domain.ReservationMovements): each position's buckets and one ledger
-// row per line and bucket, in one statement. It is applyMovements for many
-// positions at once; the caller holds the positions' locks. A hold's update
-// is conditional on the position still having the units for the channel,
-// and fails the transaction if it does not. A release or fulfilment that
-// leaves a position out of bounds opens a negative_stock exception, as
-// applyMovements does.
-func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves []stockMove, meta LedgerMeta) error {
+// row per line and bucket, in one statement with any extra clauses. It is
+// applyMovements for many positions at once; the caller holds the
+// positions' locks. A hold's update is conditional on the position still
+// having the units for the channel, and fails the transaction if it does
+// not. A release or fulfilment that leaves a position out of bounds opens a
+// negative_stock exception, as applyMovements does.
+func moveStock(ctx context.Context, tx *Tx, prep *stmtCache, to domain.ReservationStatus, moves []stockMove, meta LedgerMeta, extra ...clause) error {
 	if len(moves) == 0 {
 		return nil
 	}
@@ -370,13 +386,12 @@ func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves [
 			case domain.OnHand:
 				a.onHand += x.Delta
 			}
-			gLoc, gProd, gDelta = append(gLoc, m.Pos.loc), append(gProd, m.Pos.prod), append(gDelta, int64(x.Delta))
-			gBucket, gRef = append(gBucket, string(x.Bucket)), append(gRef, fmt.Sprintf("reservation:%d", m.Ref))
 			who := m.Actor
 			if who == "" {
 				who = meta.Actor.String()
 			}
-			gActor = append(gActor, who)
+			gLoc, gProd, gDelta = append(gLoc, m.Pos.loc), append(gProd, m.Pos.prod), append(gDelta, int64(x.Delta))
+			gBucket, gRef, gActor = append(gBucket, string(x.Bucket)), append(gRef, "reservation:"+strconv.FormatInt(m.Ref, 10)), append(gActor, who)
 		}
 	}
 	slices.SortFunc(order, comparePos)
@@ -390,27 +405,30 @@ func moveStock(ctx context.Context, tx *Tx, to domain.ReservationStatus, moves [
 	if occurred.IsZero() {
 		occurred = time.Now()
 	}
+	var a stmtArgs
+	query := fmt.Sprintf(`WITH d AS (
+			SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::bool[]) AS t(loc, prod, res, onh, safety, promise)
+		), g AS (
+			INSERT INTO ledger (location_id, product_id, bucket, delta, source_ref, actor, reason, source, note, occurred_at)
+			SELECT *, %s, %s, %s, %s::timestamptz FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[])
+		)`, a.p(pq.Array(pLoc)), a.p(pq.Array(pProd)), a.p(pq.Array(pRes)), a.p(pq.Array(pOn)), a.p(pq.Array(pSafety)), a.p(pq.BoolArray(pPromise)),
+		a.p(string(reason)), a.p(meta.Source), a.p(meta.Note), a.p(occurred),
+		a.p(pq.Array(gLoc)), a.p(pq.Array(gProd)), a.p(pq.Array(gBucket)), a.p(pq.Array(gDelta)), a.p(pq.Array(gRef)), a.p(pq.Array(gActor)))
+	for _, c := range extra {
+		query += ", " + c(&a)
+	}
+	query += `
+		UPDATE positions p SET reserved = p.reserved + d.res, on_hand = p.on_hand + d.onh, updated_at = now()
+		FROM d WHERE p.location_id = d.loc AND p.product_id = d.prod
+			AND (d.res <= 0 OR d.res <= LEAST(p.on_hand - p.reserved,
+				p.on_hand - p.reserved - p.damaged - p.quality_hold - p.transfer_out + CASE WHEN d.promise THEN p.in_transit_in ELSE 0 END - d.safety))
+		RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`
 	var after []struct {
 		Loc  int64 `db:"location_id"`
 		Prod int64 `db:"product_id"`
 		domain.Position
 	}
-	err := tx.SelectContext(ctx, &after, `WITH d AS (
-			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::int[], $6::bool[]) AS t(loc, prod, res, onh, safety, promise)
-		), g AS (
-			INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at)
-			SELECT loc, prod, b, dl, $12, $13, ref, who, $15, $16
-			FROM unnest($7::bigint[], $8::bigint[], $9::text[], $10::int[], $11::text[], $14::text[]) AS t(loc, prod, b, dl, ref, who)
-		)
-		UPDATE positions p SET reserved = p.reserved + d.res, on_hand = p.on_hand + d.onh, updated_at = now()
-		FROM d WHERE p.location_id = d.loc AND p.product_id = d.prod
-			AND (d.res <= 0 OR d.res <= LEAST(p.on_hand - p.reserved,
-				p.on_hand - p.reserved - p.damaged - p.quality_hold - p.transfer_out + CASE WHEN d.promise THEN p.in_transit_in ELSE 0 END - d.safety))
-		RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`,
-		pq.Array(pLoc), pq.Array(pProd), pq.Array(pRes), pq.Array(pOn), pq.Array(pSafety), pq.BoolArray(pPromise),
-		pq.Array(gLoc), pq.Array(gProd), pq.Array(gBucket), pq.Array(gDelta), pq.Array(gRef),
-		string(reason), meta.Source, pq.Array(gActor), meta.Note, occurred)
-	if err != nil {
+	if err := prep.selectIn(ctx, tx, &after, query, a...); err != nil {
 		return fmt.Errorf("store: move reserved stock: %w", err)
 	}
 	if len(after) != len(order) {
@@ -688,7 +706,7 @@ func closeReservations(ctx context.Context, tx *Tx, actor domain.Actor, rs []dom
 		pq.Array(befores), pq.Array(afters), "reservation."+string(to), pq.Array(events)); err != nil {
 		return nil, fmt.Errorf("store: close reservations: %w", err)
 	}
-	return rs, moveStock(ctx, tx, to, moves, LedgerMeta{Source: sourceOf(actor), Actor: actor, Note: reason, OccurredAt: now})
+	return rs, moveStock(ctx, tx, nil, to, moves, LedgerMeta{Source: sourceOf(actor), Actor: actor, Note: reason, OccurredAt: now})
 }
 
 func closeVerb(to domain.ReservationStatus) string {

@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"stockline/domain"
 )
@@ -33,18 +37,20 @@ type resvRuntime struct {
 	shards  [batchShards]batchShard
 	seed    maphash.Seed
 	refs    refCache
+	stmts   stmtCache
 }
 
-func (rt *resvRuntime) init() {
+func (rt *resvRuntime) init(db *DB) {
 	rt.once.Do(func() {
 		rt.sem = make(chan struct{}, maxReservationTx)
+		rt.stmts.db = db
 		rt.seed = maphash.MakeSeed()
 	})
 }
 
 // runLimited runs fn once a reservation transaction slot is free.
 func (db *DB) runLimited(ctx context.Context, fn func() error) error {
-	db.resv.init()
+	db.resv.init(db)
 	select {
 	case db.resv.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -76,7 +82,7 @@ type batchReq struct {
 // reserveBatched answers a single-line, single-location request through
 // its position's pipeline.
 func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedRequest) (Response, error) {
-	db.resv.init()
+	db.resv.init(db)
 	var h maphash.Hash
 	h.SetSeed(db.resv.seed)
 	var b [16]byte
@@ -128,11 +134,12 @@ func (db *DB) drainShard(sh *batchShard) {
 	}
 }
 
-// runBatch answers a batch of single-line requests in one transaction:
-// claim their keys, lock their positions in order, admit requests in
+// runBatch answers a batch of single-line requests in one transaction of
+// two statements: the first claims the keys (taking a reservation id for
+// each) and locks the positions in order; then requests are admitted in
 // arrival order while each position has the units (exactly as if they had
-// run one after another), write every admitted hold, store every answer,
-// commit once.
+// run one after another); the second writes every admitted hold and every
+// answer. One commit answers them all.
 func (db *DB) runBatch(batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -150,76 +157,51 @@ func (db *DB) runBatch(batch []*batchReq) {
 	defer cancel()
 	res := make([]Response, len(live))
 	errs := make([]error, len(live))
+	keys := make([]IdempotencyKey, len(live))
+	want := make([]posKey, len(live))
+	for i, r := range live {
+		keys[i], want[i] = r.call.Key, posKey{r.rq.fixed.ID, r.rq.products[0].ID}
+	}
+	prep := &db.resv.stmts
 	err := db.runLimited(ctx, func() error {
 		return db.InTx(ctx, func(tx *Tx) error {
 			clear(res)
 			clear(errs)
-			keys := make([]IdempotencyKey, len(live))
-			for i, r := range live {
-				keys[i] = r.call.Key
-			}
-			claimed, answers, err := claimKeys(ctx, tx, keys)
+			claimed, ids, pos, err := claimAndLock(ctx, tx, prep, keys, want)
 			if err != nil {
 				return err
 			}
-			var want []posKey
-			for i, r := range live {
-				if claimed[i] {
-					want = append(want, posKey{r.rq.fixed.ID, r.rq.products[0].ID})
-				} else {
-					res[i], errs[i] = answers[i].res, answers[i].err
-				}
-			}
-			if len(want) == 0 {
-				return nil
-			}
-			pos, err := lockPositions(ctx, tx, want)
+			answers, err := storedAnswers(ctx, tx, keys, claimed)
 			if err != nil {
 				return err
 			}
-			var admitted []int
+			now := db.stamp()
+			var holds []heldRes
+			var saveKeys []IdempotencyKey
+			var saveRes []Response
 			for i, r := range live {
 				if !claimed[i] {
+					res[i], errs[i] = answers[i].res, answers[i].err
 					continue
 				}
-				k := posKey{r.rq.fixed.ID, r.rq.products[0].ID}
-				p := pos[k]
-				qty := r.rq.lines[0].Qty
+				p, qty := pos[want[i]], r.rq.lines[0].Qty
 				if avail := domain.Reservable(r.rq.policy, *r.rq.fixed, p); qty > avail {
 					res[i] = r.call.Render(nil, domain.InsufficientStock("Not enough stock to hold this line; nothing was held.",
 						[]domain.ShortLine{{SKU: r.rq.lines[0].SKU, Requested: qty, Available: avail, Location: r.rq.fixed.Code}}))
-					continue
-				}
-				pos[k] = p.Apply(domain.Reserved, qty)
-				admitted = append(admitted, i)
-			}
-			now := db.stamp()
-			holds := make([]heldRes, 0, len(admitted))
-			if len(admitted) > 0 {
-				ids, err := nextReservationIDs(ctx, tx, len(admitted))
-				if err != nil {
-					return err
-				}
-				for j, i := range admitted {
-					r := live[i]
-					h := newReservation(ids[j], r.call.Actor, r.rq.req, r.rq.policy, now)
-					h.Lines = []domain.ReservationLine{{LineNo: 1, SKU: r.rq.lines[0].SKU, Location: r.rq.fixed.Code, Qty: r.rq.lines[0].Qty,
+				} else {
+					pos[want[i]] = p.Apply(domain.Reserved, qty)
+					h := newReservation(ids[i], r.call.Actor, r.rq.req, r.rq.policy, now)
+					h.Lines = []domain.ReservationLine{{LineNo: 1, SKU: r.rq.lines[0].SKU, Location: r.rq.fixed.Code, Qty: qty,
 						LocationID: r.rq.fixed.ID, ProductID: r.rq.products[0].ID}}
 					holds = append(holds, heldRes{h, r.call.Actor, r.rq.policy})
 					res[i] = r.call.Render(&h, nil)
 				}
+				saveKeys, saveRes = append(saveKeys, keys[i]), append(saveRes, res[i])
 			}
-			if err := writeHolds(ctx, tx, holds); err != nil {
-				return err
+			if len(holds) == 0 {
+				return saveResponses(ctx, tx, saveKeys, saveRes)
 			}
-			var saveKeys []IdempotencyKey
-			var saveRes []Response
-			for i := range live {
-				if claimed[i] {
-					saveKeys, saveRes = append(saveKeys, keys[i]), append(saveRes, res[i])
-				}
-			}
-			return saveResponses(ctx, tx, saveKeys, saveRes)
+			return writeHolds(ctx, tx, prep, holds, answersClause(saveKeys, saveRes))
 		})
 	})
 	for i, r := range live {
@@ -230,6 +212,62 @@ func (db *DB) runBatch(batch []*batchReq) {
 		}
 		close(r.done)
 	}
+}
+
+// claimAndLock claims the keys, takes a reservation id for each claimed
+// one, and locks the positions in (location_id, product_id) order, in one
+// statement. A position with no row is absent from pos.
+func claimAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) ([]bool, []int64, map[posKey]domain.Position, error) {
+	locs, prods := make([]int64, len(want)), make([]int64, len(want))
+	for i, k := range want {
+		locs[i], prods[i] = k.loc, k.prod
+	}
+	var a stmtArgs
+	query := `WITH ` + claimClause(keys)(&a) + fmt.Sprintf(`, lp AS (
+			SELECT location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
+			FROM positions WHERE (location_id, product_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))
+			ORDER BY location_id, product_id FOR UPDATE
+		)
+		SELECT scope, key, nextval('reservations_id_seq') AS id, 0::bigint AS location_id, 0::bigint AS product_id,
+			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in FROM ck
+		UNION ALL
+		SELECT '', '', 0, location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`,
+		a.p(pq.Array(locs)), a.p(pq.Array(prods)))
+	var rows []struct {
+		claimRow
+		Loc  int64 `db:"location_id"`
+		Prod int64 `db:"product_id"`
+		domain.Position
+	}
+	wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
+	defer cancel()
+	if err := prep.selectIn(wctx, tx, &rows, query, a...); err != nil {
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return nil, nil, nil, inProgress()
+		}
+		return nil, nil, nil, fmt.Errorf("store: claim and lock: %w", err)
+	}
+	var won []claimRow
+	pos := map[posKey]domain.Position{}
+	for _, r := range rows {
+		if r.Key != "" {
+			won = append(won, r.claimRow)
+		} else {
+			pos[posKey{r.Loc, r.Prod}] = r.Position
+		}
+	}
+	claimed := claimedKeys(keys, won)
+	idOf := make(map[[2]string]int64, len(won))
+	for _, w := range won {
+		idOf[[2]string{w.Scope, w.Key}] = w.ID
+	}
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		if claimed[i] {
+			ids[i] = idOf[[2]string{k.Scope, k.Key}]
+		}
+	}
+	return claimed, ids, pos, nil
 }
 
 // refCache keeps the lookups every reservation makes: locations (briefly,
@@ -283,4 +321,42 @@ func (c *refCache) product(ctx context.Context, db *DB, sku string) (domain.Prod
 	c.products[sku] = p
 	c.mu.Unlock()
 	return p, nil
+}
+
+// stmtCache prepares each query it is given once per DB handle (and
+// database/sql once per connection), so the batcher's statements skip the
+// parse-and-plan round trip. A nil cache runs queries plainly.
+type stmtCache struct {
+	db *DB
+	mu sync.Mutex
+	m  map[string]*sqlx.Stmt
+}
+
+func (c *stmtCache) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	st, err := c.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sqlx.Stmt{}
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+// selectIn runs query inside tx and scans its rows into dest.
+func (c *stmtCache) selectIn(ctx context.Context, tx *Tx, dest any, query string, args ...any) error {
+	if c == nil {
+		return tx.SelectContext(ctx, dest, query, args...)
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
 }
