@@ -223,3 +223,59 @@ func (o ExternalOrder) Validate() error {
 	}
 	return nil
 }
+
+// Feed statuses, as the connector pages show them.
+const (
+	FeedHealthy  = "healthy"
+	FeedStarting = "starting" // never pulled yet, within its stale threshold
+	FeedRetrying = "retrying" // failed once or twice; backing off
+	FeedFailing  = "failing"  // FeedFailingAfter failures in a row
+	FeedStale    = "stale"    // no success for longer than its threshold
+	FeedPaused   = "paused"
+)
+
+// FeedFailingAfter is how many failures in a row make a feed failing.
+const FeedFailingAfter = 3
+
+// FeedStatus says how a feed is doing: paused, failing (several failures in
+// a row), stale (no success within staleAfter, counted from its creation
+// when it never succeeded), retrying, starting or healthy.
+func FeedStatus(enabled bool, lastSuccess, created time.Time, staleAfter time.Duration, errorCount int, now time.Time) string {
+	since := lastSuccess
+	if since.IsZero() {
+		since = created
+	}
+	switch {
+	case !enabled:
+		return FeedPaused
+	case errorCount >= FeedFailingAfter:
+		return FeedFailing
+	case now.Sub(since) > staleAfter:
+		return FeedStale
+	case errorCount > 0:
+		return FeedRetrying
+	case lastSuccess.IsZero():
+		return FeedStarting
+	}
+	return FeedHealthy
+}
+
+// FeedStatusText is a feed status in words, for status shown as text and
+// colour.
+func FeedStatusText(s string) string {
+	switch s {
+	case FeedHealthy:
+		return "Healthy"
+	case FeedStarting:
+		return "Starting"
+	case FeedRetrying:
+		return "Retrying after an error"
+	case FeedFailing:
+		return "Failing"
+	case FeedStale:
+		return "Stale"
+	case FeedPaused:
+		return "Paused"
+	}
+	return s
+}

@@ -34,6 +34,7 @@ var secDemoParams = map[string]string{
 	"channel": "bopis",
 	"line":    "1",
 	"kind":    "ready_for_pickup",
+	"dl":      "1",
 }
 
 // secAbsentParams are the values for unsafe methods: records that do not
@@ -46,6 +47,7 @@ var secAbsentParams = map[string]string{
 	"channel": "no_such_channel",
 	"line":    "999999999",
 	"kind":    "no_such_kind",
+	"dl":      "999999999",
 }
 
 // secPath fills a route's path parameters from values and fails loudly on

@@ -33,6 +33,7 @@ var Nav = []NavItem{
 	{"Reservations", "/reservations", domain.Roles},
 	{"Channel policies", "/policies", []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}},
 	{"Counts", "/counts", []domain.Role{domain.RoleAssociate, domain.RoleInventoryLead, domain.RoleAdmin}},
+	{"Connectors", "/connectors", []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}},
 	{"Users", "/admin/users", []domain.Role{domain.RoleAdmin}},
 	{"API tokens", "/admin/tokens", []domain.Role{domain.RoleAdmin}},
 	{"Audit", "/admin/audit", []domain.Role{domain.RoleAdmin}},
