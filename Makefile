@@ -19,7 +19,7 @@ generate:
 run: prereqs-pg build
 	@DATA_DIR=$(DATA_DIR) ./$(BIN) migrate
 	@DATA_DIR=$(DATA_DIR) ./$(BIN) seed --demo
-	@DATA_DIR=$(DATA_DIR) SIMULATORS=$${SIMULATORS:-true} LOG_FORMAT=$${LOG_FORMAT:-text} exec ./$(BIN) serve
+	@DATA_DIR=$(DATA_DIR) SIMULATORS=$${SIMULATORS:-true} SHOPIFY_WEBHOOK_SECRET=$${SHOPIFY_WEBHOOK_SECRET:-stockline-demo-webhook-secret} LOG_FORMAT=$${LOG_FORMAT:-text} exec ./$(BIN) serve
 
 ## db-stop: stop the private cluster that `make run` started
 db-stop: build
