@@ -5,7 +5,7 @@ BIN := bin/stockline
 GO ?= go
 DATA_DIR ?= .data
 
-.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt
+.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short
 
 ## build: compile bin/stockline
 build:
@@ -32,6 +32,17 @@ test: prereqs-pg prereqs-chromium check-static build
 	url=$$(DATA_DIR=$$tmp ./$(BIN) db start); \
 	echo "test cluster: $$url"; \
 	STOCKLINE_TEST_PG=$$url $(GO) test -count=1 -timeout 9m ./...
+	@$(MAKE) --no-print-directory fuzz-short
+
+## fuzz-short: every connector payload parser and the count CSV parser under go test -fuzz for FUZZTIME each
+FUZZTIME ?= 5s
+FUZZ_TARGETS := FuzzParseSquareChange FuzzParseShopifyOrder FuzzParseShopifyRefund FuzzParseShopifyInventoryLevel \
+	FuzzParseShopifyWebhook FuzzParseCountCSV FuzzParseCountEvent FuzzParseWholeQuantity FuzzParseRetryAfter FuzzVerifyShopifyHMAC
+fuzz-short:
+	@for f in $(FUZZ_TARGETS); do \
+	  out=$$($(GO) test ./connectors/fuzz -run '^$$' -fuzz "^$$f\$$" -fuzztime=$(FUZZTIME) 2>&1) || { \
+	    echo "$$out" | tail -40; echo "fuzz target $$f failed; the input is saved under connectors/fuzz/testdata/fuzz/$$f"; exit 1; }; \
+	done; echo "fuzz-short: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each, passed"
 
 ## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
 check-static:
