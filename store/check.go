@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
+
+	"github.com/lib/pq"
 )
 
 // CheckReport is the result of the consistency check.
@@ -23,10 +27,53 @@ func (r CheckReport) OK() bool {
 // Check verifies the inventory invariants across the whole database:
 // every position bucket equals the sum of its ledger deltas; reserved ≤
 // on_hand; and no bucket is negative, unless an open negative_stock
-// exception for that position explains it.
+// exception for that position explains it. All its queries read one
+// snapshot, so work going on meanwhile cannot look like a leak.
 func (db *DB) Check(ctx context.Context) (CheckReport, error) {
+	return db.check(ctx, time.Time{})
+}
+
+// CheckChangedSince is Check limited to the positions changed at or after
+// since (updated, or given ledger rows): after a burst of work on a large
+// database it checks that work in seconds instead of every position.
+func (db *DB) CheckChangedSince(ctx context.Context, since time.Time) (CheckReport, error) {
+	return db.check(ctx, since)
+}
+
+func (db *DB) check(ctx context.Context, since time.Time) (CheckReport, error) {
 	var r CheckReport
-	if err := db.GetContext(ctx, &r.Positions, `SELECT count(*) FROM positions`); err != nil {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return r, fmt.Errorf("store: check: %w", err)
+	}
+	defer tx.Rollback()
+	// Room to aggregate the ledger in memory rather than spilling to disk.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '256MB'`); err != nil {
+		return r, fmt.Errorf("store: check: %w", err)
+	}
+	// scope filters the rows of a table (by its alias) to the positions
+	// checked: every one, or those changed since.
+	scope := func(alias string) string { return "TRUE" }
+	var args []any
+	if !since.IsZero() {
+		var locs, prods []int64
+		var rows []struct {
+			Loc  int64 `db:"location_id"`
+			Prod int64 `db:"product_id"`
+		}
+		if err := tx.SelectContext(ctx, &rows, `SELECT location_id, product_id FROM positions WHERE updated_at >= $1
+			UNION SELECT location_id, product_id FROM ledger WHERE recorded_at >= $1`, since); err != nil {
+			return r, fmt.Errorf("store: check scope: %w", err)
+		}
+		for _, x := range rows {
+			locs, prods = append(locs, x.Loc), append(prods, x.Prod)
+		}
+		args = []any{pq.Array(locs), pq.Array(prods)}
+		scope = func(alias string) string {
+			return "(" + alias + ".location_id, " + alias + ".product_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))"
+		}
+	}
+	if err := tx.GetContext(ctx, &r.Positions, `SELECT count(*) FROM positions p WHERE `+scope("p"), args...); err != nil {
 		return r, fmt.Errorf("store: check: %w", err)
 	}
 	var mism []struct {
@@ -36,7 +83,7 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		Position int64  `db:"position"`
 		Ledger   int64  `db:"ledger"`
 	}
-	err := db.SelectContext(ctx, &mism, `
+	err = tx.SelectContext(ctx, &mism, `
 		WITH sums AS (
 			SELECT location_id, product_id,
 				sum(delta) FILTER (WHERE bucket = 'on_hand') AS on_hand,
@@ -45,11 +92,11 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 				sum(delta) FILTER (WHERE bucket = 'quality_hold') AS quality_hold,
 				sum(delta) FILTER (WHERE bucket = 'transfer_out') AS transfer_out,
 				sum(delta) FILTER (WHERE bucket = 'in_transit_in') AS in_transit_in
-			FROM ledger GROUP BY location_id, product_id
+			FROM ledger g WHERE `+scope("g")+` GROUP BY location_id, product_id
 		), cmp AS (
 			SELECT COALESCE(p.location_id, s.location_id) AS location_id, COALESCE(p.product_id, s.product_id) AS product_id,
 				b.bucket, b.pos, b.led
-			FROM positions p FULL JOIN sums s ON s.location_id = p.location_id AND s.product_id = p.product_id
+			FROM (SELECT * FROM positions p WHERE `+scope("p")+`) p FULL JOIN sums s ON s.location_id = p.location_id AND s.product_id = p.product_id
 			CROSS JOIN LATERAL (VALUES
 				('on_hand', COALESCE(p.on_hand, 0), COALESCE(s.on_hand, 0)),
 				('reserved', COALESCE(p.reserved, 0), COALESCE(s.reserved, 0)),
@@ -61,7 +108,7 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		)
 		SELECT l.code AS location, pr.sku, c.bucket, c.pos AS position, c.led AS ledger
 		FROM cmp c JOIN locations l ON l.id = c.location_id JOIN products pr ON pr.id = c.product_id
-		WHERE c.pos <> c.led ORDER BY l.code, pr.sku, c.bucket LIMIT 1000`)
+		WHERE c.pos <> c.led ORDER BY l.code, pr.sku, c.bucket LIMIT 1000`, args...)
 	if err != nil {
 		return r, fmt.Errorf("store: check ledger: %w", err)
 	}
@@ -75,14 +122,14 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		Reserved  int    `db:"reserved"`
 		Explained bool   `db:"explained"`
 	}
-	err = db.SelectContext(ctx, &bad, `
+	err = tx.SelectContext(ctx, &bad, `
 		SELECT l.code AS location, pr.sku, p.on_hand, p.reserved,
 			EXISTS (SELECT 1 FROM exceptions e WHERE e.kind = 'negative_stock' AND e.status IN ('open', 'in_progress')
 				AND e.location_id = p.location_id AND e.product_id = p.product_id) AS explained
 		FROM positions p JOIN locations l ON l.id = p.location_id JOIN products pr ON pr.id = p.product_id
-		WHERE p.on_hand < 0 OR p.reserved > p.on_hand OR p.reserved < 0 OR p.damaged < 0 OR p.quality_hold < 0
-			OR p.transfer_out < 0 OR p.in_transit_in < 0
-		ORDER BY l.code, pr.sku LIMIT 1000`)
+		WHERE (p.on_hand < 0 OR p.reserved > p.on_hand OR p.reserved < 0 OR p.damaged < 0 OR p.quality_hold < 0
+			OR p.transfer_out < 0 OR p.in_transit_in < 0) AND `+scope("p")+`
+		ORDER BY l.code, pr.sku LIMIT 1000`, args...)
 	if err != nil {
 		return r, fmt.Errorf("store: check invariants: %w", err)
 	}
@@ -93,10 +140,10 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		}
 		r.Unexplained = append(r.Unexplained, fmt.Sprintf("%s@%s: on_hand %d, reserved %d", b.SKU, b.Location, b.OnHand, b.Reserved))
 	}
-	if r.ReservationLeak, err = reservationLeaks(ctx, db); err != nil {
+	if r.ReservationLeak, err = reservationLeaks(ctx, tx, scope, args); err != nil {
 		return r, err
 	}
-	if r.OrderMismatch, err = orderReservationMismatches(ctx, db); err != nil {
+	if r.OrderMismatch, err = orderReservationMismatches(ctx, tx); err != nil {
 		return r, err
 	}
 	return r, nil

@@ -22,7 +22,7 @@ const (
 	// batchShards is how many batch pipelines run side by side. A position
 	// always maps to the same shard, so two batches never contend for a
 	// row, and requests for one hot position queue behind each other.
-	batchShards = 8
+	batchShards = 2
 	// maxBatch bounds how many requests one batch transaction answers.
 	maxBatch = 256
 )
