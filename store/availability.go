@@ -85,7 +85,8 @@ func (db *DB) StockForSKU(ctx context.Context, sku string) ([]domain.LocationSto
 	if !storable(sku) {
 		return nil, domain.Errorf(domain.ENOTFOUND, "SKU %q does not exist.", sku)
 	}
-	err := db.SelectContext(ctx, &out, `SELECT l.id, l.code, l.name, l.kind, l.region, l.timezone, l.pickup, l.ship_from_store,
+	// Prepared once per connection: planning costs more than running it.
+	err := db.prepared().selectDB(ctx, &out, `SELECT l.id, l.code, l.name, l.kind, l.region, l.timezone, l.pickup, l.ship_from_store,
 			COALESCE(p.on_hand, 0) AS on_hand, COALESCE(p.reserved, 0) AS reserved, COALESCE(p.damaged, 0) AS damaged,
 			COALESCE(p.quality_hold, 0) AS quality_hold, COALESCE(p.transfer_out, 0) AS transfer_out,
 			COALESCE(p.in_transit_in, 0) AS in_transit_in

@@ -323,7 +323,8 @@ func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw str
 // TokenByRaw returns the active token matching raw, or EUNAUTHORIZED.
 func (db *DB) TokenByRaw(ctx context.Context, raw string) (APIToken, error) {
 	var t APIToken
-	err := db.GetContext(ctx, &t, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
+	// Every API request asks: prepared once per connection.
+	err := db.prepared().getDB(ctx, &t, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
 		WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(raw))
 	if err == sql.ErrNoRows {
 		return t, domain.Errorf(domain.EUNAUTHORIZED, "The API token is missing, unknown or revoked.")
