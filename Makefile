@@ -55,7 +55,7 @@ check-static:
 
 prereqs-pg:
 	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && [ -n "$${CI:-}$${STOCKLINE_AUTO_INSTALL:-}" -o "$(MAKECMDGOALS)" = test ]; then \
+	  if [ "$$(id -u)" = 0 ] && [ -n "$${CI:-}$${STOCKLINE_AUTO_INSTALL:-}" -o "$(MAKECMDGOALS)" = test -o "$(MAKECMDGOALS)" = bench ]; then \
 	    echo "installing PostgreSQL server binaries (apt-get install -y postgresql)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else \
@@ -77,3 +77,11 @@ prereqs-chromium:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## bench-reservations: hot-SKU and spread reservations and the availability GET at 200 locations × 20,000 SKUs
+## (STOCKBENCH_FLAGS="-locations 20 -skus 2000" for a quick run), each beside its raw-SQL baseline; part of `make bench`
+.PHONY: bench-reservations
+bench-reservations: prereqs-pg
+	$(GO) run ./cmd/stockbench $(STOCKBENCH_FLAGS)
+
+bench: bench-reservations

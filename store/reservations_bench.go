@@ -1,0 +1,231 @@
+package store
+
+// The SQL behind `make bench` (cmd/stockbench): a generated retailer at
+// scale, and the raw-SQL ceiling the reservation path is measured against.
+// It runs only on the benchmark's own throwaway cluster.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"stockline/domain"
+)
+
+// BenchDataset is what LoadBenchDataset built.
+type BenchDataset struct {
+	Locations   int
+	SKUs        int
+	Positions   int
+	HotLocation domain.Location // a pickup store
+	HotSKU      domain.Product  // stocked deep at HotLocation for the hot-SKU runs
+	CeilingSKU  domain.Product  // the raw-SQL ceiling's own hot position, at HotLocation
+}
+
+// benchHotStock is added to the hot positions. on_hand: enough that no run can
+// sell them out, so every request measures a successful hold.
+const benchHotStock = 1_000_000
+
+// LoadBenchDataset fills an empty, migrated database with a generated
+// retailer, set-based in SQL: one DC and locations-1 pickup stores (every
+// other one ships from store), skus products, a position for every pair
+// with 20–99 units on hand, and the opening ledger rows behind them, so
+// the consistency check holds. Indexes and keys on positions and ledger
+// are dropped during the load and rebuilt after it, which is several times
+// faster than maintaining them row by row. The default channel policies
+// are saved. It refuses a database that already has locations.
+func (db *DB) LoadBenchDataset(ctx context.Context, locations, skus int) (BenchDataset, error) {
+	ds := BenchDataset{Locations: locations, SKUs: skus, Positions: locations * skus}
+	if locations < 2 || skus < 3 {
+		return ds, fmt.Errorf("store: bench dataset needs at least 2 locations and 3 SKUs")
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM locations`); err != nil || n > 0 {
+		return ds, fmt.Errorf("store: bench dataset needs an empty database (found %d locations): %v", n, err)
+	}
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return ds, err
+	}
+	defer conn.Close()
+	exec := func(q string, args ...any) error {
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: bench dataset: %w\n%s", err, q)
+		}
+		return nil
+	}
+	// Bulk-load settings for this session only: the load is one idempotent
+	// step of a throwaway cluster, so it need not wait for each WAL flush.
+	for _, q := range []string{`SET synchronous_commit = off`, `SET maintenance_work_mem = '512MB'`, `SET session_replication_role = replica`} {
+		if err := exec(q); err != nil {
+			return ds, err
+		}
+	}
+	rebuild, err := dropIndexes(ctx, conn, "positions", "ledger")
+	if err != nil {
+		return ds, err
+	}
+	steps := []string{
+		`INSERT INTO locations (code, name, kind, region, timezone, pickup, ship_from_store)
+			SELECT CASE WHEN i = 1 THEN 'DC1' ELSE 'S' || lpad((i - 1)::text, 3, '0') END,
+				CASE WHEN i = 1 THEN 'Bench distribution centre' ELSE 'Bench store ' || (i - 1) END,
+				CASE WHEN i = 1 THEN 'dc' ELSE 'store' END, CASE WHEN i % 2 = 0 THEN 'North' ELSE 'South' END,
+				'America/Chicago', i > 1, i > 1 AND i % 2 = 0
+			FROM generate_series(1, $1) AS i`,
+		`INSERT INTO products (sku, name, barcode, category, price_cents)
+			SELECT 'BEN-' || lpad(i::text, 6, '0'), 'Bench item ' || i, (2000000000000 + i)::text, 'Bench', 1000 + i % 9000
+			FROM generate_series(1, $1) AS i`,
+		`INSERT INTO positions (location_id, product_id, on_hand)
+			SELECT l.id, p.id, 20 + ((l.id * 7919 + p.id * 104729) % 80)::int
+			FROM locations l CROSS JOIN products p`,
+		`INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, occurred_at)
+			SELECT location_id, product_id, 'on_hand', on_hand, 'received', 'bench', 'opening-balance', 'system:bench', now() - interval '1 day'
+			FROM positions`,
+	}
+	for i, q := range steps {
+		var args []any
+		switch i {
+		case 0:
+			args = []any{locations}
+		case 1:
+			args = []any{skus}
+		}
+		if err := exec(q, args...); err != nil {
+			return ds, err
+		}
+	}
+	for _, q := range rebuild {
+		if err := exec(q); err != nil {
+			return ds, err
+		}
+	}
+	if err := exec(`SET session_replication_role = DEFAULT`); err != nil {
+		return ds, err
+	}
+	for _, q := range []string{`ANALYZE locations`, `ANALYZE products`, `ANALYZE positions`, `ANALYZE ledger`} {
+		if err := exec(q); err != nil {
+			return ds, err
+		}
+	}
+	for _, p := range DefaultPolicies() {
+		if err := db.SavePolicy(ctx, domain.SystemActor("bench"), p); err != nil {
+			return ds, err
+		}
+	}
+	if ds.HotLocation, err = db.LocationByCode(ctx, "S002"); err != nil {
+		return ds, err
+	}
+	if ds.HotSKU, err = db.ProductBySKU(ctx, "BEN-000001"); err != nil {
+		return ds, err
+	}
+	if ds.CeilingSKU, err = db.ProductBySKU(ctx, "BEN-000002"); err != nil {
+		return ds, err
+	}
+	for _, p := range []domain.Product{ds.HotSKU, ds.CeilingSKU} {
+		counted := benchHotStock
+		if _, err := db.Adjust(ctx, domain.SystemActor("bench"), p.SKU, ds.HotLocation.Code,
+			domain.Adjustment{Reason: domain.ReasonReceived, Delta: &counted, Note: "bench hot stock"}); err != nil {
+			return ds, err
+		}
+	}
+	return ds, nil
+}
+
+// dropIndexes drops every index on the tables, key constraints included,
+// and returns the statements that rebuild them.
+func dropIndexes(ctx context.Context, conn *sqlx.Conn, tables ...string) ([]string, error) {
+	var cons []struct {
+		Table string `db:"tbl"`
+		Name  string `db:"name"`
+		Def   string `db:"def"`
+	}
+	if err := conn.SelectContext(ctx, &cons, `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
+		FROM pg_constraint WHERE conrelid = ANY($1::text[]::regclass[]) AND contype IN ('p', 'u')`, pq.Array(tables)); err != nil {
+		return nil, fmt.Errorf("store: bench dataset: %w", err)
+	}
+	var idx []struct {
+		Name string `db:"indexname"`
+		Def  string `db:"indexdef"`
+	}
+	if err := conn.SelectContext(ctx, &idx, `SELECT indexname, indexdef FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename = ANY($1)
+			AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))`, pq.Array(tables)); err != nil {
+		return nil, fmt.Errorf("store: bench dataset: %w", err)
+	}
+	var rebuild []string
+	for _, c := range cons {
+		if _, err := conn.ExecContext(ctx, `ALTER TABLE `+c.Table+` DROP CONSTRAINT `+pq.QuoteIdentifier(c.Name)); err != nil {
+			return nil, fmt.Errorf("store: bench dataset: %w", err)
+		}
+		rebuild = append(rebuild, `ALTER TABLE `+c.Table+` ADD CONSTRAINT `+pq.QuoteIdentifier(c.Name)+` `+c.Def)
+	}
+	for _, i := range idx {
+		if _, err := conn.ExecContext(ctx, `DROP INDEX `+pq.QuoteIdentifier(i.Name)); err != nil {
+			return nil, fmt.Errorf("store: bench dataset: %w", err)
+		}
+		rebuild = append(rebuild, i.Def)
+	}
+	return rebuild, nil
+}
+
+// BenchCeilingReserve is the raw-SQL ceiling: one statement that takes a
+// unit from the position with the conditional UPDATE and inserts the
+// reservation row, committed durably on its own (autocommit). ok is false
+// when the position had no unit left.
+func (db *DB) BenchCeilingReserve(ctx context.Context, locationID, productID int64, expires time.Time) (bool, error) {
+	var n int
+	err := db.GetContext(ctx, &n, `WITH u AS (
+			UPDATE positions SET reserved = reserved + 1
+			WHERE location_id = $1 AND product_id = $2
+				AND on_hand - reserved - damaged - quality_hold - transfer_out - 1 >= 1
+			RETURNING 1
+		), r AS (
+			INSERT INTO reservations (channel, status, checkout_ref, expires_at, created_at, created_by)
+			SELECT 'bopis', 'released', 'bench-ceiling', $3, now(), 'system:bench-ceiling' FROM u
+			RETURNING 1
+		)
+		SELECT count(*) FROM r`, locationID, productID, expires)
+	return n == 1, err
+}
+
+// BenchCeilingReset undoes the ceiling's effect on the given positions:
+// reserved goes back to what the ledger says and the ceiling's rows go, so
+// the consistency check judges only the application's work.
+func (db *DB) BenchCeilingReset(ctx context.Context, locationIDs, productIDs []int64) error {
+	_, err := db.ExecContext(ctx, `WITH t AS (SELECT DISTINCT * FROM unnest($1::bigint[], $2::bigint[]) AS t(loc, prod))
+		UPDATE positions p SET reserved = COALESCE((SELECT sum(delta) FROM ledger g
+			WHERE g.location_id = p.location_id AND g.product_id = p.product_id AND g.bucket = 'reserved'), 0)
+		FROM t WHERE p.location_id = t.loc AND p.product_id = t.prod`, pq.Array(locationIDs), pq.Array(productIDs))
+	if err != nil {
+		return fmt.Errorf("store: bench ceiling reset: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM reservations WHERE checkout_ref = 'bench-ceiling' AND created_by = 'system:bench-ceiling'`); err != nil {
+		return fmt.Errorf("store: bench ceiling reset: %w", err)
+	}
+	return nil
+}
+
+// BenchProductIDs returns every product id, for the load generator's
+// random picks.
+func (db *DB) BenchProductIDs(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	if err := db.SelectContext(ctx, &ids, `SELECT id FROM products ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("store: bench products: %w", err)
+	}
+	return ids, nil
+}
+
+// Oversold counts positions holding more for reservations than they have
+// sellable: reserved above on_hand less damaged, quality hold and transfer
+// out. A correct reservation path keeps it at zero.
+func (db *DB) Oversold(ctx context.Context) (int, error) {
+	var n int
+	err := db.GetContext(ctx, &n, `SELECT count(*) FROM positions WHERE reserved > 0 AND reserved > on_hand - damaged - quality_hold - transfer_out`)
+	if err != nil {
+		return 0, fmt.Errorf("store: oversold: %w", err)
+	}
+	return n, nil
+}
