@@ -78,6 +78,14 @@ prereqs-chromium:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## bench-orders: order page and pickup queue server time at 1M orders (generated set-based in SQL),
+## beside the same store queries run straight from Go; part of `make bench`
+.PHONY: bench-orders
+bench-orders: prereqs-pg
+	$(GO) run ./cmd/ordersbench $(ORDERSBENCH_FLAGS)
+
+bench: bench-orders
+
 ## bench-reservations: hot-SKU and spread reservations and the availability GET at 200 locations × 20,000 SKUs
 ## (STOCKBENCH_FLAGS="-locations 20 -skus 2000" for a quick run), each beside its raw-SQL baseline; part of `make bench`
 .PHONY: bench-reservations

@@ -16,6 +16,9 @@ import (
 	"stockline/views"
 )
 
+// queuePageSize is how many of the most urgent orders a queue tab lists.
+const queuePageSize = 50
+
 var pickupRoles = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
 
 func (s *Server) registerPickupPages() {
@@ -70,7 +73,7 @@ func (s *Server) pickupQueueView(c echo.Context) (views.PickupQueueView, error) 
 		tab = store.TabToPick
 	}
 	now := time.Now()
-	rows, counts, err := s.DB.PickupQueue(c.Request().Context(), ids, tab, now, 100)
+	rows, counts, err := s.DB.PickupQueue(c.Request().Context(), ids, tab, now, queuePageSize)
 	if err != nil {
 		return views.PickupQueueView{}, err
 	}

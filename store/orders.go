@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -189,28 +190,30 @@ func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]OrderSummary, i
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 	if s := strings.TrimSpace(q.Q); s != "" {
 		num := NormalizeOrderNumber(s)
+		// Each set repeats its partial index's predicate, so the planner
+		// uses the index whatever the parameter's value.
 		sets = append(sets, `SELECT id FROM orders WHERE number = `+arg(num))
 		if strings.Contains(s, "@") {
-			sets = append(sets, `SELECT id FROM orders WHERE customer_email = `+arg(strings.ToLower(s)))
+			sets = append(sets, `SELECT id FROM orders WHERE customer_email = `+arg(strings.ToLower(s))+` AND customer_email <> ''`)
 		}
 		if p := domain.NormalizePhone(s); len(p) >= 7 && len(p) >= len(strings.ReplaceAll(s, " ", ""))-6 {
-			sets = append(sets, `SELECT id FROM orders WHERE customer_phone = `+arg(p))
+			sets = append(sets, `SELECT id FROM orders WHERE customer_phone = `+arg(p)+` AND customer_phone <> ''`)
 		}
 		sets = append(sets, `SELECT id FROM orders WHERE external_ref = `+arg(s)+` AND external_ref <> ''`)
-		sets = append(sets, `SELECT ol.order_id FROM order_lines ol JOIN products p ON p.id = ol.product_id WHERE p.sku = `+arg(strings.ToUpper(s))+
-			` OR p.barcode = `+arg(s))
+		sets = append(sets, `SELECT ol.order_id FROM order_lines ol WHERE ol.product_id IN (SELECT id FROM products WHERE sku = `+arg(strings.ToUpper(s))+
+			` UNION SELECT id FROM products WHERE barcode = `+arg(s)+`)`)
 	}
 	if q.Number != "" {
 		conds = append(conds, `o.number = `+arg(NormalizeOrderNumber(q.Number)))
 	}
 	if q.ExternalRef != "" {
-		conds = append(conds, `o.external_ref = `+arg(strings.TrimSpace(q.ExternalRef)))
+		conds = append(conds, `o.external_ref = `+arg(strings.TrimSpace(q.ExternalRef))+` AND o.external_ref <> ''`)
 	}
 	if q.Email != "" {
-		conds = append(conds, `o.customer_email = `+arg(strings.ToLower(strings.TrimSpace(q.Email))))
+		conds = append(conds, `o.customer_email = `+arg(strings.ToLower(strings.TrimSpace(q.Email)))+` AND o.customer_email <> ''`)
 	}
 	if q.Phone != "" {
-		conds = append(conds, `o.customer_phone = `+arg(domain.NormalizePhone(q.Phone)))
+		conds = append(conds, `o.customer_phone = `+arg(domain.NormalizePhone(q.Phone))+` AND o.customer_phone <> ''`)
 	}
 	if q.SKU != "" {
 		conds = append(conds, `EXISTS (SELECT 1 FROM order_lines ol JOIN products p ON p.id = ol.product_id WHERE ol.order_id = o.id AND p.sku = `+
@@ -224,7 +227,9 @@ func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]OrderSummary, i
 	}
 	from := `orders o`
 	if len(sets) > 0 {
-		from = `(` + strings.Join(sets, ` UNION `) + `) hit JOIN orders o ON o.id = hit.id`
+		// The hits become an array first, so the orders are read by primary
+		// key; a join lets the planner walk the whole table in id order.
+		conds = append(conds, `o.id = ANY(ARRAY(`+strings.Join(sets, ` UNION `)+`))`)
 	}
 	where := "TRUE"
 	if len(conds) > 0 {
@@ -285,79 +290,143 @@ func (r PickupRow) Due() (time.Time, bool) {
 
 // QueueCounts is how many orders each tab holds.
 type QueueCounts struct {
-	ToPick  int `db:"to_pick"`
-	Ready   int `db:"ready"`
-	Overdue int `db:"overdue"`
-	ToShip  int `db:"to_ship"`
+	ToPick  int
+	Ready   int
+	Overdue int
+	ToShip  int
 }
 
-// The queue's candidate orders: open pickup orders whose pickup store is in
-// scope, and open orders with units held at a store in scope. Both come
-// through partial indexes that hold only open work.
-const queueCandidates = `
-	cand AS (
-		SELECT o.id FROM orders o WHERE o.pickup_location_id = ANY($1) AND o.fulfilment = 'pickup'
-			AND o.status NOT IN ('completed', 'cancelled')
-		UNION
-		SELECT ol.order_id FROM order_lines ol WHERE ol.location_id = ANY($1) AND ol.reserved + ol.picked > 0
-	),
-	rows AS (
-		SELECT o.id, o.number, o.status, o.channel, o.fulfilment, o.customer_name, pl.code AS pickup_location, pl.timezone AS pickup_timezone,
-			o.promised_at, o.pickup_until, o.placed_at, o.hold_reason, o.pickup_location_id,
-			(SELECT COALESCE(sum(x.pending + x.reserved + x.picked), 0) FROM order_lines x WHERE x.order_id = o.id) AS units,
-			(SELECT COALESCE(sum(x.reserved), 0) FROM order_lines x WHERE x.order_id = o.id AND x.location_id = ANY($1)) AS to_pick,
-			(SELECT COALESCE(sum(x.picked), 0) FROM order_lines x WHERE x.order_id = o.id AND x.location_id = ANY($1)) AS picked,
-			(SELECT COALESCE(sum(x.pending), 0) FROM order_lines x WHERE x.order_id = o.id) AS pending,
-			(SELECT string_agg((x.pending + x.reserved + x.picked) || ' × ' || p.sku, ', ' ORDER BY x.line_no)
-				FROM order_lines x JOIN products p ON p.id = x.product_id WHERE x.order_id = o.id AND x.pending + x.reserved + x.picked > 0) AS lines
-		FROM cand JOIN orders o ON o.id = cand.id LEFT JOIN locations pl ON pl.id = o.pickup_location_id
-		WHERE o.status NOT IN ('completed', 'cancelled')
-	),
-	tabbed AS (
-		SELECT r.*,
-			(r.fulfilment = 'pickup' AND (r.to_pick > 0 OR (r.pending > 0 AND r.pickup_location_id = ANY($1)))) AS t_pick,
-			(r.fulfilment = 'pickup' AND r.status = 'ready_for_pickup' AND r.pickup_location_id = ANY($1)) AS t_ready,
-			(r.fulfilment = 'ship' AND r.to_pick + r.picked > 0) AS t_ship
-		FROM rows r
-	)`
+// queueCand is a candidate order with what its tabs are decided by.
+type queueCand struct {
+	ID          int64        `db:"id"`
+	Status      string       `db:"status"`
+	Fulfilment  string       `db:"fulfilment"`
+	PromisedAt  sql.NullTime `db:"promised_at"`
+	PickupUntil sql.NullTime `db:"pickup_until"`
+	AtMine      bool         `db:"at_mine"` // its pickup store is in scope
+	HoldReason  string       `db:"hold_reason"`
+	ToPick      int          `db:"to_pick"` // reserved units at the stores in scope
+	Picked      int          `db:"picked"`  // picked units at the stores in scope
+}
 
-const queueOverdue = `((t_pick AND promised_at < $2) OR (t_ready AND pickup_until < $2) OR (t_ship AND promised_at < $2))`
+// The queue's candidates: open pickup orders whose pickup store is in
+// scope, and open orders with units held at a store in scope. Both come
+// through partial indexes that hold only open work, and the orders are
+// then read by primary key, so the queue costs the same with a million
+// closed orders behind it as with none.
+const queueCandidates = `
+	WITH held AS (
+		SELECT order_id, sum(reserved)::int AS to_pick, sum(picked)::int AS picked FROM order_lines
+		WHERE location_id = ANY($1) AND reserved + picked > 0 GROUP BY order_id
+	), cand AS (
+		SELECT id FROM orders WHERE pickup_location_id = ANY($1) AND fulfilment = 'pickup' AND status NOT IN ('completed', 'cancelled')
+		UNION
+		SELECT order_id FROM held
+	)
+	SELECT o.id, o.status, o.fulfilment, o.promised_at, o.pickup_until, COALESCE(o.pickup_location_id = ANY($1), false) AS at_mine,
+		o.hold_reason, COALESCE(h.to_pick, 0) AS to_pick, COALESCE(h.picked, 0) AS picked
+	FROM orders o LEFT JOIN held h ON h.order_id = o.id
+	WHERE o.id = ANY(ARRAY(SELECT id FROM cand)) AND o.status NOT IN ('completed', 'cancelled')`
+
+// queueDetails reads what the queue shows of the page's orders.
+const queueDetails = `
+	SELECT o.id, o.number, o.status, o.channel, o.customer_name, pl.code AS pickup_location, pl.timezone AS pickup_timezone,
+		o.promised_at, o.pickup_until, o.placed_at, o.hold_reason, q.units, 0 AS to_pick, 0 AS picked, q.lines
+	FROM orders o LEFT JOIN locations pl ON pl.id = o.pickup_location_id
+	CROSS JOIN LATERAL (
+		SELECT COALESCE(sum(x.pending + x.reserved + x.picked), 0) AS units,
+			COALESCE(string_agg((x.pending + x.reserved + x.picked) || ' × ' || p.sku, ', ' ORDER BY x.line_no)
+				FILTER (WHERE x.pending + x.reserved + x.picked > 0), '') AS lines
+		FROM order_lines x JOIN products p ON p.id = x.product_id WHERE x.order_id = o.id
+	) q
+	WHERE o.id = ANY($1)`
 
 // PickupQueue returns one tab of the queue for the given location ids,
-// the most urgent first, and the counts of every tab.
+// the most urgent first (at most limit rows), and the counts of every tab:
+//
+//	to pick: a pickup order with units reserved at these stores, or on hold
+//	         (units waiting for a decision) with its pickup store here;
+//	ready:   a pickup order ready for pickup at these stores;
+//	to ship: a ship order with units held at these stores;
+//	overdue: any of those past its promise (ready ones: past the end of
+//	         the pickup window).
 func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, now time.Time, limit int) ([]PickupRow, QueueCounts, error) {
 	var counts QueueCounts
 	if limit <= 0 || limit > 200 {
 		limit = 100
 	}
-	ids := pq.Array(locationIDs)
-	err := db.GetContext(ctx, &counts, `WITH `+queueCandidates+`
-		SELECT count(*) FILTER (WHERE t_pick) AS to_pick, count(*) FILTER (WHERE t_ready) AS ready,
-			count(*) FILTER (WHERE `+queueOverdue+`) AS overdue, count(*) FILTER (WHERE t_ship) AS to_ship FROM tabbed`, ids, now)
-	if err != nil {
-		return nil, counts, fmt.Errorf("store: queue counts: %w", err)
+	if tab == "" {
+		tab = TabToPick
 	}
-	var filter string
-	switch tab {
-	case TabReady:
-		filter = `t_ready`
-	case TabOverdue:
-		filter = queueOverdue
-	case TabToShip:
-		filter = `t_ship`
-	default:
-		filter = `t_pick`
-	}
-	var rows []PickupRow
-	err = db.SelectContext(ctx, &rows, `WITH `+queueCandidates+`
-		SELECT id, number, status, channel, customer_name, pickup_location, pickup_timezone, promised_at, pickup_until, placed_at,
-			hold_reason, units, to_pick, picked, COALESCE(lines, '') AS lines
-		FROM tabbed WHERE `+filter+` AND $2::timestamptz IS NOT NULL
-		ORDER BY CASE WHEN status = 'ready_for_pickup' THEN pickup_until ELSE promised_at END NULLS LAST, id LIMIT $3`, ids, now, limit)
-	if err != nil {
+	var cands []queueCand
+	if err := db.SelectContext(ctx, &cands, queueCandidates, pq.Array(locationIDs)); err != nil {
 		return nil, counts, fmt.Errorf("store: queue: %w", err)
 	}
+	due := func(c queueCand) (time.Time, bool) {
+		if c.Status == domain.OrderReadyForPickup && c.PickupUntil.Valid {
+			return c.PickupUntil.Time, true
+		}
+		return c.PromisedAt.Time, c.PromisedAt.Valid
+	}
+	var page []queueCand
+	for _, c := range cands {
+		pick := c.Fulfilment == domain.FulfilPickup && (c.ToPick > 0 || c.HoldReason != "" && c.AtMine)
+		ready := c.Fulfilment == domain.FulfilPickup && c.Status == domain.OrderReadyForPickup && c.AtMine
+		ship := c.Fulfilment == domain.FulfilShip && c.ToPick+c.Picked > 0
+		d, ok := due(c)
+		overdue := ok && d.Before(now) && (pick || ready || ship)
+		counts.ToPick += b2i(pick)
+		counts.Ready += b2i(ready)
+		counts.ToShip += b2i(ship)
+		counts.Overdue += b2i(overdue)
+		if map[string]bool{TabToPick: pick, TabReady: ready, TabToShip: ship, TabOverdue: overdue}[tab] {
+			page = append(page, c)
+		}
+	}
+	sort.SliceStable(page, func(i, j int) bool {
+		di, oki := due(page[i])
+		dj, okj := due(page[j])
+		if oki != okj {
+			return oki
+		}
+		if !di.Equal(dj) {
+			return di.Before(dj)
+		}
+		return page[i].ID < page[j].ID
+	})
+	if len(page) > limit {
+		page = page[:limit]
+	}
+	if len(page) == 0 {
+		return nil, counts, nil
+	}
+	ids := make([]int64, len(page))
+	for i, c := range page {
+		ids[i] = c.ID
+	}
+	var details []PickupRow
+	if err := db.SelectContext(ctx, &details, queueDetails, pq.Array(ids)); err != nil {
+		return nil, counts, fmt.Errorf("store: queue details: %w", err)
+	}
+	byID := make(map[int64]PickupRow, len(details))
+	for _, d := range details {
+		byID[d.ID] = d
+	}
+	rows := make([]PickupRow, 0, len(page))
+	for _, c := range page {
+		if r, ok := byID[c.ID]; ok {
+			r.ToPickHere, r.PickedHere = c.ToPick, c.Picked
+			rows = append(rows, r)
+		}
+	}
 	return rows, counts, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // LocationIDs turns location codes into ids, skipping unknown codes.
