@@ -498,3 +498,58 @@ func TestCheckFindsReservationLeaks(t *testing.T) {
 		t.Fatalf("nothing changed in the window: %+v %v", rep, err)
 	}
 }
+
+// Several sweepers at once (several app instances) expire each hold
+// exactly once.
+func TestConcurrentSweepersExpireOnce(t *testing.T) {
+	db := resvDB(t)
+	ctx := context.Background()
+	sku := firstSKU(t, db, 121)
+	setReservable(t, db, domain.BOPIS, sku, "S10", 60)
+	var ids []int64
+	for range 40 {
+		res, err := db.Reserve(ctx, call(bopis("S10", sku, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, decodeRes(t, res).ID)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := db.ExpireHolds(ctx, later, 7)
+				if err != nil {
+					t.Errorf("sweep: %v", err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		audit, err := db.ListAudit(ctx, store.AuditFilter{Entity: "reservation", EntityID: fmt.Sprint(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expired := 0
+		for _, a := range audit {
+			if a.Action == "reservation.expire" {
+				expired++
+			}
+		}
+		if !hasExpired(t, db, id) || expired != 1 {
+			t.Fatalf("reservation %d: expired audit rows %d", id, expired)
+		}
+	}
+	if n := reservable(t, db, domain.BOPIS, sku, "S10"); n != 60 {
+		t.Fatalf("every expired unit is back: reservable %d", n)
+	}
+	mustCheck(t, db)
+}
