@@ -5,7 +5,7 @@ BIN := bin/stockline
 GO ?= go
 DATA_DIR ?= .data
 
-.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short
+.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short bench-ingest
 
 ## build: compile bin/stockline
 build:
@@ -43,6 +43,13 @@ fuzz-short:
 	  out=$$($(GO) test ./connectors/fuzz -run '^$$' -fuzz "^$$f\$$" -fuzztime=$(FUZZTIME) 2>&1) || { \
 	    echo "$$out" | tail -40; echo "fuzz target $$f failed; the input is saved under connectors/fuzz/testdata/fuzz/$$f"; exit 1; }; \
 	done; echo "fuzz-short: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each, passed"
+
+## bench-ingest: sustained connector ingest, 1M Square-style changes over 200 × 20,000 positions, beside a bare-SQL baseline (INGEST_FLAGS="-events 100000" to shrink)
+INGEST_FLAGS ?=
+bench-ingest: prereqs-pg
+	$(GO) run ./cmd/ingestbench $(INGEST_FLAGS)
+
+bench: bench-ingest
 
 ## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
 check-static:

@@ -37,12 +37,11 @@ func (db *DB) RecentEvents(ctx context.Context, connectorID, beforeID int64, lim
 	if limit <= 0 || limit > 200 {
 		limit = 25
 	}
-	if beforeID <= 0 {
-		beforeID = 1<<63 - 1
-	}
 	var out []StoredEvent
+	// Keyset by (received_at, id) on the inbound_events_received index.
 	err := db.SelectContext(ctx, &out, `SELECT `+storedEventCols+` FROM inbound_events
-		WHERE connector_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, connectorID, beforeID, limit+1)
+		WHERE connector_id = $1 AND ($2 = 0 OR (received_at, id) < (SELECT received_at, id FROM inbound_events WHERE id = $2))
+		ORDER BY received_at DESC, id DESC LIMIT $3`, connectorID, beforeID, limit+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: recent events: %w", err)
 	}

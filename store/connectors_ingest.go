@@ -193,6 +193,12 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 		seen[ev.SourceEventID] = true
 		preps = append(preps, &feedEvent{ev: ev})
 	}
+	// Everything below is keyed lookups of a batch's rows: keep the planner
+	// on index nested loops. With a few thousand keys in an array it would
+	// otherwise hash-join whole tables (positions, mappings) per batch.
+	if err := keyedPlans(ctx, tx, true); err != nil {
+		return res, err
+	}
 	r, err := newFeedResolver(ctx, tx, c.ID, preps)
 	if err != nil {
 		return res, err
@@ -220,7 +226,11 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 		return res, err
 	}
 	res.Changed = changed
-	// Orders, one savepoint each, through the sink.
+	// Orders, one savepoint each, through the sink, with the planner as the
+	// orders code expects it.
+	if err := keyedPlans(ctx, tx, false); err != nil {
+		return res, err
+	}
 	for _, p := range fresh {
 		if p.status == feedApplied && (p.ev.Order != nil || p.ev.Cancel != nil) {
 			if err := applyFeedOrder(ctx, tx, sink, p); err != nil {
@@ -245,6 +255,19 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 		}
 	}
 	return res, nil
+}
+
+// keyedPlans turns hash and merge joins off (or back to the default) for
+// the rest of the transaction.
+func keyedPlans(ctx context.Context, tx *Tx, on bool) error {
+	q := `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`
+	if !on {
+		q = `SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT`
+	}
+	if _, err := tx.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("store: planner settings: %w", err)
+	}
+	return nil
 }
 
 // disposeFeedEvent decides what happens to an event before anything is written.
@@ -364,12 +387,13 @@ func newFeedResolver(ctx context.Context, tx *Tx, connectorID int64, preps []*fe
 	var rows []row
 	if len(mk) > 0 {
 		var got []row
-		err := tx.SelectContext(ctx, &got, `SELECT m.kind, m.external_id AS ext, COALESCE(m.product_id, m.location_id) AS id,
-				COALESCE(p.sku, l.code) AS code
+		// One primary-key lookup per reference (LATERAL), whatever the
+		// table statistics say.
+		err := tx.SelectContext(ctx, &got, `SELECT k.kind, k.ext, COALESCE(m.product_id, m.location_id) AS id,
+				COALESCE((SELECT sku FROM products p WHERE p.id = m.product_id), (SELECT code FROM locations l WHERE l.id = m.location_id)) AS code
 			FROM unnest($2::text[], $3::text[]) AS k(kind, ext)
-			JOIN connector_mappings m ON m.connector_id = $1 AND m.kind = k.kind AND m.external_id = k.ext
-			LEFT JOIN products p ON p.id = m.product_id
-			LEFT JOIN locations l ON l.id = m.location_id`, connectorID, pq.Array(mk), pq.Array(mid))
+			CROSS JOIN LATERAL (SELECT product_id, location_id FROM connector_mappings m
+				WHERE m.connector_id = $1 AND m.kind = k.kind AND m.external_id = k.ext) m`, connectorID, pq.Array(mk), pq.Array(mid))
 		if err != nil {
 			return nil, fmt.Errorf("store: resolve mappings: %w", err)
 		}
@@ -516,6 +540,25 @@ func feedTruncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// feedAppliedJSON is the inventory.feed_applied outbox event: what one
+// inbound event did.
+type feedAppliedJSON struct {
+	Connector  string           `json:"connector"`
+	Event      string           `json:"event"`
+	Type       string           `json:"type"`
+	OccurredAt time.Time        `json:"occurred_at"`
+	Changes    []feedChangeJSON `json:"changes"`
+}
+
+type feedChangeJSON struct {
+	SKU         string        `json:"sku"`
+	Location    string        `json:"location"`
+	Reason      domain.Reason `json:"reason,omitempty"`
+	OnHandDelta *int          `json:"on_hand_delta,omitempty"`
+	Counted     *int          `json:"counted,omitempty"`
+	Applied     *bool         `json:"applied,omitempty"`
+}
+
 type feedPosKey struct{ loc, prod int64 }
 
 type feedMove struct {
@@ -555,21 +598,47 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	for i, k := range keys {
 		kl[i], kp[i] = k.loc, k.prod
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO positions (location_id, product_id)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`, pq.Array(kl), pq.Array(kp)); err != nil {
-		return 0, fmt.Errorf("store: create positions: %w", err)
-	}
 	type posRow struct {
 		Loc  int64 `db:"location_id"`
 		Prod int64 `db:"product_id"`
 		domain.Position
 	}
-	var locked []posRow
-	if err := tx.SelectContext(ctx, &locked, `SELECT p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold,
-			p.transfer_out, p.in_transit_in
-		FROM positions p JOIN unnest($1::bigint[], $2::bigint[]) AS k(l, pr) ON p.location_id = k.l AND p.product_id = k.pr
-		ORDER BY p.location_id, p.product_id FOR UPDATE OF p`, pq.Array(kl), pq.Array(kp)); err != nil {
-		return 0, fmt.Errorf("store: lock positions: %w", err)
+	lockRows := func(l, p []int64) ([]posRow, error) {
+		var rows []posRow
+		err := tx.SelectContext(ctx, &rows, `SELECT p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold,
+				p.transfer_out, p.in_transit_in
+			FROM positions p JOIN unnest($1::bigint[], $2::bigint[]) AS k(l, pr) ON p.location_id = k.l AND p.product_id = k.pr
+			ORDER BY p.location_id, p.product_id FOR UPDATE OF p`, pq.Array(l), pq.Array(p))
+		if err != nil {
+			return nil, fmt.Errorf("store: lock positions: %w", err)
+		}
+		return rows, nil
+	}
+	locked, err := lockRows(kl, kp)
+	if err != nil {
+		return 0, err
+	}
+	if len(locked) < len(keys) {
+		// Positions seen for the first time: create, then lock them too.
+		have := make(map[feedPosKey]bool, len(locked))
+		for _, r := range locked {
+			have[feedPosKey{r.Loc, r.Prod}] = true
+		}
+		var ml, mp []int64
+		for _, k := range keys {
+			if !have[k] {
+				ml, mp = append(ml, k.loc), append(mp, k.prod)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO positions (location_id, product_id)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`, pq.Array(ml), pq.Array(mp)); err != nil {
+			return 0, fmt.Errorf("store: create positions: %w", err)
+		}
+		more, err := lockRows(ml, mp)
+		if err != nil {
+			return 0, err
+		}
+		locked = append(locked, more...)
 	}
 	cur := make(map[feedPosKey]domain.Position, len(locked))
 	for _, r := range locked {
@@ -640,7 +709,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	countIdx := 0
 	for _, p := range events {
 		ev := p.ev
-		var outChanges []map[string]any
+		var outChanges []feedChangeJSON
 		for _, ch := range p.changes {
 			key := feedPosKey{ch.locID, ch.prodID}
 			pos := cur[key]
@@ -678,7 +747,8 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 				} else if p.note == "" {
 					p.note = fmt.Sprintf("Count superseded: a newer count (%s) already holds.", anchor.CountedAt.UTC().Format(time.RFC3339))
 				}
-				outChanges = append(outChanges, map[string]any{"sku": ch.sku, "location": ch.loc, "counted": *ch.Count, "applied": applies})
+				counted := *ch.Count
+				outChanges = append(outChanges, feedChangeJSON{SKU: ch.sku, Location: ch.loc, Counted: &counted, Applied: &applies})
 			} else {
 				for _, m := range ch.Moves {
 					if m.Delta != 0 {
@@ -693,12 +763,13 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 						p.note = "Happened before a newer count, which already includes it."
 					}
 				}
-				outChanges = append(outChanges, map[string]any{"sku": ch.sku, "location": ch.loc, "reason": ch.Reason, "on_hand_delta": ch.OnHandDelta()})
+				d := ch.OnHandDelta()
+				outChanges = append(outChanges, feedChangeJSON{SKU: ch.sku, Location: ch.loc, Reason: ch.Reason, OnHandDelta: &d})
 			}
 			cur[key] = pos
 		}
-		payload, err := json.Marshal(map[string]any{"connector": c.Name, "event": ev.SourceEventID, "type": ev.Type,
-			"occurred_at": ev.OccurredAt, "changes": outChanges})
+		payload, err := json.Marshal(feedAppliedJSON{Connector: c.Name, Event: ev.SourceEventID, Type: ev.Type,
+			OccurredAt: ev.OccurredAt, Changes: outChanges})
 		if err != nil {
 			return 0, err
 		}
