@@ -70,3 +70,12 @@ func (c *stmtCache) getDB(ctx context.Context, dest any, query string, args ...a
 	}
 	return st.GetContext(ctx, dest, args...)
 }
+
+// getRow runs query on the pool and scans its one row into dest.
+func (c *stmtCache) getRow(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}

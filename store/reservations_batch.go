@@ -292,6 +292,11 @@ func (c *refCache) locations(ctx context.Context, db *DB) ([]domain.Location, er
 		return l, nil
 	}
 	c.mu.Unlock()
+	return c.reloadLocations(ctx, db)
+}
+
+// reloadLocations refreshes the cached locations now.
+func (c *refCache) reloadLocations(ctx context.Context, db *DB) ([]domain.Location, error) {
 	l, err := db.ListLocations(ctx)
 	if err != nil {
 		return nil, err
