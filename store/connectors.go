@@ -458,7 +458,7 @@ func resolveFeedStale(ctx context.Context, tx *Tx, name, note string) error {
 func (db *DB) MarkStaleFeeds(ctx context.Context, skip func(Connector) bool) ([]string, error) {
 	var stale []Connector
 	err := db.SelectContext(ctx, &stale, `SELECT `+connectorCols+` FROM connectors
-		WHERE enabled AND COALESCE(last_success_at, created_at) < now() - stale_after_seconds * interval '1 second'`)
+		WHERE enabled AND adapter <> 'csv' AND COALESCE(last_success_at, created_at) < now() - stale_after_seconds * interval '1 second'`)
 	if err != nil {
 		return nil, fmt.Errorf("store: stale feeds: %w", err)
 	}
