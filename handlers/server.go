@@ -32,6 +32,7 @@ type Options struct {
 	LoginMaxPerIP        int            // failed sign-ins per client IP per LoginWindow
 	LoginWindow          time.Duration
 	ShopifyWebhookSecret string // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
+	ConnectorSecretKey   string // seals connector credentials typed on the connector page (AES-256-GCM)
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes

@@ -28,6 +28,7 @@ type Config struct {
 	LoginWindow          time.Duration
 	Simulators           bool   // start the built-in POS and ecommerce feed simulators
 	ShopifyWebhookSecret string // verifies POST /webhooks/shopify
+	ConnectorSecretKey   string // seals connector credentials (AES-256-GCM); empty: only env: references
 	SweepInterval        time.Duration
 	SMTPAddr             string        // host:port of the SMTP server customer messages go through; empty: the local outbox page
 	SMTPFrom             string        // the From address of customer messages
@@ -47,6 +48,7 @@ func LoadConfig() (Config, error) {
 		LogFormat:            env("LOG_FORMAT", "json"),
 		LogLevel:             env("LOG_LEVEL", "info"),
 		ShopifyWebhookSecret: env("SHOPIFY_WEBHOOK_SECRET", ""),
+		ConnectorSecretKey:   env("CONNECTOR_SECRET_KEY", ""),
 		SMTPAddr:             env("SMTP_ADDR", ""),
 		SMTPFrom:             env("SMTP_FROM", "orders@stockline.local"),
 	}
@@ -101,6 +103,9 @@ func LoadConfig() (Config, error) {
 	}
 	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 		errs = append(errs, "SESSION_SECRET must be at least 32 characters")
+	}
+	if c.ConnectorSecretKey != "" && len(c.ConnectorSecretKey) < 32 {
+		errs = append(errs, "CONNECTOR_SECRET_KEY must be at least 32 characters")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))

@@ -338,6 +338,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TLS: m.Config.TLSCertFile != "", TrustedProxies: m.Config.TrustedProxies,
 		LoginMaxPerAccount: m.Config.LoginMaxPerAccount, LoginMaxPerIP: m.Config.LoginMaxPerIP, LoginWindow: m.Config.LoginWindow,
 		ShopifyWebhookSecret: m.Config.ShopifyWebhookSecret,
+		ConnectorSecretKey:   m.Config.ConnectorSecretKey,
 	})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
