@@ -93,7 +93,7 @@ func (db *DB) check(ctx context.Context, since time.Time) (CheckReport, error) {
 				sum(delta) FILTER (WHERE bucket = 'transfer_out') AS transfer_out,
 				sum(delta) FILTER (WHERE bucket = 'in_transit_in') AS in_transit_in
 			FROM ledger g WHERE `+scope("g")+` GROUP BY location_id, product_id
-		), bad AS (
+		), bad AS MATERIALIZED (
 			-- Compare whole rows first and expand only the few that differ:
 			-- at millions of positions this halves the check's time.
 			SELECT COALESCE(p.location_id, s.location_id) AS location_id, COALESCE(p.product_id, s.product_id) AS product_id,
@@ -134,12 +134,15 @@ func (db *DB) check(ctx context.Context, since time.Time) (CheckReport, error) {
 		Explained bool   `db:"explained"`
 	}
 	err = tx.SelectContext(ctx, &bad, `
+		WITH out_of_bounds AS MATERIALIZED ( -- usually empty: name the rows only after finding them
+			SELECT * FROM positions p
+			WHERE (p.on_hand < 0 OR p.reserved > p.on_hand OR p.reserved < 0 OR p.damaged < 0 OR p.quality_hold < 0
+				OR p.transfer_out < 0 OR p.in_transit_in < 0) AND `+scope("p")+`
+		)
 		SELECT l.code AS location, pr.sku, p.on_hand, p.reserved,
 			EXISTS (SELECT 1 FROM exceptions e WHERE e.kind = 'negative_stock' AND e.status IN ('open', 'in_progress')
 				AND e.location_id = p.location_id AND e.product_id = p.product_id) AS explained
-		FROM positions p JOIN locations l ON l.id = p.location_id JOIN products pr ON pr.id = p.product_id
-		WHERE (p.on_hand < 0 OR p.reserved > p.on_hand OR p.reserved < 0 OR p.damaged < 0 OR p.quality_hold < 0
-			OR p.transfer_out < 0 OR p.in_transit_in < 0) AND `+scope("p")+`
+		FROM out_of_bounds p JOIN locations l ON l.id = p.location_id JOIN products pr ON pr.id = p.product_id
 		ORDER BY l.code, pr.sku LIMIT 1000`, args...)
 	if err != nil {
 		return r, fmt.Errorf("store: check invariants: %w", err)

@@ -21,7 +21,7 @@ func reservationLeaks(ctx context.Context, q querier, scope func(alias string) s
 			FROM reservation_lines rl JOIN reservations r ON r.id = rl.reservation_id
 			WHERE r.status IN ('held', 'committed') AND `+scope("rl")+`
 			GROUP BY rl.location_id, rl.product_id
-		), cmp AS (
+		), cmp AS MATERIALIZED (
 			SELECT COALESCE(p.location_id, h.location_id) AS location_id, COALESCE(p.product_id, h.product_id) AS product_id,
 				COALESCE(p.reserved, 0) AS reserved, COALESCE(h.qty, 0) AS held
 			FROM (SELECT location_id, product_id, reserved FROM positions p WHERE reserved <> 0 AND `+scope("p")+`) p
