@@ -86,6 +86,9 @@ func (s *Server) handleShopifyWebhook(c echo.Context) error {
 		}
 		return err
 	}
+	if err := s.DB.NoteSourceTime(ctx, conn.ID, res.Newest); err != nil {
+		return err
+	}
 	s.Log.InfoContext(ctx, "shopify webhook", "topic", topic, "webhook_id", webhookID, "connector", conn.Name,
 		"applied", res.Applied, "duplicates", res.Duplicates, "pending", res.Pending, "dead_lettered", res.DeadLettered)
 	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "connector": conn.Name, "received": res.Received,

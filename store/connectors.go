@@ -421,6 +421,19 @@ func (db *DB) RecordPullSuccess(ctx context.Context, connectorID int64, newestSo
 	})
 }
 
+// NoteSourceTime moves the connector's newest source time forward (for
+// events that arrive by webhook rather than by a pull).
+func (db *DB) NoteSourceTime(ctx context.Context, connectorID int64, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	_, err := db.ExecContext(ctx, `UPDATE connectors SET last_source_at = GREATEST(last_source_at, $2) WHERE id = $1`, connectorID, t)
+	if err != nil {
+		return fmt.Errorf("store: note source time: %w", err)
+	}
+	return nil
+}
+
 // RecordPullError notes a failed attempt and when the next one is due.
 func (db *DB) RecordPullError(ctx context.Context, connectorID int64, msg string, next time.Time) error {
 	if len(msg) > 1000 {
