@@ -353,6 +353,10 @@ func TestReservationsPageListsScopesAndReleases(t *testing.T) {
 	if !strings.Contains(body, "expires in") {
 		t.Fatal("each hold shows its time left")
 	}
+	doc := adminDoc(t, body)
+	if doc.Find(fmt.Sprintf(`form[data-testid="release-%d"] input[name="_csrf"]`, s01)).Length() != 1 {
+		t.Fatal("the release form must carry its CSRF token")
+	}
 	_, body = lead.get("/reservations?sku=NOPE-0")
 	if !strings.Contains(body, `data-testid="reservations-empty"`) {
 		t.Fatal("a filter that matches nothing says so")
