@@ -47,7 +47,7 @@ func (s *Server) renderPolicies(c echo.Context, status int, failed *views.Policy
 		f := views.PolicyFormFrom(p)
 		if failed != nil && failed.Channel == p.Channel {
 			f = *failed
-			f.UpdatedAt = p.UpdatedAt
+			f.UpdatedAt, f.Saved = p.UpdatedAt, p
 		}
 		v.Forms = append(v.Forms, f)
 	}

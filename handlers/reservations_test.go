@@ -435,6 +435,9 @@ func TestPoliciesPageEditsTakeEffectAtOnce(t *testing.T) {
 		t.Fatalf("save: %d", res.StatusCode)
 	}
 	_, body = lead.get(res.Header.Get("Location"))
+	if got := adminText(adminDoc(t, body), `[data-testid="policy-summary-local_delivery"]`); !strings.Contains(got, "holds last 7 min") {
+		t.Fatalf("the card summarises the rules in force: %q", got)
+	}
 	if !strings.Contains(body, "Saved the Local delivery policy") || !strings.Contains(body, "holds last 7 min") {
 		t.Fatalf("confirmation:\n%s", body)
 	}
