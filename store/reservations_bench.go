@@ -178,11 +178,13 @@ func dropIndexes(ctx context.Context, conn *sqlx.Conn, tables ...string) ([]stri
 
 // BenchCeilingReserve is the raw-SQL ceiling: one statement that takes a
 // unit from the position with the conditional UPDATE and inserts the
-// reservation row, committed durably on its own (autocommit). ok is false
+// reservation row, committed durably on its own (autocommit), from a
+// statement prepared once per connection. ok is false
 // when the position had no unit left.
 func (db *DB) BenchCeilingReserve(ctx context.Context, locationID, productID int64, expires time.Time) (bool, error) {
 	var n int
-	err := db.GetContext(ctx, &n, `WITH u AS (
+	// Prepared, as the application's own hot statements are.
+	err := db.prepared().getRow(ctx, `WITH u AS (
 			UPDATE positions SET reserved = reserved + 1
 			WHERE location_id = $1 AND product_id = $2
 				AND on_hand - reserved - damaged - quality_hold - transfer_out - 1 >= 1
@@ -192,7 +194,7 @@ func (db *DB) BenchCeilingReserve(ctx context.Context, locationID, productID int
 			SELECT 'bopis', 'released', 'bench-ceiling', $3, now(), 'system:bench-ceiling' FROM u
 			RETURNING 1
 		)
-		SELECT count(*) FROM r`, locationID, productID, expires)
+		SELECT count(*) FROM r`, []any{locationID, productID, expires}, &n)
 	return n == 1, err
 }
 
