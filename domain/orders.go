@@ -589,3 +589,27 @@ func DueText(promised, now time.Time) string {
 	}
 	return "due in " + s
 }
+
+// SuggestSplit proposes how to split need units over candidate stores whose
+// ATP is given in the order they should be tried (most ATP first), when no
+// single store can take it all: e.g. ATP [2, 1] and need 3 gives [2, 1].
+// It returns nil when the first store can take everything (reallocate
+// instead) or all of them together cannot.
+func SuggestSplit(atp []int, need int) []int {
+	if len(atp) == 0 || need <= 0 || atp[0] >= need {
+		return nil
+	}
+	var out []int
+	for _, a := range atp {
+		if need == 0 {
+			break
+		}
+		n := min(a, need)
+		out = append(out, n)
+		need -= n
+	}
+	if need > 0 {
+		return nil
+	}
+	return out
+}

@@ -278,3 +278,23 @@ func TestDueText(t *testing.T) {
 		}
 	}
 }
+
+func TestSuggestSplit(t *testing.T) {
+	tests := []struct {
+		atp  []int
+		need int
+		want []int
+	}{
+		{nil, 3, nil},
+		{[]int{5, 1}, 3, nil}, // one store can take it: reallocate, not split
+		{[]int{2, 1}, 3, []int{2, 1}},
+		{[]int{2, 2, 2}, 5, []int{2, 2, 1}},
+		{[]int{2, 0}, 3, nil}, // together they cannot
+		{[]int{1, 1, 1, 1}, 2, []int{1, 1}},
+	}
+	for _, tt := range tests {
+		if got := SuggestSplit(tt.atp, tt.need); !slices.Equal(got, tt.want) {
+			t.Errorf("SuggestSplit(%v, %d) = %v, want %v", tt.atp, tt.need, got, tt.want)
+		}
+	}
+}

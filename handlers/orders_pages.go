@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func (s *Server) orderView(c echo.Context, o store.Order) (views.OrderView, erro
 		return views.OrderView{}, err
 	}
 	u := currentUser(c)
-	m := views.OrderView{Order: o, Timeline: tl, Now: time.Now(), CanAct: containsRole(orderActRoles, u.Role), CanShip: containsRole(shipRoles, u.Role)}
+	m := views.OrderView{Order: o, Timeline: tl, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role)}
 	if o.Fulfilment == domain.FulfilPickup && o.Open() && m.CanAct {
 		locs, err := s.DB.ListLocations(ctx)
 		if err != nil {
@@ -135,15 +136,6 @@ func (s *Server) orderView(c echo.Context, o store.Order) (views.OrderView, erro
 		}
 	}
 	return m, nil
-}
-
-func containsRole(rs []domain.Role, r domain.Role) bool {
-	for _, x := range rs {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) handleOrderPage(c echo.Context) error {

@@ -166,24 +166,16 @@ func (s *Server) pickView(c echo.Context, o store.Order) (views.PickView, error)
 	return m, nil
 }
 
-// splitSuggestion fills need from the stores with the most ATP first, when
-// no single store can: e.g. 1 from S04 and 2 from S05. Nil when one store
-// can take it all or the stores together cannot.
+// splitSuggestion turns domain.SuggestSplit's quantities into allocations
+// at the alternative stores (listed most ATP first).
 func splitSuggestion(alts []store.StoreATP, need int) []store.Allocation {
-	if len(alts) == 0 || alts[0].ATP >= need {
-		return nil
+	atp := make([]int, len(alts))
+	for i, a := range alts {
+		atp[i] = a.ATP
 	}
 	var out []store.Allocation
-	for _, a := range alts {
-		if need == 0 {
-			break
-		}
-		n := min(a.ATP, need)
-		out = append(out, store.Allocation{Location: a.Code, Qty: n})
-		need -= n
-	}
-	if need > 0 {
-		return nil
+	for i, n := range domain.SuggestSplit(atp, need) {
+		out = append(out, store.Allocation{Location: alts[i].Code, Qty: n})
 	}
 	return out
 }
