@@ -183,6 +183,8 @@ type ExternalOrder struct {
 	FinancialStatus string // the platform's payment status, e.g. "paid"
 	PlacedAt        time.Time
 	Lines           []ExternalOrderLine
+	SourceEventID   string // the feed event that carried it, e.g. "shopify:order:820982911946154508:created"
+	Via             string // how it arrived: pull or webhook
 }
 
 // ExternalOrderLine is one line of an ExternalOrder.
@@ -196,10 +198,12 @@ type ExternalOrderLine struct {
 
 // ExternalOrderCancel says a platform cancelled an order.
 type ExternalOrderCancel struct {
-	Source      string
-	ExternalRef string
-	Reason      string
-	CancelledAt time.Time
+	Source        string
+	ExternalRef   string
+	Reason        string
+	CancelledAt   time.Time
+	SourceEventID string // the feed event that carried it
+	Via           string // how it arrived: pull or webhook
 }
 
 // Validate checks an external order is complete enough to create.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -171,6 +172,22 @@ func TestShopifyWebhooksVerifyApplyAndDedupeWithPulls(t *testing.T) {
 	_, out = app.apiDo(http.MethodGet, "/api/v1/orders?external_ref=820982911946154508", "")
 	if !strings.Contains(out, `"status":"cancelled"`) {
 		t.Fatalf("order not cancelled: %s", out)
+	}
+	// The order's timeline names the feed events that carried it, with
+	// their source ids and how they arrived.
+	var found struct {
+		Orders []struct {
+			ID int64 `json:"id"`
+		} `json:"orders"`
+	}
+	if err := json.Unmarshal([]byte(out), &found); err != nil || len(found.Orders) != 1 {
+		t.Fatalf("search: %v %s", err, out)
+	}
+	_, out = app.apiDo(http.MethodGet, fmt.Sprintf("/api/v1/orders/%d", found.Orders[0].ID), "")
+	for _, want := range []string{"by webhook as order #1001", "event shopify:order:820982911946154508:created", "event shopify:order:820982911946154508:cancelled"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline lacks %q: %s", want, out)
+		}
 	}
 
 	// A signed but malformed body is kept as a dead letter, answered 200.

@@ -863,10 +863,15 @@ func applyFeedOrder(ctx context.Context, tx *Tx, sink OrderSink, p *feedEvent) e
 		return fmt.Errorf("store: savepoint: %w", err)
 	}
 	var err error
+	// The sink records which feed event carried the order on its timeline.
 	if p.ev.Order != nil {
-		err = sink.CreateOrder(ctx, tx, *p.ev.Order)
+		o := *p.ev.Order
+		o.SourceEventID, o.Via = p.ev.SourceEventID, p.ev.Via
+		err = sink.CreateOrder(ctx, tx, o)
 	} else {
-		err = sink.CancelOrder(ctx, tx, *p.ev.Cancel)
+		c := *p.ev.Cancel
+		c.SourceEventID, c.Via = p.ev.SourceEventID, p.ev.Via
+		err = sink.CancelOrder(ctx, tx, c)
 	}
 	if err == nil {
 		_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT order_event`)

@@ -60,7 +60,8 @@ func (feedOrderSink) CreateOrder(ctx context.Context, tx *Tx, eo domain.External
 		name = eo.ExternalRef
 	}
 	return insertOrderEvents(ctx, tx, res.Order.ID, actor, eo.Source, []orderEvent{{"connector",
-		fmt.Sprintf("Received from %s as order %s (source id %s).", eo.Source, name, eo.ExternalRef), ""}}, db.stamp())
+		fmt.Sprintf("Received from %s%s as order %s (order id %s, event %s).", eo.Source, via(eo.Via), name, eo.ExternalRef, firstNonEmpty(eo.SourceEventID, "unknown")),
+		""}}, db.stamp())
 }
 
 // CancelOrder cancels every open unit of the order the platform cancelled;
@@ -76,7 +77,16 @@ func (feedOrderSink) CancelOrder(ctx context.Context, tx *Tx, c domain.ExternalO
 		return err
 	}
 	return insertOrderEvents(ctx, tx, o.ID, actor, c.Source, []orderEvent{{"connector",
-		fmt.Sprintf("%s cancelled the order (source id %s): %s.", c.Source, c.ExternalRef, firstNonEmpty(c.Reason, "no reason given")), ""}}, db.stamp())
+		fmt.Sprintf("%s cancelled the order%s (order id %s, event %s): %s.", c.Source, via(c.Via), c.ExternalRef, firstNonEmpty(c.SourceEventID, "unknown"),
+			firstNonEmpty(c.Reason, "no reason given")), ""}}, db.stamp())
+}
+
+// via says how a feed event arrived, for timeline messages.
+func via(how string) string {
+	if how == "" {
+		return ""
+	}
+	return " by " + how
 }
 
 // PaymentFromPlatform maps an ecommerce platform's financial status

@@ -103,9 +103,8 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 			Message: fmt.Sprintf("Ledger: %s %+d at %s for %s (%s, %s).", g.Bucket, g.Delta, g.Location, g.SKU, g.Reason, g.SourceRef),
 			Link:    fmt.Sprintf("/inventory/%s?location=%s", g.SKU, g.Location), order: 4})
 	}
-	// Extension point: connector deliveries are recorded as order events
-	// (kind "connector", with the feed's source event id) when the order
-	// sink applies them; a richer join on inbound_events would go here.
+	// Connector deliveries are order events of kind "connector", written by
+	// the order sink with the feed's source event id and how it arrived.
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].At.Equal(out[j].At) {
 			return out[i].At.Before(out[j].At)
