@@ -44,12 +44,22 @@ fuzz-short:
 	    echo "$$out" | tail -40; echo "fuzz target $$f failed; the input is saved under connectors/fuzz/testdata/fuzz/$$f"; exit 1; }; \
 	done; echo "fuzz-short: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each, passed"
 
-## bench-ingest: sustained connector ingest, 1M Square-style changes over 200 × 20,000 positions, beside a bare-SQL baseline (INGEST_FLAGS="-events 100000" to shrink)
-INGEST_FLAGS ?=
-bench-ingest: prereqs-pg
-	$(GO) run ./cmd/ingestbench $(INGEST_FLAGS)
+## bench: the one benchmark harness (cmd/stockbench) on its own throwaway cluster: reservations, orders and ingest in
+## sequence, each figure beside a baseline measured in the same run, ending with one summary table, the consistency
+## checks and the wall time (BENCH_FLAGS="-locations 20 -skus 2000 -orders 20000 -ingest-events 20000" for a quick run;
+## go run ./cmd/stockbench -h lists every flag)
+BENCH_FLAGS ?=
+bench: prereqs-pg
+	$(GO) run ./cmd/stockbench $(BENCH_FLAGS)
 
-bench: bench-ingest
+## bench-reservations, bench-orders, bench-ingest: one section of `make bench` (-only=...)
+.PHONY: bench-reservations bench-orders bench-ingest
+bench-reservations: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=reservations $(BENCH_FLAGS)
+bench-orders: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=orders $(BENCH_FLAGS)
+bench-ingest: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=ingest $(BENCH_FLAGS)
 
 ## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
 check-static:
@@ -84,19 +94,3 @@ prereqs-chromium:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
-
-## bench-orders: order page and pickup queue server time at 1M orders (generated set-based in SQL),
-## beside the same store queries run straight from Go; part of `make bench`
-.PHONY: bench-orders
-bench-orders: prereqs-pg
-	$(GO) run ./cmd/ordersbench $(ORDERSBENCH_FLAGS)
-
-bench: bench-orders
-
-## bench-reservations: hot-SKU and spread reservations and the availability GET at 200 locations × 20,000 SKUs
-## (STOCKBENCH_FLAGS="-locations 20 -skus 2000" for a quick run), each beside its raw-SQL baseline; part of `make bench`
-.PHONY: bench-reservations
-bench-reservations: prereqs-pg
-	$(GO) run ./cmd/stockbench $(STOCKBENCH_FLAGS)
-
-bench: bench-reservations

@@ -1,8 +1,9 @@
 package store
 
-// The SQL behind `make bench-ingest` (cmd/ingestbench): a retailer at scale
-// for the connector apply path, and the bare-SQL baseline it is measured
-// against. It runs only on the benchmark's own throwaway cluster.
+// The SQL behind the ingest section of `make bench` (cmd/stockbench): the
+// connector the feed arrives through, over the retailer LoadBenchDataset
+// builds, and the bare-SQL baseline the apply path is measured against. It
+// runs only on the benchmark's own throwaway cluster.
 
 import (
 	"context"
@@ -16,97 +17,29 @@ import (
 // IngestBenchConnector is the connector the ingest benchmark feeds.
 const IngestBenchConnector = "bench-pos"
 
-// LoadIngestBenchDataset fills an empty, migrated database with locations
-// (codes B001…, one DC then stores), skus products (SKU000001…), a
-// position for every pair with 20–99 units on hand and the opening ledger
-// rows behind them, and a Square-style connector whose mappings name
-// locations L001… and items I000001…. Position and ledger indexes are
-// dropped for the load and rebuilt after it.
-func (db *DB) LoadIngestBenchDataset(ctx context.Context, locations, skus int) error {
-	var n int
-	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM locations`); err != nil {
-		return err
-	}
-	if n > 0 {
-		return fmt.Errorf("store: the ingest benchmark needs an empty database")
-	}
-	steps := []string{
-		fmt.Sprintf(`INSERT INTO locations (code, name, kind, region, pickup)
-			SELECT 'B' || lpad(i::text, 3, '0'), 'Bench location ' || i, CASE WHEN i = 1 THEN 'dc' ELSE 'store' END, 'Bench', i > 1
-			FROM generate_series(1, %d) i`, locations),
-		fmt.Sprintf(`INSERT INTO products (sku, name, barcode, category, price_cents)
-			SELECT 'SKU' || lpad(i::text, 6, '0'), 'Bench item ' || i, '77' || lpad(i::text, 11, '0'), 'Bench', 1000
-			FROM generate_series(1, %d) i`, skus),
-	}
-	for _, q := range steps {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("store: bench dataset: %w", err)
-		}
-	}
-	conn, err := db.Connx(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var rebuild []string
-	for _, t := range []string{"positions", "ledger"} {
-		var defs []struct {
-			Name string `db:"indexname"`
-			Def  string `db:"indexdef"`
-		}
-		if err := conn.SelectContext(ctx, &defs, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, t); err != nil {
-			return err
-		}
-		for _, d := range defs {
-			var con []string
-			if err := conn.SelectContext(ctx, &con, `SELECT conname FROM pg_constraint WHERE conname = $1`, d.Name); err != nil {
-				return err
-			}
-			if len(con) > 0 {
-				if _, err := conn.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s DROP CONSTRAINT %s`, t, d.Name)); err != nil {
-					return err
-				}
-				rebuild = append(rebuild, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY USING INDEX %s`, t, d.Name, d.Name))
-			} else if _, err := conn.ExecContext(ctx, `DROP INDEX `+d.Name); err != nil {
-				return err
-			}
-			rebuild = append([]string{d.Def}, rebuild...)
-		}
-	}
-	load := []string{
-		`INSERT INTO positions (location_id, product_id, on_hand)
-			SELECT l.id, p.id, 20 + ((l.id * 7919 + p.id * 104729) % 80) FROM locations l CROSS JOIN products p`,
-		`INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, occurred_at)
-			SELECT location_id, product_id, 'on_hand', on_hand, 'received', 'seed', 'opening-balance', 'system:bench', now() - interval '30 days'
-			FROM positions`,
-	}
-	for _, q := range load {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("store: bench dataset: %w", err)
-		}
-	}
-	for _, q := range rebuild {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("store: bench dataset rebuild %q: %w", q, err)
-		}
-	}
+// AddIngestBenchConnector adds the Square-style connector the ingest
+// benchmark feeds to a database LoadBenchDataset filled, with a mapping for
+// every location and product: locations are L001… in id order (the DC
+// first, then the stores), items I000001… by their SKU's number
+// (BEN-000001 is I000001).
+func (db *DB) AddIngestBenchConnector(ctx context.Context) error {
 	c, err := db.CreateConnector(ctx, domain.SystemActor("bench"), NewConnector{Name: IngestBenchConnector, Kind: "pos", Adapter: "square",
 		BaseURL: "http://127.0.0.1:1", Enabled: true})
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO connector_mappings (connector_id, kind, external_id, location_id)
-			SELECT $1, 'location', 'L' || lpad(substr(code, 2), 3, '0'), id FROM locations;
-		`, c.ID)
-	if err != nil {
-		return fmt.Errorf("store: bench mappings: %w", err)
+	steps := []string{
+		`INSERT INTO connector_mappings (connector_id, kind, external_id, location_id)
+			SELECT $1, 'location', 'L' || lpad((row_number() OVER (ORDER BY id))::text, 3, '0'), id FROM locations`,
+		`INSERT INTO connector_mappings (connector_id, kind, external_id, product_id)
+			SELECT $1, 'item', 'I' || substr(sku, 5), id FROM products WHERE sku LIKE 'BEN-%'`,
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO connector_mappings (connector_id, kind, external_id, product_id)
-			SELECT $1, 'item', 'I' || substr(sku, 4), id FROM products`, c.ID)
-	if err != nil {
-		return fmt.Errorf("store: bench mappings: %w", err)
+	for _, q := range steps {
+		if _, err := db.ExecContext(ctx, q, c.ID); err != nil {
+			return fmt.Errorf("store: bench mappings: %w", err)
+		}
 	}
-	_, err = db.ExecContext(ctx, `ANALYZE`)
+	_, err = db.ExecContext(ctx, `ANALYZE connectors; ANALYZE connector_mappings`)
 	return err
 }
 

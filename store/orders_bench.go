@@ -19,7 +19,7 @@ type OrdersBenchDataset struct {
 }
 
 // LoadOrdersBenchDataset adds n orders to a seeded demo database, set-based
-// in SQL (cmd/ordersbench): two thirds bopis at the pickup stores, one third
+// in SQL (the orders section of cmd/stockbench): two thirds bopis at the pickup stores, one third
 // shipped from DC1; the newest one in 200 still open, as in a real shop
 // where the old orders are done (allocated, held by a committed
 // reservation per order, with the positions' reserved bucket and ledger
