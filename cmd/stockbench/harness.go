@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -53,15 +52,7 @@ const positionsTemplate = "bench_positions"
 
 // admin runs one statement as the superuser on the postgres database.
 func (h *harness) admin(stmt string) error {
-	db, err := sql.Open("postgres", h.cluster.DSN("postgres"))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.Exec(stmt); err != nil {
-		return fmt.Errorf("%s: %w", stmt, err)
-	}
-	return nil
+	return pgcluster.Exec(h.cluster.DSN("postgres"), stmt)
 }
 
 // newDB creates an empty database, migrates it and opens it.

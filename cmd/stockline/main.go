@@ -115,7 +115,7 @@ func databaseURL(cfg Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := ensureDatabase(c.DSN("postgres"), "stockline"); err != nil {
+	if err := pgcluster.EnsureDatabase(c.DSN("postgres"), "stockline"); err != nil {
 		return "", err
 	}
 	return c.DSN("stockline"), nil

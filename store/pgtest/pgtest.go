@@ -195,15 +195,7 @@ func dropDatabase(name string) {
 	adminExec(fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
 }
 
-func adminExec(stmt string) error {
-	admin, err := sql.Open("postgres", adminDSN)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	_, err = admin.Exec(stmt)
-	return err
-}
+func adminExec(stmt string) error { return pgcluster.Exec(adminDSN, stmt) }
 
 func withDB(dsn, db string) string {
 	u, err := url.Parse(dsn)
