@@ -13,7 +13,7 @@ build:
 
 ## generate: regenerate templ components (commit the *_templ.go files)
 generate:
-	$(GO) tool templ generate -path views
+	$(GO) tool templ generate
 
 ## run: private PostgreSQL under .data/, migrate, seed the demo once, serve with simulators
 run: prereqs-pg build
@@ -66,7 +66,7 @@ check-static:
 	@bad=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
-	@$(GO) tool templ generate -check -path views >/dev/null 2>&1 || { \
+	@$(GO) tool templ generate -check >/dev/null 2>&1 || { \
 	    echo "generated templ files are stale: run 'make generate' and commit the *_templ.go files"; exit 1; }
 	@cd static/vendor && sha256sum --quiet -c SHA256SUMS
 
