@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"fmt"
 	"slices"
 )
 
@@ -50,12 +49,14 @@ func ChannelAvailability(p Policy, stock []LocationStock) Availability {
 // when it may. Eligible is defined by it, so the two never disagree.
 func (p Policy) WhyNotEligible(loc Location) string {
 	switch {
+	// Plain concatenation, not fmt: availability answers build one of these
+	// for every ineligible location on every request.
 	case !slices.Contains(p.EligibleKinds, loc.Kind):
-		return fmt.Sprintf("%s is a %s; %s serves %s locations only.", loc.Code, loc.Kind, p.Channel, kindList(p.EligibleKinds))
+		return loc.Code + " is a " + string(loc.Kind) + "; " + string(p.Channel) + " serves " + kindList(p.EligibleKinds) + " locations only."
 	case p.RequirePickup && !loc.Pickup:
-		return fmt.Sprintf("%s does not offer pickup, which %s requires.", loc.Code, p.Channel)
+		return loc.Code + " does not offer pickup, which " + string(p.Channel) + " requires."
 	case p.RequireShipFromStore && loc.Kind == Store && !loc.ShipFromStore:
-		return fmt.Sprintf("%s does not ship from store, which %s requires.", loc.Code, p.Channel)
+		return loc.Code + " does not ship from store, which " + string(p.Channel) + " requires."
 	}
 	return ""
 }
