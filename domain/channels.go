@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -116,9 +115,10 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// String describes the eligibility rule in words, for pages.
+// EligibilityText describes the eligibility rule in words, for pages:
+// e.g. "dc or warehouse locations" or "store locations, pickup enabled".
 func (p Policy) EligibilityText() string {
-	s := fmt.Sprint(p.EligibleKinds)
+	s := kindList(p.EligibleKinds) + " locations"
 	if p.RequirePickup {
 		s += ", pickup enabled"
 	}
