@@ -74,19 +74,21 @@ var demoLocations = []demoLocation{
 }
 
 // DefaultPolicies are the seeded channel rules: the DC serves
-// ecommerce_ship, stores with pickup serve bopis.
+// ecommerce_ship, stores with pickup serve bopis. The pickup window is the
+// pickup or ship window: how long a committed hold lasts for the order to
+// be collected or shipped.
 func DefaultPolicies() []domain.Policy {
 	return []domain.Policy{
 		{Channel: domain.BOPIS, EligibleKinds: []domain.LocationKind{domain.Store}, RequirePickup: true, ReserveAt: domain.ReserveAtCheckoutStart,
 			HoldTTL: 20 * time.Minute, SafetyStock: 1, MaxSplit: 1, PickupWindow: 72 * time.Hour},
 		{Channel: domain.EcommerceShip, EligibleKinds: []domain.LocationKind{domain.DC, domain.Warehouse}, ReserveAt: domain.ReserveAtCheckoutStart,
-			HoldTTL: 30 * time.Minute, SafetyStock: 0, AllowSplit: true, MaxSplit: 2},
+			HoldTTL: 30 * time.Minute, SafetyStock: 0, AllowSplit: true, MaxSplit: 2, PickupWindow: 48 * time.Hour},
 		{Channel: domain.ShipFromStore, EligibleKinds: []domain.LocationKind{domain.Store}, RequireShipFromStore: true, ReserveAt: domain.ReserveAtOrderPlaced,
-			HoldTTL: 24 * time.Hour, SafetyStock: 2, AllowSplit: true, MaxSplit: 3},
+			HoldTTL: 24 * time.Hour, SafetyStock: 2, AllowSplit: true, MaxSplit: 3, PickupWindow: 48 * time.Hour},
 		{Channel: domain.Marketplace, EligibleKinds: []domain.LocationKind{domain.DC}, ReserveAt: domain.ReserveAtOrderPlaced,
-			HoldTTL: 2 * time.Hour, SafetyStock: 3, MaxSplit: 1},
+			HoldTTL: 2 * time.Hour, SafetyStock: 3, MaxSplit: 1, PickupWindow: 72 * time.Hour},
 		{Channel: domain.LocalDelivery, EligibleKinds: []domain.LocationKind{domain.Store}, ReserveAt: domain.ReserveAtCheckoutStart,
-			HoldTTL: 15 * time.Minute, SafetyStock: 1, MaxSplit: 1},
+			HoldTTL: 15 * time.Minute, SafetyStock: 1, MaxSplit: 1, PickupWindow: 4 * time.Hour},
 	}
 }
 

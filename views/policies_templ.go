@@ -68,7 +68,7 @@ func PolicySummary(p domain.Policy) string {
 		s += "; never splits"
 	}
 	if p.PickupWindow > 0 {
-		s += "; pickup window " + durText(p.PickupWindow)
+		s += "; pickup / ship window " + durText(p.PickupWindow)
 	}
 	if p.PromiseIncomingStock {
 		s += "; promises incoming stock"
@@ -772,7 +772,7 @@ func policyCard(v Ctx, f PolicyForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\">Pickup window (hours; 0 for none) <input id=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\">Pickup / ship window (hours a committed hold lasts; 0: the hold TTL) <input id=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
