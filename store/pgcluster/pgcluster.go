@@ -144,6 +144,9 @@ func Stop(dir string) error {
 	if err != nil {
 		return err
 	}
+	if dir, err = filepath.Abs(dir); err != nil { // pg_ctl runs from /, so a relative path would miss
+		return err
+	}
 	c := &Cluster{Dir: dir, binDir: binDir}
 	if os.Geteuid() == 0 {
 		if u, err := user.Lookup("postgres"); err == nil {
