@@ -33,27 +33,10 @@ const (
 	notifyBatch = 100
 )
 
-func relayAndNotify(ctx context.Context, db *store.DB, log *slog.Logger, every time.Duration, send store.SendFunc) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		for {
-			n, err := db.RelayOutbox(rctx, relayBatch, nil)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("outbox relay failed", "err", err.Error())
-				}
-				break
-			}
-			if n < relayBatch {
-				break
-			}
+func relayAndNotify(ctx context.Context, db *store.DB, log *slog.Logger, interval time.Duration, send store.SendFunc) {
+	every(ctx, interval, func(rctx context.Context) {
+		if _, err := drain(relayBatch, func() (int, error) { return db.RelayOutbox(rctx, relayBatch, nil) }); err != nil && ctx.Err() == nil {
+			log.Error("outbox relay failed", "err", err.Error())
 		}
 		n, err := db.SendQueuedNotifications(rctx, send, notifyBatch)
 		if err != nil && ctx.Err() == nil {
@@ -61,8 +44,7 @@ func relayAndNotify(ctx context.Context, db *store.DB, log *slog.Logger, every t
 		} else if n > 0 {
 			log.Info("customer notifications handled", "count", n)
 		}
-		cancel()
-	}
+	})
 }
 
 // localSender delivers to the local outbox: the message is already stored

@@ -22,45 +22,29 @@ const sweepBatch = 500
 // once an hour it deletes idempotency keys older than their retention.
 // Several app instances may run it at once: each takes holds the others
 // have not locked (FOR UPDATE SKIP LOCKED).
-func sweepReservations(ctx context.Context, db *store.DB, log *slog.Logger, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+func sweepReservations(ctx context.Context, db *store.DB, log *slog.Logger, interval time.Duration) {
 	var keysSwept time.Time
-	for {
-		select {
-		case <-ctx.Done():
+	every(ctx, interval, func(rctx context.Context) {
+		n, err := drain(sweepBatch, func() (int, error) { return db.ExpireHolds(rctx, db.Now(), sweepBatch) })
+		if n > 0 {
+			log.Info("expired reservation holds", "count", n)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Error("reservation sweep failed", "err", err.Error())
+		}
+		if time.Since(keysSwept) <= time.Hour {
 			return
-		case <-tick.C:
 		}
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		for {
-			n, err := db.ExpireHolds(rctx, db.Now(), sweepBatch)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("reservation sweep failed", "err", err.Error())
-				}
-				break
+		deleted, err := db.DeleteIdempotencyKeys(rctx, db.Now().Add(-store.IdempotencyRetention))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("idempotency key cleanup failed", "err", err.Error())
 			}
-			if n > 0 {
-				log.Info("expired reservation holds", "count", n)
-			}
-			if n < sweepBatch {
-				break
-			}
+			return
 		}
-		if time.Since(keysSwept) > time.Hour {
-			n, err := db.DeleteIdempotencyKeys(rctx, db.Now().Add(-store.IdempotencyRetention))
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("idempotency key cleanup failed", "err", err.Error())
-				}
-			} else {
-				keysSwept = time.Now()
-				if n > 0 {
-					log.Info("deleted old idempotency keys", "count", n)
-				}
-			}
+		keysSwept = time.Now()
+		if deleted > 0 {
+			log.Info("deleted old idempotency keys", "count", deleted)
 		}
-		cancel()
-	}
+	})
 }
