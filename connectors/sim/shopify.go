@@ -25,13 +25,11 @@ type Shopify struct {
 	Token    string // when set, requests must carry X-Shopify-Access-Token
 	PageSize int    // the most records per page (also bounded by limit); default 50
 
-	mu       sync.Mutex
-	orders   map[string]shopifyRecord // by order id; an update replaces the record
-	levels   map[string]shopifyRecord // by item:location
-	faults   []Fault
-	requests int
-	agents   map[string]int
-	seq      int
+	traffic
+	mu     sync.Mutex
+	orders map[string]shopifyRecord // by order id; an update replaces the record
+	levels map[string]shopifyRecord // by item:location
+	seq    int
 }
 
 type shopifyRecord struct {
@@ -43,7 +41,7 @@ type shopifyRecord struct {
 
 // NewShopify returns an empty shop.
 func NewShopify() *Shopify {
-	return &Shopify{orders: map[string]shopifyRecord{}, levels: map[string]shopifyRecord{}, agents: map[string]int{}}
+	return &Shopify{orders: map[string]shopifyRecord{}, levels: map[string]shopifyRecord{}}
 }
 
 // PutOrder stores (or replaces) an order; raw must carry id and updated_at.
@@ -87,20 +85,6 @@ func (s *Shopify) PutLevel(raw json.RawMessage) error {
 	return nil
 }
 
-// Fail queues faults for the next requests.
-func (s *Shopify) Fail(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
-
-// Requests returns how many requests came, and how many per User-Agent.
-func (s *Shopify) Requests() (int, map[string]int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests, maps(s.agents)
-}
-
 var shopifyPath = regexp.MustCompile(`^/admin/api/[0-9]{4}-[0-9]{2}/(orders|inventory_levels)\.json$`)
 
 type pageInfo struct {
@@ -118,20 +102,7 @@ func shopifyErr(w http.ResponseWriter, status int, msg string) {
 
 // ServeHTTP answers the two list endpoints.
 func (s *Shopify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests++
-	s.agents[r.UserAgent()]++
-	var fault *Fault
-	if len(s.faults) > 0 {
-		f := s.faults[0]
-		s.faults = s.faults[1:]
-		fault = &f
-	}
-	s.mu.Unlock()
-	if fault != nil {
-		if fault.RetryAfter != "" {
-			w.Header().Set("Retry-After", fault.RetryAfter)
-		}
+	if fault := s.arrive(w, r); fault != nil {
 		shopifyErr(w, fault.Status, "simulated outage")
 		return
 	}

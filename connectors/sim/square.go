@@ -28,11 +28,9 @@ type Square struct {
 	Token    string // when set, requests must carry Authorization: Bearer Token
 	PageSize int    // the most changes per page (also bounded by the request's limit); default 100
 
-	mu       sync.Mutex
-	changes  []squareChange
-	faults   []Fault
-	requests int
-	agents   map[string]int
+	traffic
+	mu      sync.Mutex
+	changes []squareChange
 }
 
 type squareChange struct {
@@ -42,7 +40,7 @@ type squareChange struct {
 }
 
 // NewSquare returns an empty Square feed.
-func NewSquare() *Square { return &Square{agents: map[string]int{}} }
+func NewSquare() *Square { return &Square{} }
 
 // Add records a change as Square would have it: raw is an InventoryChange
 // JSON object; created is when Square recorded it (updated_after filters
@@ -53,33 +51,11 @@ func (s *Square) Add(created time.Time, locs []string, raw json.RawMessage) {
 	s.changes = append(s.changes, squareChange{created: created.UTC(), locations: locs, raw: raw})
 }
 
-// Fail queues faults: the next requests get them, in order.
-func (s *Square) Fail(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
-
-// Requests returns how many requests came, and how many per User-Agent.
-func (s *Square) Requests() (int, map[string]int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests, maps(s.agents)
-}
-
 // Len is how many changes the feed holds.
 func (s *Square) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.changes)
-}
-
-func maps(m map[string]int) map[string]int {
-	out := map[string]int{}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 type squareRequest struct {
@@ -102,20 +78,7 @@ func squareErr(w http.ResponseWriter, status int, category, code, detail string)
 
 // ServeHTTP answers the batch-retrieve endpoint.
 func (s *Square) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests++
-	s.agents[r.UserAgent()]++
-	var fault *Fault
-	if len(s.faults) > 0 {
-		f := s.faults[0]
-		s.faults = s.faults[1:]
-		fault = &f
-	}
-	s.mu.Unlock()
-	if fault != nil {
-		if fault.RetryAfter != "" {
-			w.Header().Set("Retry-After", fault.RetryAfter)
-		}
+	if fault := s.arrive(w, r); fault != nil {
 		squareErr(w, fault.Status, "API_ERROR", "SERVICE_UNAVAILABLE", "simulated outage")
 		return
 	}
