@@ -918,6 +918,34 @@ func (db *DB) ReallocateLine(ctx context.Context, actor domain.Actor, orderID, l
 	})
 }
 
+// fulfilLines moves qty(l) units of each line out through fulfilment fid
+// by the line operation op (pick-up or ship): the line's quantity states
+// change, its reservation units are fulfilled (on_hand goes down through
+// the ledger), and a fulfilment line records them. It returns "n × SKU"
+// per line for the timeline.
+func fulfilLines(ctx context.Context, tx *Tx, actor domain.Actor, fid int64, lines []*OrderLine, op string, qty func(*OrderLine) int, now time.Time) ([]string, error) {
+	var items []string
+	for _, l := range lines {
+		n := qty(l)
+		c, err := l.LineQty.Apply(op, n)
+		if err != nil {
+			return nil, err
+		}
+		l.LineQty = c.After
+		if err := endHeld(ctx, tx, actor, l, n, domain.Fulfilled, "", now); err != nil {
+			return nil, err
+		}
+		if err := saveLine(ctx, tx, l); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO fulfilment_lines (fulfilment_id, order_line_id, qty) VALUES ($1, $2, $3)`, fid, l.ID, n); err != nil {
+			return nil, fmt.Errorf("store: fulfilment line: %w", err)
+		}
+		items = append(items, fmt.Sprintf("%d × %s", n, l.SKU))
+	}
+	return items, nil
+}
+
 // HandOver records that the customer collected every picked unit of a
 // pickup order: the units leave on_hand through their reservations
 // (ledger reason fulfilled) and a pickup fulfilment records them. Errors:
@@ -944,24 +972,9 @@ func (db *DB) HandOver(ctx context.Context, actor domain.Actor, orderID int64) (
 			VALUES ($1, $2, 'pickup', $3, $4) RETURNING id`, o.ID, o.PickupLocationID, now, actor.String()); err != nil {
 			return fmt.Errorf("store: fulfilment: %w", err)
 		}
-		var items []string
-		for _, l := range lines {
-			n := l.Picked
-			c, err := l.LineQty.Apply(domain.LinePickUp, n)
-			if err != nil {
-				return err
-			}
-			l.LineQty = c.After
-			if err := endHeld(ctx, tx, actor, l, n, domain.Fulfilled, "", now); err != nil {
-				return err
-			}
-			if err := saveLine(ctx, tx, l); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO fulfilment_lines (fulfilment_id, order_line_id, qty) VALUES ($1, $2, $3)`, fid, l.ID, n); err != nil {
-				return fmt.Errorf("store: fulfilment line: %w", err)
-			}
-			items = append(items, fmt.Sprintf("%d × %s", n, l.SKU))
+		items, err := fulfilLines(ctx, tx, actor, fid, lines, domain.LinePickUp, func(l *OrderLine) int { return l.Picked }, now)
+		if err != nil {
+			return err
 		}
 		ch.event("picked_up", fmt.Sprintf("Customer collected %s at %s.", strings.Join(items, ", "), o.PickupLocation.String), "")
 		ch.audit = "order.hand_over"
@@ -1027,24 +1040,9 @@ func (db *DB) Ship(ctx context.Context, actor domain.Actor, orderID int64, locat
 			VALUES ($1, $2, 'shipment', $3, $4, $5, $6) RETURNING id`, o.ID, loc.ID, carrier, tracking, now, actor.String()); err != nil {
 			return fmt.Errorf("store: shipment: %w", err)
 		}
-		var items []string
-		for _, l := range picked {
-			n := want[l.ID]
-			c, err := l.LineQty.Apply(domain.LineShip, n)
-			if err != nil {
-				return err
-			}
-			l.LineQty = c.After
-			if err := endHeld(ctx, tx, actor, l, n, domain.Fulfilled, "", now); err != nil {
-				return err
-			}
-			if err := saveLine(ctx, tx, l); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO fulfilment_lines (fulfilment_id, order_line_id, qty) VALUES ($1, $2, $3)`, fid, l.ID, n); err != nil {
-				return fmt.Errorf("store: shipment line: %w", err)
-			}
-			items = append(items, fmt.Sprintf("%d × %s", n, l.SKU))
+		items, err := fulfilLines(ctx, tx, actor, fid, picked, domain.LineShip, func(l *OrderLine) int { return want[l.ID] }, now)
+		if err != nil {
+			return err
 		}
 		open := 0
 		for _, l := range o.Lines {
