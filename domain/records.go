@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -60,6 +61,14 @@ type CountUpload struct {
 	ErrorCount  int             `db:"error_count"`
 	ValidCount  int             `db:"valid_count"`
 }
+
+// LineError is a problem on one line of a count file.
+type LineError struct {
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+func (e LineError) String() string { return fmt.Sprintf("line %d: %s", e.Line, e.Message) }
 
 // Audit is one audit_log row: who did what to which record, with the
 // record's state before and after.

@@ -55,21 +55,21 @@ type OrderCreatedJSON struct {
 
 // OrderJSON is GET /api/v1/orders/{id}: the order with its timeline.
 type OrderJSON struct {
-	ID             int64                 `json:"id"`
-	Number         string                `json:"number"`
-	Status         string                `json:"status"`
-	HoldReason     string                `json:"hold_reason,omitempty"`
-	Channel        string                `json:"channel"`
-	Fulfilment     string                `json:"fulfilment"`
-	Source         string                `json:"source"`
-	ExternalRef    string                `json:"external_ref"`
-	Customer       domain.Customer       `json:"customer"`
-	PaymentStatus  string                `json:"payment_status"`
-	PickupLocation *string               `json:"pickup_location"`
-	PromisedAt     *time.Time            `json:"promised_at"`
-	PickupUntil    *time.Time            `json:"pickup_until"`
-	PlacedAt       time.Time             `json:"placed_at"`
-	Lines          []OrderLineJSON       `json:"lines"`
+	ID             int64                  `json:"id"`
+	Number         string                 `json:"number"`
+	Status         string                 `json:"status"`
+	HoldReason     string                 `json:"hold_reason,omitempty"`
+	Channel        string                 `json:"channel"`
+	Fulfilment     string                 `json:"fulfilment"`
+	Source         string                 `json:"source"`
+	ExternalRef    string                 `json:"external_ref"`
+	Customer       domain.Customer        `json:"customer"`
+	PaymentStatus  string                 `json:"payment_status"`
+	PickupLocation *string                `json:"pickup_location"`
+	PromisedAt     *time.Time             `json:"promised_at"`
+	PickupUntil    *time.Time             `json:"pickup_until"`
+	PlacedAt       time.Time              `json:"placed_at"`
+	Lines          []OrderLineJSON        `json:"lines"`
 	Timeline       []domain.TimelineEntry `json:"timeline"`
 }
 
