@@ -1,7 +1,12 @@
 package handlers_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -68,5 +73,45 @@ func TestNavigationAndHomePerRole(t *testing.T) {
 		if cur := doc.Find(`nav ul.navlinks a[aria-current="page"]`); cur.Length() != 1 || cur.AttrOr("href", "") != w.home {
 			t.Errorf("%s: the home's link is not the one marked current (%d marked)", role, cur.Length())
 		}
+	}
+}
+
+// TestNoInitTimeWiring keeps the wiring explicit: routes, navigation and
+// role homes come from the route table, workers from the list in
+// cmd/stockline/main.go, and the feed order sink from store.Open. No
+// production file may register anything from an init function.
+func TestNoInitTimeWiring(t *testing.T) {
+	root := ".."
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
+				t.Errorf("%s declares func init(); wire it explicitly instead (route table, worker list, constructor)", path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("only %d Go files checked; is the walk rooted at the module?", checked)
 	}
 }
