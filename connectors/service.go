@@ -13,7 +13,7 @@ import (
 // arrived. It returns the dead letter afterwards: status retried when the
 // event went through. When it fails again the dead letter stays open with
 // the new error and attempts counted, and the error says why (422).
-func RetryDeadLetter(ctx context.Context, db *store.DB, id int64, fixed []byte, actor domain.Actor) (store.DeadLetter, error) {
+func RetryDeadLetter(ctx context.Context, db *store.DB, id int64, fixed []byte, actor domain.Actor) (domain.DeadLetter, error) {
 	dl, err := db.DeadLetterByID(ctx, id)
 	if err != nil {
 		return dl, err

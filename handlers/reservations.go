@@ -46,7 +46,7 @@ func idempotencyKey(c echo.Context) (string, error) {
 
 // idempotencyScope keeps each API client's keys apart.
 func idempotencyScope(c echo.Context) string {
-	if t, _ := c.Get(ctxToken).(*store.APIToken); t != nil {
+	if t, _ := c.Get(ctxToken).(*domain.APIToken); t != nil {
 		return fmt.Sprintf("token:%d", t.ID)
 	}
 	return "anonymous"
