@@ -190,7 +190,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			got = c.FormValue("_csrf")
 		}
 		if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return &domain.Error{Code: "csrf_invalid", Status: http.StatusForbidden,
+			return &domain.Error{Code: domain.CodeCSRFInvalid,
 				Message: "This form has expired or did not come from Stockline. Reload the page and try again."}
 		}
 		return next(c)

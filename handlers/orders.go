@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -119,7 +118,7 @@ func (s *Server) handleOrderCreate(c echo.Context) error {
 				return store.Response{}, err
 			}
 			if created.Existing {
-				e := &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
+				e := &domain.Error{Code: domain.CodeOrderExists, Field: "external_ref",
 					Message: "An order with this external_ref already exists: " + created.Order.Number + ".",
 					Details: map[string]any{"id": created.Order.ID, "number": created.Order.Number}}
 				return store.Response{Status: http.StatusConflict, Body: jsonLine(apiErrorBody(e))}, nil
@@ -143,10 +142,10 @@ func (s *Server) orderFromParam(c echo.Context) (domain.Order, error) {
 		}
 	}
 	o, err := s.DB.OrderByNumber(c.Request().Context(), p)
-	if err != nil {
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		return o, domain.Errorf(domain.ENOTFOUND, "There is no order %q.", p)
 	}
-	return o, nil
+	return o, err
 }
 
 // handleOrderGetAPI is GET /api/v1/orders/{id}.
@@ -203,7 +202,7 @@ func (s *Server) handleOrderCancelAPI(c echo.Context) error {
 		Reason string                  `json:"reason"`
 	}
 	if c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, &body); err != nil && !(domain.ErrorCode(err) == domain.EBADJSON && strings.Contains(domain.ErrorMessage(err), "empty")) {
+		if err := decodeOptionalJSON(c, &body); err != nil {
 			return err
 		}
 	}

@@ -22,8 +22,10 @@ func (s *Server) orderInScope(c echo.Context) (domain.Order, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		o, err := s.DB.OrderByNumber(c.Request().Context(), c.Param("id"))
-		if err != nil {
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			return o, domain.Errorf(domain.ENOTFOUND, "There is no order %q.", c.Param("id"))
+		} else if err != nil {
+			return o, err
 		}
 		id = o.ID
 	}

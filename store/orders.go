@@ -110,6 +110,9 @@ func (db *DB) OrderByID(ctx context.Context, id int64) (Order, error) {
 
 // OrderByNumber returns one order by its number (SL-100001), or ENOTFOUND.
 func (db *DB) OrderByNumber(ctx context.Context, number string) (Order, error) {
+	if !storable(number) { // cannot match, and PostgreSQL would refuse it as text
+		return Order{}, domain.Errorf(domain.ENOTFOUND, "There is no order %v.", number)
+	}
 	return loadOrder(ctx, db, `o.number = $1`, NormalizeOrderNumber(number), false)
 }
 
@@ -421,6 +424,9 @@ func productBySKUIn(ctx context.Context, q queryer, sku string) (domain.Product,
 
 func locationByCodeIn(ctx context.Context, q queryer, code string) (domain.Location, error) {
 	var l domain.Location
+	if !storable(code) {
+		return l, domain.Errorf(domain.ENOTFOUND, "Location %q does not exist.", code)
+	}
 	err := q.GetContext(ctx, &l, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations WHERE code = $1`, code)
 	if err != nil {
 		return l, notFound(err, "Location %q does not exist.", code)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -106,10 +105,10 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 	if in.PickupLocation != "" {
 		l, err := locationByCodeIn(ctx, tx, in.PickupLocation)
 		if err != nil {
-			return OrderCreated{}, &domain.Error{Code: domain.ENOTFOUND, Field: "pickup_location", Message: domain.ErrorMessage(err)}
+			return OrderCreated{}, notFoundField(err, "pickup_location")
 		}
 		if why := pol.WhyNotEligible(l); why != "" {
-			return OrderCreated{}, &domain.Error{Code: domain.CodeLocationNotEligible, Status: http.StatusBadRequest, Field: "pickup_location", Message: why}
+			return OrderCreated{}, &domain.Error{Code: domain.CodeLocationNotEligible, Field: "pickup_location", Message: why}
 		}
 		pickup = &l
 	}
@@ -133,7 +132,7 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 		in.PaymentStatus, pickupID, promised, until, placed, now)
 	if err != nil {
 		if isUniqueViolation(err) {
-			return OrderCreated{}, &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
+			return OrderCreated{}, &domain.Error{Code: domain.CodeOrderExists, Field: "external_ref",
 				Message: fmt.Sprintf("An order from %s with external_ref %q already exists.", in.Source, in.ExternalRef)}
 		}
 		return OrderCreated{}, fmt.Errorf("store: insert order: %w", err)
@@ -284,7 +283,7 @@ func isShort(err error) bool {
 // pickup store.
 func reservationFits(r domain.Reservation, in domain.NewOrder) error {
 	mismatch := func(format string, args ...any) error {
-		return &domain.Error{Code: "reservation_mismatch", Status: http.StatusConflict, Field: "reservation_id", Message: fmt.Sprintf(format, args...)}
+		return &domain.Error{Code: domain.CodeReservationMismatch, Field: "reservation_id", Message: fmt.Sprintf(format, args...)}
 	}
 	if r.Channel != in.Channel {
 		return mismatch("Reservation %d is for %s, not %s.", r.ID, r.Channel, in.Channel)
@@ -860,7 +859,7 @@ func (db *DB) ReallocateLine(ctx context.Context, actor domain.Actor, orderID, l
 		for i, a := range allocs {
 			loc, err := db.LocationByCode(ctx, strings.ToUpper(strings.TrimSpace(a.Location)))
 			if err != nil {
-				return &domain.Error{Code: domain.ENOTFOUND, Field: "location", Message: domain.ErrorMessage(err)}
+				return notFoundField(err, "location")
 			}
 			if slices.Contains(l.RejectedIDs, loc.ID) {
 				return domain.FieldError("location", "%s already could not pick %s for this order; choose another store.", loc.Code, l.SKU)
@@ -1074,7 +1073,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 	newCode = strings.ToUpper(strings.TrimSpace(newCode))
 	to, err := db.LocationByCode(ctx, newCode)
 	if err != nil {
-		return Order{}, &domain.Error{Code: domain.ENOTFOUND, Field: "location", Message: domain.ErrorMessage(err)}
+		return Order{}, notFoundField(err, "location")
 	}
 	return db.mutateOrder(ctx, actor, orderID, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
 		if o.Fulfilment != domain.FulfilPickup || !o.Open() {
@@ -1129,7 +1128,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 				if aerr != nil {
 					return aerr
 				}
-				return &domain.Error{Code: domain.CodeInsufficientStock, Status: http.StatusConflict, Field: "location",
+				return &domain.Error{Code: domain.CodeInsufficientStock, Field: "location",
 					Message: fmt.Sprintf("%s cannot hold %s for this order. %s", to.Code, strings.Join(items, ", "), alternativesText(alts)),
 					Details: map[string]any{"lines": e.Details["lines"], "alternatives": alts}}
 			} else if err != nil {
