@@ -20,83 +20,11 @@ import (
 	"stockline/store"
 )
 
-// defaultChannel is the channel GET /api/v1/availability reports when the
-// request names none: ecommerce_ship, the web shop's ship-to-home channel,
-// which is what a caller that does not think in channels usually means.
-const defaultChannel = domain.EcommerceShip
-
 func (s *Server) registerAPIRoutes() {
 	s.api(http.MethodGet, "/api/v1/availability", s.handleAvailabilityAPI, domain.ScopeAvailability, domain.ScopeInventory)
 	s.api(http.MethodGet, "/api/v1/products", s.handleProductsAPI, domain.ScopeAvailability, domain.ScopeInventory)
 	s.api(http.MethodGet, "/api/v1/locations", s.handleLocationsAPI, domain.ScopeAvailability, domain.ScopeInventory)
 	s.api(http.MethodPost, "/api/v1/adjustments", s.handleAdjustmentAPI, domain.ScopeInventory)
-}
-
-// apiPosition is one location's buckets in API answers.
-type apiPosition struct {
-	Location           string `json:"location"`
-	OnHand             int    `json:"on_hand"`
-	Reserved           int    `json:"reserved"`
-	Damaged            int    `json:"damaged"`
-	QualityHold        int    `json:"quality_hold"`
-	TransferOut        int    `json:"transfer_out"`
-	InTransitIn        int    `json:"in_transit_in"`
-	SafetyStock        int    `json:"safety_stock"`
-	ATP                int    `json:"atp"`
-	Eligible           bool   `json:"eligible"` // whether the channel's policy lets this location serve it
-	NotEligibleBecause string `json:"not_eligible_because,omitempty"`
-}
-
-type apiAvailability struct {
-	SKU        string         `json:"sku"`
-	Channel    domain.Channel `json:"channel"`
-	NetworkATP int            `json:"network_atp"`
-	Locations  []apiPosition  `json:"locations"`
-}
-
-// handleAvailabilityAPI answers GET /api/v1/availability?sku=S[&location=L][&channel=C].
-// It costs one indexed query (every location's position for the SKU) plus
-// the in-memory policy cache. network_atp is always the whole network's
-// (the sum over the channel's eligible locations), also when location
-// narrows the list to one row.
-func (s *Server) handleAvailabilityAPI(c echo.Context) error {
-	ctx := c.Request().Context()
-	sku := strings.TrimSpace(c.QueryParam("sku"))
-	if sku == "" {
-		return domain.FieldError("sku", "Give the SKU as ?sku=.")
-	}
-	ch := defaultChannel
-	if raw := c.QueryParam("channel"); raw != "" {
-		var err error
-		if ch, err = domain.ParseChannel(raw); err != nil {
-			return err
-		}
-	}
-	pol, err := s.DB.CachedPolicy(ctx, ch)
-	if err != nil {
-		return err
-	}
-	stock, err := s.DB.StockForSKU(ctx, sku)
-	if err != nil {
-		return err
-	}
-	a := domain.ChannelAvailability(pol, stock)
-	out := apiAvailability{SKU: sku, Channel: ch, NetworkATP: a.NetworkATP, Locations: make([]apiPosition, 0, len(a.Locations))}
-	only := c.QueryParam("location")
-	for _, la := range a.Locations {
-		if only != "" && la.Code != only {
-			continue
-		}
-		out.Locations = append(out.Locations, apiPosition{
-			Location: la.Code, OnHand: la.OnHand, Reserved: la.Reserved, Damaged: la.Damaged, QualityHold: la.QualityHold,
-			TransferOut: la.TransferOut, InTransitIn: la.InTransitIn, SafetyStock: la.SafetyStock, ATP: la.ATP,
-			Eligible: la.Eligible, NotEligibleBecause: la.WhyNot,
-		})
-	}
-	if only != "" && len(out.Locations) == 0 {
-		return domain.Errorf(domain.ENOTFOUND, "Location %q does not exist.", only)
-	}
-	return c.JSON(http.StatusOK, out)
 }
 
 type apiProduct struct {

@@ -23,6 +23,8 @@ type DB struct {
 	now      func() time.Time
 	policies policyCache // see CachedPolicies
 	resv     resvRuntime // see reservations_batch.go
+	dsn      string      // for the availability listener (availability_listen.go)
+	avail    availCache  // see availability_cache.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
@@ -40,7 +42,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: ping: %w", err)
 	}
-	return &DB{DB: db, now: time.Now}, nil
+	return &DB{DB: db, now: time.Now, dsn: dsn}, nil
 }
 
 // Now is the store's clock; tests may replace it with SetClock.
@@ -75,6 +77,8 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
+	touched := beginTouch(ctx) // collects touchStock's product ids (stock_touch.go)
+	defer endTouch(ctx, touched)
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -86,6 +90,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	db.stockCommitted(touched)
 	return nil
 }
 
