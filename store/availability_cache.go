@@ -318,3 +318,7 @@ func (db *DB) productsBySKU(ctx context.Context, skus []string) ([]domain.Produc
 	}
 	return out, nil
 }
+
+// AvailabilityLive reports whether the availability cache answers now
+// (ListenStock is running and its heartbeats come back in time).
+func (db *DB) AvailabilityLive() bool { return db.avail.live() }
