@@ -99,13 +99,17 @@ func (s *Server) handleAvailabilityAPI(c echo.Context) error {
 		}
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 	}
-	out := make([]byte, 0, 64<<10)
-	out = append(out, `{"items":[`...)
+	parts := make([][]byte, len(snaps))
+	size := len(`{"items":[]}` + "\n")
 	for i, snap := range snaps {
-		b, err := encodedAvailability(skus[i], ch, pol, snap, key)
-		if err != nil {
+		if parts[i], err = encodedAvailability(skus[i], ch, pol, snap, key); err != nil {
 			return err
 		}
+		size += len(parts[i])
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"items":[`...)
+	for i, b := range parts {
 		if i > 0 {
 			out = append(out, ',')
 		}
