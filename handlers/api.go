@@ -20,13 +20,6 @@ import (
 	"stockline/store"
 )
 
-func (s *Server) registerAPIRoutes() {
-	s.api(http.MethodGet, "/api/v1/availability", s.handleAvailabilityAPI, domain.ScopeAvailability, domain.ScopeInventory)
-	s.api(http.MethodGet, "/api/v1/products", s.handleProductsAPI, domain.ScopeAvailability, domain.ScopeInventory)
-	s.api(http.MethodGet, "/api/v1/locations", s.handleLocationsAPI, domain.ScopeAvailability, domain.ScopeInventory)
-	s.api(http.MethodPost, "/api/v1/adjustments", s.handleAdjustmentAPI, domain.ScopeInventory)
-}
-
 type apiProduct struct {
 	SKU      string `json:"sku"`
 	Name     string `json:"name"`
