@@ -17,6 +17,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -245,18 +246,36 @@ func (db *DB) applyNotification(self, payload string) {
 }
 
 // runNotifier sends queued payloads as soon as they queue, and a heartbeat
-// every heartbeatEvery.
+// every heartbeatEvery, on a connection of its own.
 func (db *DB) runNotifier(ctx context.Context, log *slog.Logger) {
 	n := &db.avail.notifier
 	tick := time.NewTicker(heartbeatEvery)
 	defer tick.Stop()
 	beat := true
 	var failing bool
+	// A connection of its own, so a pool busy with requests never delays
+	// the heartbeat (which would turn the cache off exactly under load).
+	var conn *sql.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	for {
 		payloads := n.take(beat)
 		if len(payloads) > 0 {
-			_, err := db.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p) FROM unnest($2::text[]) AS p`,
-				availChannel, pq.Array(payloads))
+			var err error
+			if conn == nil {
+				conn, err = db.Conn(ctx)
+			}
+			if err == nil {
+				_, err = conn.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p) FROM unnest($2::text[]) AS p`,
+					availChannel, pq.Array(payloads))
+				if err != nil {
+					conn.Close()
+					conn = nil
+				}
+			}
 			if err != nil && ctx.Err() == nil {
 				if !failing {
 					log.Warn("availability notify failed; other instances fall back to the database", "err", err.Error())
