@@ -14,7 +14,6 @@ import (
 	"stockline/store"
 )
 
-
 // The availability answer exactly as the handler built it before the read
 // model (frozen here): the single form must stay byte for byte the same.
 type refPosition struct {
