@@ -196,7 +196,9 @@ func (db *DB) AvailabilitySnapshots(ctx context.Context, skus []string) ([]Stock
 			return nil, ctx.Err()
 		}
 		if e.err != nil {
-			return nil, e.err
+			// Another request's load failed (perhaps its client left):
+			// answer this one from the database.
+			return db.loadSnapshots(ctx, prods, locs, nil)
 		}
 		out[i] = e.snap
 	}
