@@ -39,7 +39,8 @@ func (db *DB) CreateOrder(ctx context.Context, actor domain.Actor, o domain.NewO
 
 // CreateOrderTx is CreateOrder inside the caller's transaction, for
 // callers that write other rows with it (the API's idempotency key, a
-// connector's inbound event).
+// connector's inbound event). It looks up what the order names, reserves
+// (holdOrder), lets domain.PlanOrder decide the rest, and writes the plan.
 func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in domain.NewOrder) (OrderCreated, error) {
 	in.Normalize()
 	if err := in.Validate(); err != nil {
@@ -70,96 +71,101 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 		in.Lines[i].SKU = p.SKU
 	}
 	now := db.stamp()
-	placed := in.PlacedAt
-	if placed.IsZero() {
-		placed = now
-	}
 	number, err := nextOrderNumber(ctx, tx)
 	if err != nil {
 		return OrderCreated{}, err
 	}
+	committed, pickup, err := db.orderReservationAndPickup(ctx, tx, actor, &in, pol, number, now)
+	if err != nil {
+		return OrderCreated{}, err
+	}
+	held, short, err := db.holdOrder(ctx, tx, actor, in, committed, pickup, number, now)
+	if err != nil {
+		return OrderCreated{}, err
+	}
+	plan := domain.PlanOrder(domain.OrderPlanInput{Order: in, Policy: pol, Now: now, Held: held, Short: short})
+	orderID, err := insertOrder(ctx, tx, in, plan, pickup, number, now)
+	if err != nil {
+		return OrderCreated{}, err
+	}
+	ch := &orderChange{}
+	ch.event("created", createdText(in, number, pickup), "")
+	if err := writeOrderLines(ctx, tx, in, plan, pol, products, pickup, orderID, number, ch); err != nil {
+		return OrderCreated{}, err
+	}
+	if plan.PaymentBeforeStock {
+		exID, err := openOrderException(ctx, tx, NewException{
+			Kind: "payment_before_stock", Severity: "high", Ref: number, LocationID: idOf(pickup),
+			Title:  fmt.Sprintf("Order %s: payment captured before stock was confirmed", number),
+			Detail: fmt.Sprintf("%s captured payment for order %s, but %d line(s) could not be reserved. Reallocate or cancel and refund.", in.Source, number, len(plan.Oversold)),
+			DueIn:  time.Hour,
+		})
+		if err != nil {
+			return OrderCreated{}, err
+		}
+		ch.event("exception", "Payment was captured before stock was confirmed.", exceptionLink(exID))
+	}
+	o, err := loadOrder(ctx, tx, `o.id = $1`, orderID, true)
+	if err != nil {
+		return OrderCreated{}, err
+	}
+	ch.audit = "order.create"
+	if err := finishOrder(ctx, tx, actor, in.Source, &o, domain.OrderPlaced, ch, now); err != nil {
+		return OrderCreated{}, err
+	}
+	return OrderCreated{Order: o}, nil
+}
 
-	// An existing reservation is committed first: it decides the pickup
-	// store of a bopis order that did not name one.
+// orderReservationAndPickup commits the reservation the order names, if
+// any (it decides the pickup store of a bopis order that did not name
+// one), and looks up the pickup location.
+func (db *DB) orderReservationAndPickup(ctx context.Context, tx *Tx, actor domain.Actor, in *domain.NewOrder, pol domain.Policy,
+	number string, now time.Time) (*domain.Reservation, *domain.Location, error) {
 	var committed *domain.Reservation
 	if in.ReservationID > 0 {
 		r, err := db.commitForOrder(ctx, tx, actor, in.ReservationID, number, now)
 		if err != nil {
 			if e := domain.AsError(err); e != nil && e.Code == domain.ENOTFOUND {
-				return OrderCreated{}, &domain.Error{Code: domain.ENOTFOUND, Field: "reservation_id", Message: e.Message}
+				return nil, nil, &domain.Error{Code: domain.ENOTFOUND, Field: "reservation_id", Message: e.Message}
 			}
-			return OrderCreated{}, err
+			return nil, nil, err
 		}
-		if err := reservationFits(r, in); err != nil {
-			return OrderCreated{}, err
+		if err := reservationFits(r, *in); err != nil {
+			return nil, nil, err
 		}
 		if in.Channel == domain.BOPIS && in.PickupLocation == "" {
 			in.PickupLocation = r.Lines[0].Location
 		}
 		committed = &r
 	}
-	var pickup *domain.Location
-	if in.PickupLocation != "" {
-		l, err := locationByCodeIn(ctx, tx, in.PickupLocation)
-		if err != nil {
-			return OrderCreated{}, &domain.Error{Code: domain.ENOTFOUND, Field: "pickup_location", Message: domain.ErrorMessage(err)}
-		}
-		if why := pol.WhyNotEligible(l); why != "" {
-			return OrderCreated{}, &domain.Error{Code: domain.CodeLocationNotEligible, Status: http.StatusBadRequest, Field: "pickup_location", Message: why}
-		}
-		pickup = &l
+	if in.PickupLocation == "" {
+		return committed, nil, nil
 	}
-	fulfil := domain.FulfilmentFor(in.Channel)
-	var promised, until any
-	if fulfil == domain.FulfilPickup {
-		p := placed.Add(domain.PickupPrepTime)
-		promised, until = p, p.Add(pol.PickupWindow)
-	} else {
-		promised = placed.Add(domain.ShipBy)
-	}
-	var pickupID any
-	if pickup != nil {
-		pickupID = pickup.ID
-	}
-	var orderID int64
-	err = tx.GetContext(ctx, &orderID, `INSERT INTO orders (number, channel, fulfilment, source, external_ref, status, customer_name, customer_email,
-			customer_phone, payment_status, pickup_location_id, promised_at, pickup_until, placed_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id`,
-		number, string(in.Channel), fulfil, in.Source, in.ExternalRef, in.Customer.Name, in.Customer.Email, in.Customer.Phone,
-		in.PaymentStatus, pickupID, promised, until, placed, now)
+	l, err := locationByCodeIn(ctx, tx, in.PickupLocation)
 	if err != nil {
-		if isUniqueViolation(err) {
-			return OrderCreated{}, &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
-				Message: fmt.Sprintf("An order from %s with external_ref %q already exists.", in.Source, in.ExternalRef)}
-		}
-		return OrderCreated{}, fmt.Errorf("store: insert order: %w", err)
+		return nil, nil, &domain.Error{Code: domain.ENOTFOUND, Field: "pickup_location", Message: domain.ErrorMessage(err)}
 	}
-	ch := &orderChange{}
-	src := in.Source
-	desc := fmt.Sprintf("Order %s placed via %s", number, src)
-	if in.ExternalRef != "" {
-		desc += fmt.Sprintf(" (external ref %s)", in.ExternalRef)
+	if why := pol.WhyNotEligible(l); why != "" {
+		return nil, nil, &domain.Error{Code: domain.CodeLocationNotEligible, Status: http.StatusBadRequest, Field: "pickup_location", Message: why}
 	}
-	desc += fmt.Sprintf(": %d line(s), %s", len(in.Lines), in.Channel)
-	if pickup != nil {
-		desc += ", pickup at " + pickup.Code
-	}
-	desc += fmt.Sprintf(", payment %s.", in.PaymentStatus)
-	ch.event("created", desc, "")
+	return committed, &l, nil
+}
 
-	// Allocate: the committed reservation, or holds under the policy. When
-	// the whole order cannot be held, each line is tried on its own, so
-	// what is there is held while a person decides about the rest.
+// holdOrder reserves the order: the committed reservation, or holds under
+// the policy. When the whole order cannot be held, each line is tried on
+// its own, so what is there is held while a person decides about the
+// rest; short marks the lines that could not be.
+func (db *DB) holdOrder(ctx context.Context, tx *Tx, actor domain.Actor, in domain.NewOrder, committed *domain.Reservation,
+	pickup *domain.Location, number string, now time.Time) ([]domain.HeldLine, []bool, error) {
 	var rs []domain.Reservation
-	short := map[int]bool{}
+	short := make([]bool, len(in.Lines))
 	loc := ""
 	if pickup != nil {
 		loc = pickup.Code
 	}
-	switch {
-	case committed != nil:
+	if committed != nil {
 		rs = []domain.Reservation{*committed}
-	default:
+	} else {
 		reqLines := make([]domain.ReservationLineRequest, len(in.Lines))
 		for i, l := range in.Lines {
 			reqLines[i] = domain.ReservationLineRequest{SKU: l.SKU, Qty: l.Qty}
@@ -175,45 +181,81 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 					short[i] = true
 					continue
 				} else if err != nil {
-					return OrderCreated{}, err
+					return nil, nil, err
 				}
 				rs = append(rs, r)
 			}
 		default:
-			return OrderCreated{}, err
+			return nil, nil, err
 		}
 	}
-	// Lines in the order the request listed them; a line sourced from
-	// several locations becomes one line per location.
-	type held struct {
-		r  domain.Reservation
-		rl domain.ReservationLine
-	}
-	bySKU := map[string][]held{}
+	var held []domain.HeldLine
 	for _, r := range rs {
 		for _, rl := range r.Lines {
-			bySKU[rl.SKU] = append(bySKU[rl.SKU], held{r, rl})
+			held = append(held, domain.HeldLine{ReservationID: r.ID, Line: rl})
 		}
 	}
-	lineNo := 0
-	for i, l := range in.Lines {
-		if !short[i] {
-			for _, h := range bySKU[l.SKU] {
-				lineNo++
-				if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, product_id, location_id, reservation_id, reservation_line_no, qty, reserved)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, orderID, lineNo, h.rl.ProductID, h.rl.LocationID, h.r.ID, h.rl.LineNo, h.rl.Qty); err != nil {
-					return OrderCreated{}, fmt.Errorf("store: insert order line: %w", err)
-				}
-				ch.event("reserved", fmt.Sprintf("Reserved %d × %s at %s (reservation %d).", h.rl.Qty, h.rl.SKU, h.rl.Location, h.r.ID), reservationLink(number, h.r.ID))
+	return held, short, nil
+}
+
+// insertOrder writes the order row the plan describes.
+func insertOrder(ctx context.Context, tx *Tx, in domain.NewOrder, plan domain.OrderPlan, pickup *domain.Location, number string, now time.Time) (int64, error) {
+	var pickupID, until any
+	if pickup != nil {
+		pickupID = pickup.ID
+	}
+	if plan.PickupUntil != nil {
+		until = *plan.PickupUntil
+	}
+	var orderID int64
+	err := tx.GetContext(ctx, &orderID, `INSERT INTO orders (number, channel, fulfilment, source, external_ref, status, customer_name, customer_email,
+			customer_phone, payment_status, pickup_location_id, promised_at, pickup_until, placed_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, 'placed', $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id`,
+		number, string(in.Channel), plan.Fulfilment, in.Source, in.ExternalRef, in.Customer.Name, in.Customer.Email, in.Customer.Phone,
+		in.PaymentStatus, pickupID, plan.PromisedAt, until, plan.PlacedAt, now)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return 0, &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
+				Message: fmt.Sprintf("An order from %s with external_ref %q already exists.", in.Source, in.ExternalRef)}
+		}
+		return 0, fmt.Errorf("store: insert order: %w", err)
+	}
+	return orderID, nil
+}
+
+func createdText(in domain.NewOrder, number string, pickup *domain.Location) string {
+	desc := fmt.Sprintf("Order %s placed via %s", number, in.Source)
+	if in.ExternalRef != "" {
+		desc += fmt.Sprintf(" (external ref %s)", in.ExternalRef)
+	}
+	desc += fmt.Sprintf(": %d line(s), %s", len(in.Lines), in.Channel)
+	if pickup != nil {
+		desc += ", pickup at " + pickup.Code
+	}
+	return desc + fmt.Sprintf(", payment %s.", in.PaymentStatus)
+}
+
+// writeOrderLines writes the plan's lines: a held line with its
+// reservation, an unreservable one pending with an oversell exception at
+// the pickup store or the location that would normally fill it.
+func writeOrderLines(ctx context.Context, tx *Tx, in domain.NewOrder, plan domain.OrderPlan, pol domain.Policy, products []domain.Product,
+	pickup *domain.Location, orderID int64, number string, ch *orderChange) error {
+	for _, pl := range plan.Lines {
+		if h := pl.Held; h != nil {
+			rl := h.Line
+			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, product_id, location_id, reservation_id, reservation_line_no, qty, reserved)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, orderID, pl.LineNo, rl.ProductID, rl.LocationID, h.ReservationID, rl.LineNo, rl.Qty); err != nil {
+				return fmt.Errorf("store: insert order line: %w", err)
 			}
+			ch.event("reserved", fmt.Sprintf("Reserved %d × %s at %s (reservation %d).", rl.Qty, rl.SKU, rl.Location, h.ReservationID), reservationLink(number, h.ReservationID))
 			continue
 		}
-		lineNo++
+		prod := products[pl.Request]
 		exLoc := pickup
 		if exLoc == nil {
-			exLoc, err = likelySource(ctx, tx, pol, products[i].ID)
-			if err != nil {
-				return OrderCreated{}, err
+			var err error
+			if exLoc, err = likelySource(ctx, tx, pol, prod.ID); err != nil {
+				return err
 			}
 		}
 		var locID any
@@ -221,46 +263,26 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 			locID = pickup.ID
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, product_id, location_id, qty, pending)
-			VALUES ($1, $2, $3, $4, $5, $5)`, orderID, lineNo, products[i].ID, locID, l.Qty); err != nil {
-			return OrderCreated{}, fmt.Errorf("store: insert order line: %w", err)
+			VALUES ($1, $2, $3, $4, $5, $5)`, orderID, pl.LineNo, prod.ID, locID, pl.Qty); err != nil {
+			return fmt.Errorf("store: insert order line: %w", err)
 		}
 		where, whereID := "the network", int64(0)
 		if exLoc != nil {
 			where, whereID = exLoc.Code, exLoc.ID
 		}
 		exID, err := openOrderException(ctx, tx, NewException{
-			Kind: "oversell", Severity: "high", LocationID: whereID, ProductID: products[i].ID, Ref: number,
-			Title:  fmt.Sprintf("Order %s: %d × %s could not be reserved at %s", number, l.Qty, l.SKU, where),
-			Detail: fmt.Sprintf("The %s order arrived with too little stock to hold %d × %s (%s) at %s. It is on hold until someone reallocates or cancels the line.", in.Channel, l.Qty, l.SKU, products[i].Name, where),
+			Kind: "oversell", Severity: "high", LocationID: whereID, ProductID: prod.ID, Ref: number,
+			Title:  fmt.Sprintf("Order %s: %d × %s could not be reserved at %s", number, pl.Qty, pl.SKU, where),
+			Detail: fmt.Sprintf("The %s order arrived with too little stock to hold %d × %s (%s) at %s. It is on hold until someone reallocates or cancels the line.", in.Channel, pl.Qty, pl.SKU, prod.Name, where),
 			DueIn:  time.Hour,
 		})
 		if err != nil {
-			return OrderCreated{}, err
+			return err
 		}
-		ch.event("exception", fmt.Sprintf("Oversell: %d × %s could not be reserved at %s; order held for review.", l.Qty, l.SKU, where), exceptionLink(exID))
-		ch.hold = "oversell"
+		ch.event("exception", fmt.Sprintf("Oversell: %d × %s could not be reserved at %s; order held for review.", pl.Qty, pl.SKU, where), exceptionLink(exID))
 	}
-	if len(short) > 0 && in.PaymentStatus == domain.PaymentCaptured {
-		exID, err := openOrderException(ctx, tx, NewException{
-			Kind: "payment_before_stock", Severity: "high", Ref: number, LocationID: idOf(pickup),
-			Title:  fmt.Sprintf("Order %s: payment captured before stock was confirmed", number),
-			Detail: fmt.Sprintf("%s captured payment for order %s, but %d line(s) could not be reserved. Reallocate or cancel and refund.", src, number, len(short)),
-			DueIn:  time.Hour,
-		})
-		if err != nil {
-			return OrderCreated{}, err
-		}
-		ch.event("exception", "Payment was captured before stock was confirmed.", exceptionLink(exID))
-	}
-	o, err := loadOrder(ctx, tx, `o.id = $1`, orderID, true)
-	if err != nil {
-		return OrderCreated{}, err
-	}
-	ch.audit = "order.create"
-	if err := finishOrder(ctx, tx, actor, src, &o, domain.OrderPlaced, ch, now); err != nil {
-		return OrderCreated{}, err
-	}
-	return OrderCreated{Order: o}, nil
+	ch.hold = plan.Hold
+	return nil
 }
 
 func idOf(l *domain.Location) int64 {
