@@ -16,11 +16,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerConnectorRoutes() }) }
-
-// connectorRoles run the feeds: admins and inventory leads.
-var connectorRoles = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}
-
 // connectorPages holds what the connector pages need beside the server:
 // the sealer for credentials typed into them.
 type connectorPages struct {
@@ -28,23 +23,14 @@ type connectorPages struct {
 	sealer *connectors.Sealer
 }
 
-func (s *Server) registerConnectorRoutes() {
+// newConnectorPages builds the connector pages' handlers. A bad
+// CONNECTOR_SECRET_KEY is logged; typed credentials then cannot be sealed.
+func (s *Server) newConnectorPages() *connectorPages {
 	sealer, err := connectors.NewSealer(s.opts.ConnectorSecretKey)
 	if err != nil {
 		s.Log.Error("connector credentials cannot be sealed", "err", err.Error())
 	}
-	h := &connectorPages{s: s, sealer: sealer}
-	s.page(http.MethodGet, "/connectors", h.list, connectorRoles...)
-	s.page(http.MethodPost, "/connectors", h.create, domain.RoleAdmin)
-	s.page(http.MethodGet, "/connectors/:id", h.show, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id", h.update, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/pause", h.pause, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/resume", h.resume, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/mappings", h.addMapping, connectorRoles...)
-	s.page(http.MethodGet, "/connectors/:id/dead-letters/:dl", h.deadLetter, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/dead-letters/:dl/retry", h.retry, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/dead-letters/:dl/fix", h.fix, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/dead-letters/:dl/dismiss", h.dismiss, connectorRoles...)
+	return &connectorPages{s: s, sealer: sealer}
 }
 
 // rows works out each connector's health for display.

@@ -13,17 +13,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerExceptionRoutes() }) }
-
-func (s *Server) registerExceptionRoutes() {
-	s.page(http.MethodGet, "/exceptions", s.handleExceptionQueue, allRoles...)
-	s.page(http.MethodGet, "/exceptions/:id", s.handleExceptionShow, allRoles...)
-	s.page(http.MethodPost, "/exceptions/:id/take", s.handleExceptionTake, allRoles...)
-	s.page(http.MethodPost, "/exceptions/:id/close", s.handleExceptionClose, allRoles...)
-	roleHome[domain.RoleInventoryLead] = "/exceptions"
-	roleHome[domain.RoleManager] = "/exceptions"
-}
-
 // scopeOf is the location codes a user is limited to, or nil for all.
 func scopeOf(u *domain.User) []string {
 	if u.Role.Scoped() {

@@ -14,18 +14,6 @@ import (
 	"stockline/store"
 )
 
-func init() { register(func(s *Server) { s.registerOrderRoutes() }) }
-
-func (s *Server) registerOrderRoutes() {
-	s.api(http.MethodPost, "/api/v1/orders", s.handleOrderCreate, domain.ScopeOrders)
-	s.api(http.MethodGet, "/api/v1/orders", s.handleOrderSearchAPI, domain.ScopeOrders)
-	s.api(http.MethodGet, "/api/v1/orders/:id", s.handleOrderGetAPI, domain.ScopeOrders)
-	s.api(http.MethodPost, "/api/v1/orders/:id/cancel", s.handleOrderCancelAPI, domain.ScopeOrders)
-	s.registerOrderPages()
-	roleHome[domain.RoleSupport] = "/orders"
-	roleHome[domain.RoleAssociate] = "/pickups"
-}
-
 // orderRequest is the body of POST /api/v1/orders.
 type orderRequest struct {
 	Channel        string                  `json:"channel"`

@@ -16,23 +16,6 @@ import (
 	"stockline/views"
 )
 
-var (
-	orderSearchRoles = []domain.Role{domain.RoleSupport, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
-	orderActRoles    = []domain.Role{domain.RoleSupport, domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
-	shipRoles        = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
-)
-
-func (s *Server) registerOrderPages() {
-	s.page(http.MethodGet, "/orders", s.handleOrdersPage, orderSearchRoles...)
-	s.page(http.MethodGet, "/orders/:id", s.handleOrderPage, allRoles...)
-	s.page(http.MethodPost, "/orders/:id/notes", s.handleOrderNote, orderActRoles...)
-	s.page(http.MethodPost, "/orders/:id/lines/:line/cancel", s.handleOrderLineCancel, orderActRoles...)
-	s.page(http.MethodPost, "/orders/:id/pickup-location", s.handleOrderPickupChange, orderActRoles...)
-	s.page(http.MethodPost, "/orders/:id/ship", s.handleOrderShip, shipRoles...)
-	s.registerPickupPages()
-	s.registerNotificationPages()
-}
-
 // orderInScope loads the order named by :id and refuses one that touches
 // none of a scoped user's locations (its pickup store or a line's store).
 func (s *Server) orderInScope(c echo.Context) (store.Order, error) {

@@ -19,21 +19,6 @@ import (
 // queuePageSize is how many of the most urgent orders a queue tab lists.
 const queuePageSize = 50
 
-var pickupRoles = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
-
-func (s *Server) registerPickupPages() {
-	s.page(http.MethodGet, "/pickups", s.handlePickupQueue, pickupRoles...)
-	s.page(http.MethodGet, "/pickups/list", s.handlePickupList, pickupRoles...)
-	s.page(http.MethodGet, "/pickups/find", s.handlePickupFind, pickupRoles...)
-	s.page(http.MethodGet, "/pickups/:id", s.handlePickScreen, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/pick", s.handlePickLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/reject", s.handleRejectLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/reallocate", s.handleReallocateLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/cancel", s.handlePickCancelLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/handover", s.handleHandOver, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/pickup-location", s.handlePickPickupChange, pickupRoles...)
-}
-
 // queueScope is the stores a queue shows: a scoped user's own, or for
 // others the one chosen with ?location= (every pickup store when none).
 func (s *Server) queueScope(c echo.Context) ([]int64, []string, string, error) {

@@ -22,10 +22,15 @@ func render(c echo.Context, status int, t templ.Component) error {
 }
 
 // viewCtx is what every page needs: who is signed in, the CSRF token and
-// where we are.
+// where we are, and the navigation for the user's role.
 func (s *Server) viewCtx(c echo.Context) views.Ctx {
 	tok, _ := c.Get(ctxCSRF).(string)
-	return views.Ctx{User: currentUser(c), CSRF: tok, Path: c.Request().URL.Path}
+	u := currentUser(c)
+	v := views.Ctx{User: u, CSRF: tok, Path: c.Request().URL.Path}
+	if u != nil {
+		v.Nav = s.nav[u.Role]
+	}
+	return v
 }
 
 // maxJSONBody bounds API request bodies.

@@ -18,17 +18,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerReservationRoutes() }) }
-
-func (s *Server) registerReservationRoutes() {
-	s.api(http.MethodPost, "/api/v1/reservations", s.handleReserve, domain.ScopeReservations)
-	s.api(http.MethodGet, "/api/v1/reservations/:id", s.handleReservationGet, domain.ScopeReservations)
-	s.api(http.MethodPost, "/api/v1/reservations/:id/commit", s.handleReservationCommit, domain.ScopeReservations)
-	s.api(http.MethodPost, "/api/v1/reservations/:id/release", s.handleReservationRelease, domain.ScopeReservations)
-	s.page(http.MethodGet, "/reservations", s.handleReservationsPage, allRoles...)
-	s.page(http.MethodPost, "/reservations/:id/release", s.handleReservationReleaseForm, allRoles...)
-}
-
 // maxIdempotencyKey is the longest Idempotency-Key accepted.
 const maxIdempotencyKey = 255
 

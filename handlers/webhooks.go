@@ -12,15 +12,6 @@ import (
 	"stockline/domain"
 )
 
-func init() { register(func(s *Server) { s.registerWebhookRoutes() }) }
-
-func (s *Server) registerWebhookRoutes() {
-	// Public (no session, no CSRF, no token): the platform signs each body
-	// with the shared secret instead, and nothing is read before the
-	// signature checks out.
-	s.public(http.MethodPost, "/webhooks/shopify", s.handleShopifyWebhook)
-}
-
 // maxWebhookBody bounds a webhook body; Shopify orders with many lines run
 // to a few hundred KiB.
 const maxWebhookBody = 5 << 20

@@ -412,7 +412,7 @@ func orderEvent(ref string, item int, at time.Time) store.InboundEvent {
 func TestOrderEventsWaitForASinkThenApply(t *testing.T) {
 	ctx := context.Background()
 	w := newFeedWorld(t, 1, 1)
-	restore := store.SwapOrderSinkForTest(nil)
+	restore := w.db.SwapOrderSinkForTest(nil)
 	defer restore()
 	cancel := store.InboundEvent{SourceEventID: "order:1001:cancelled", Type: "shopify.order_cancelled", OccurredAt: t0.Add(time.Hour),
 		Payload: []byte(`{}`), Cancel: &domain.ExternalOrderCancel{ExternalRef: "1001", CancelledAt: t0.Add(time.Hour)}}
@@ -428,7 +428,7 @@ func TestOrderEventsWaitForASinkThenApply(t *testing.T) {
 		t.Fatalf("pending in source order: %+v %v", pend, err)
 	}
 	sink := &fakeSink{orders: map[string]domain.ExternalOrder{}, cancelled: map[string]bool{}}
-	store.RegisterOrderSink(sink)
+	w.db.SetOrderSink(sink)
 	// The adapter re-reads the stored payloads; here we hand back the parsed events.
 	again := []store.InboundEvent{orderEvent("1001", 1, t0), cancel}
 	again[0].ID, again[1].ID = pend[0].ID, pend[1].ID

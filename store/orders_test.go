@@ -430,7 +430,7 @@ func TestOrderSinkCreatesAndCancels(t *testing.T) {
 	ctx := context.Background()
 	a := orderSKU(t, db, 11)
 	setReservable(t, db, domain.EcommerceShip, a, "DC1", 5)
-	sink := store.CurrentOrderSink()
+	sink := db.OrderSink()
 	if sink == nil {
 		t.Fatal("the orders capability registers an order sink")
 	}

@@ -18,14 +18,12 @@ import (
 // customer messages, by SMTP when SMTP_ADDR is set and otherwise to the
 // local outbox page (/notifications). Several instances may run it: both
 // steps take rows with FOR UPDATE SKIP LOCKED.
-func init() {
-	workerFactories = append(workerFactories, func(m *Main) func(ctx context.Context) {
-		send := localSender
-		if m.Config.SMTPAddr != "" {
-			send = smtpSender(m.Config.SMTPAddr, m.Config.SMTPFrom)
-		}
-		return func(ctx context.Context) { relayAndNotify(ctx, m.DB, m.Log, m.Config.NotifyInterval, send) }
-	})
+func notifyWorker(m *Main) func(ctx context.Context) {
+	send := localSender
+	if m.Config.SMTPAddr != "" {
+		send = smtpSender(m.Config.SMTPAddr, m.Config.SMTPFrom)
+	}
+	return func(ctx context.Context) { relayAndNotify(ctx, m.DB, m.Log, m.Config.NotifyInterval, send) }
 }
 
 const (
