@@ -133,13 +133,6 @@ func (db *DB) resolveReservation(ctx context.Context, req domain.ReservationRequ
 	return rq, nil
 }
 
-// lockPositions locks the given positions in the one lock order and
-// returns them. A position with no row is absent from the map: nothing can
-// be held there.
-func lockPositions(ctx context.Context, tx *Tx, keys []posKey) (map[posKey]domain.Position, error) {
-	return lockStock(ctx, tx, keys, false)
-}
-
 // reserveInTx holds a resolved request inside tx: it locks every candidate
 // position, sources the lines (domain.Source), and writes the reservation.
 // Too little stock is the domain's 409 insufficient_stock error, with
@@ -156,7 +149,7 @@ func reserveInTx(ctx context.Context, tx *Tx, actor domain.Actor, rq resolvedReq
 			keys = append(keys, posKey{l.ID, p.ID})
 		}
 	}
-	pos, err := lockPositions(ctx, tx, keys)
+	pos, err := lockStock(ctx, tx, keys, false)
 	if err != nil {
 		return r, err
 	}

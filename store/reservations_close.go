@@ -95,7 +95,7 @@ func closeReservations(ctx context.Context, tx *Tx, actor domain.Actor, rs []dom
 			moves = append(moves, stockMove{Pos: k, Qty: l.Qty, Ref: r.ID})
 		}
 	}
-	if _, err := lockPositions(ctx, tx, keys); err != nil {
+	if _, err := lockStock(ctx, tx, keys, false); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `WITH u AS (
