@@ -143,7 +143,7 @@ func (s *Server) handleAdminUser(c echo.Context) error {
 	return s.renderAdminUser(c, http.StatusOK, u, views.AdminUserEdit{Role: string(u.Role), Locations: u.Locations, Disabled: u.Disabled}, flash)
 }
 
-func (s *Server) renderAdminUser(c echo.Context, status int, u store.UserSummary, f views.AdminUserEdit, flash string) error {
+func (s *Server) renderAdminUser(c echo.Context, status int, u domain.UserSummary, f views.AdminUserEdit, flash string) error {
 	locs, err := s.DB.ListLocations(c.Request().Context())
 	if err != nil {
 		return err
@@ -190,7 +190,7 @@ func (s *Server) handleAdminUserUpdate(c echo.Context) error {
 }
 
 // adminUserChange says in one sentence what an update did.
-func adminUserChange(before store.UserSummary, after *domain.User) string {
+func adminUserChange(before domain.UserSummary, after *domain.User) string {
 	where := "all locations"
 	if after.Role.Scoped() {
 		where = strings.Join(after.Locations, ", ")

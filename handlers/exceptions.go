@@ -59,16 +59,16 @@ func (s *Server) handleExceptionQueue(c echo.Context) error {
 
 // exceptionInScope loads an exception and refuses one outside the user's
 // locations.
-func (s *Server) exceptionInScope(c echo.Context) (store.ExceptionDetail, error) {
+func (s *Server) exceptionInScope(c echo.Context) (domain.ExceptionDetail, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return store.ExceptionDetail{}, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
+		return domain.ExceptionDetail{}, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
 	}
 	e, err := s.DB.ExceptionByID(c.Request().Context(), id)
 	if err != nil {
 		return e, err
 	}
-	if u := currentUser(c); u.Role.Scoped() && (!e.Location.Valid || !u.CanSeeLocation(e.Location.String)) {
+	if u := currentUser(c); u.Role.Scoped() && (e.Location == "" || !u.CanSeeLocation(e.Location)) {
 		return e, domain.Errorf(domain.EFORBIDDEN, "This exception belongs to a location outside your stores.")
 	}
 	return e, nil

@@ -135,7 +135,7 @@ func (s *Server) handleSKU(c echo.Context) error {
 		return err
 	}
 	for _, e := range excs {
-		if !e.Location.Valid || u.CanSeeLocation(e.Location.String) {
+		if e.Location == "" || u.CanSeeLocation(e.Location) {
 			view.Exceptions = append(view.Exceptions, e)
 		}
 	}

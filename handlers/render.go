@@ -38,7 +38,13 @@ const maxJSONBody = 1 << 20
 
 // decodeJSON reads a JSON request body into v. It fails with
 // body_too_large past 1 MiB and invalid_json on anything malformed.
-func decodeJSON(c echo.Context, v any) error {
+func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, false) }
+
+// decodeOptionalJSON is decodeJSON for a body that may be left out: an
+// empty body leaves v as it is.
+func decodeOptionalJSON(c echo.Context, v any) error { return decodeBody(c, v, true) }
+
+func decodeBody(c echo.Context, v any, emptyOK bool) error {
 	body := http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody)
 	dec := json.NewDecoder(body)
 	dec.UseNumber()
@@ -48,6 +54,9 @@ func decodeJSON(c echo.Context, v any) error {
 			return &domain.Error{Code: domain.ETOOLARGE, Message: "The request body is over 1 MiB."}
 		}
 		if errors.Is(err, io.EOF) {
+			if emptyOK {
+				return nil
+			}
 			return &domain.Error{Code: domain.EBADJSON, Message: "The request body is empty; send a JSON object."}
 		}
 		var ute *json.UnmarshalTypeError

@@ -35,11 +35,23 @@ var (
 // role and scope checks, the navigation, the role homes and the role
 // matrix test (RouteAccess) are all built from these rows, and New
 // refuses a table that breaks those rules. To add a route, add a row.
+//
+// The table is three lists only to keep each function short; read them
+// as one, in this order.
 func (s *Server) routes() []route {
-	cp := s.newConnectorPages()
-	get, post := http.MethodGet, http.MethodPost
+	return slices.Concat(s.publicRoutes(), s.pageRoutes(), s.apiRoutes())
+}
+
+// get and post keep the rows short.
+const (
+	get  = http.MethodGet
+	post = http.MethodPost
+)
+
+// publicRoutes: anyone may use them (static files, health, sign-in,
+// webhooks), or any signed-in person (sign-out, the home redirect).
+func (s *Server) publicRoutes() []route {
 	return []route{
-		// Anyone: static files, health, sign-in.
 		public(get, "/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler()))),
 		public(get, "/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") }),
 		public(get, "/login", s.handleLoginForm),
@@ -47,7 +59,18 @@ func (s *Server) routes() []route {
 		page(post, "/logout", s.handleLogout, allRoles...),
 		page(get, "/", s.handleHome, allRoles...),
 
-		// Pages, in navigation order.
+		// Webhooks: no session, no CSRF, no token; the platform signs each
+		// body with the shared secret instead, and nothing is read before
+		// the signature checks out.
+		public(post, "/webhooks/shopify", s.handleShopifyWebhook),
+	}
+}
+
+// pageRoutes are the pages and their htmx partials and form posts, in
+// navigation order: a row's nav link appears where the row is.
+func (s *Server) pageRoutes() []route {
+	cp := s.newConnectorPages()
+	return []route{
 		page(get, "/pickups", s.handlePickupQueue, pickupRoles...).inNav("Pickups").home(domain.RoleAssociate),
 		page(get, "/pickups/list", s.handlePickupList, pickupRoles...),
 		page(get, "/pickups/find", s.handlePickupFind, pickupRoles...),
@@ -113,9 +136,13 @@ func (s *Server) routes() []route {
 		page(get, "/notifications/templates", s.handleTemplatesPage, notificationRoles...),
 		page(post, "/notifications/templates/:kind", s.handleTemplateSave, notificationRoles...),
 		page(get, "/notifications/:id", s.handleNotificationShow, notificationRoles...),
+	}
+}
 
-		// The JSON API: bearer tokens with any of the listed scopes (the
-		// admin scope opens every route).
+// apiRoutes are the JSON API: bearer tokens with any of the listed scopes
+// (the admin scope opens every route).
+func (s *Server) apiRoutes() []route {
+	return []route{
 		api(get, "/api/v1/availability", s.handleAvailabilityAPI, catalogScopes...),
 		api(get, "/api/v1/products", s.handleProductsAPI, catalogScopes...),
 		api(get, "/api/v1/locations", s.handleLocationsAPI, catalogScopes...),
@@ -128,11 +155,6 @@ func (s *Server) routes() []route {
 		api(get, "/api/v1/orders", s.handleOrderSearchAPI, domain.ScopeOrders),
 		api(get, "/api/v1/orders/:id", s.handleOrderGetAPI, domain.ScopeOrders),
 		api(post, "/api/v1/orders/:id/cancel", s.handleOrderCancelAPI, domain.ScopeOrders),
-
-		// Webhooks: no session, no CSRF, no token; the platform signs each
-		// body with the shared secret instead, and nothing is read before
-		// the signature checks out.
-		public(post, "/webhooks/shopify", s.handleShopifyWebhook),
 	}
 }
 

@@ -113,7 +113,7 @@ func (s *Server) RouteAccess() []RouteRule {
 type RouteRule struct {
 	Method, Path string
 	Access       Access
-	Known        bool // false means the route was added without page/api/public
+	Known        bool // false means the route was added to Echo outside the route table
 }
 
 // ServeHTTP lets the server be used as an http.Handler.

@@ -38,13 +38,13 @@ func (s *Server) handleShopifyWebhook(c echo.Context) error {
 	webhookID := req.Header.Get("X-Shopify-Webhook-Id")
 	if s.opts.ShopifyWebhookSecret == "" {
 		s.Log.WarnContext(ctx, "shopify webhook refused: SHOPIFY_WEBHOOK_SECRET is not set", "topic", topic, "ip", c.RealIP())
-		return &domain.Error{Code: "invalid_signature", Status: http.StatusUnauthorized,
+		return &domain.Error{Code: domain.CodeInvalidSignature,
 			Message: "Webhooks are not accepted: SHOPIFY_WEBHOOK_SECRET is not configured."}
 	}
 	if !connectors.VerifyShopifyHMAC(s.opts.ShopifyWebhookSecret, body, req.Header.Get("X-Shopify-Hmac-Sha256")) {
 		s.Log.WarnContext(ctx, "shopify webhook refused: bad signature", "topic", topic, "webhook_id", webhookID,
 			"ip", c.RealIP(), "bytes", len(body))
-		return &domain.Error{Code: "invalid_signature", Status: http.StatusUnauthorized,
+		return &domain.Error{Code: domain.CodeInvalidSignature,
 			Message: "The X-Shopify-Hmac-Sha256 signature does not match the body."}
 	}
 	if !slices.Contains(connectors.ShopifyWebhookTopics, topic) {

@@ -54,9 +54,9 @@ func (db *DB) SwapOrderSinkForTest(s OrderSink) (restore func()) {
 	return func() { db.sink.Store(prev) }
 }
 
-// Pending reasons: why an event waits instead of being applied.
+// Pending reasons are the domain's; the names stay here for the feed code.
 const (
-	PendingNoOrderSink   = "no_order_sink"   // orders are not built into this version yet
-	PendingPaused        = "paused"          // the connector is paused
-	PendingOrderNotFound = "order_not_found" // a cancel arrived before its order
+	PendingNoOrderSink   = domain.PendingNoOrderSink
+	PendingPaused        = domain.PendingPaused
+	PendingOrderNotFound = domain.PendingOrderNotFound
 )

@@ -18,7 +18,7 @@ import (
 // connector mapping ext ids L1..Ln and I1..Im onto them.
 type feedWorld struct {
 	db   *store.DB
-	conn store.Connector
+	conn domain.Connector
 	locs []string // our codes
 	skus []string
 }
@@ -188,7 +188,7 @@ func TestIngestDeadLettersMalformedAndUnmappedAndGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dls) != 2 || !slices.ContainsFunc(dls, func(d store.DeadLetter) bool { return d.SourceEventID == "s-unmapped" && d.Error != "" }) {
+	if len(dls) != 2 || !slices.ContainsFunc(dls, func(d domain.DeadLetter) bool { return d.SourceEventID == "s-unmapped" && d.Error != "" }) {
 		t.Fatalf("dead letters %+v", dls)
 	}
 	var exc int
@@ -200,7 +200,7 @@ func TestIngestDeadLettersMalformedAndUnmappedAndGoesOn(t *testing.T) {
 	if err := w.db.SetMappings(ctx, domain.SystemActor("test"), w.conn.ID, []store.Mapping{{Kind: "item", ExternalID: "I9", Code: w.skus[1]}}); err != nil {
 		t.Fatal(err)
 	}
-	var dl store.DeadLetter
+	var dl domain.DeadLetter
 	for _, d := range dls {
 		if d.SourceEventID == "s-unmapped" {
 			dl = d
@@ -423,7 +423,7 @@ func TestOrderEventsWaitForASinkThenApply(t *testing.T) {
 	if res.Pending != 2 || res.DeadLettered != 1 {
 		t.Fatalf("without a sink: %+v (want 2 pending, the unmapped one dead)", res)
 	}
-	pend, err := w.db.PendingEvents(ctx, w.conn.ID, []string{store.PendingNoOrderSink}, 0)
+	pend, err := w.db.PendingEvents(ctx, w.conn.ID, []string{domain.PendingNoOrderSink}, 0)
 	if err != nil || len(pend) != 2 || pend[0].SourceEventID != "order:1001:created" {
 		t.Fatalf("pending in source order: %+v %v", pend, err)
 	}

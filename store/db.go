@@ -107,10 +107,20 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pqErr) && pqErr.Code == "23505"
 }
 
-// notFound turns sql.ErrNoRows into an ENOTFOUND domain error.
+// notFound turns sql.ErrNoRows into an ENOTFOUND domain error. Any other
+// error passes through: a database failure is never "not found".
 func notFound(err error, format string, args ...any) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Errorf(domain.ENOTFOUND, format, args...)
 	}
 	return err
+}
+
+// notFoundField names the input field of an ENOTFOUND error (an unknown
+// location typed into a form); any other error passes through unchanged.
+func notFoundField(err error, field string) error {
+	if domain.ErrorCode(err) != domain.ENOTFOUND {
+		return err
+	}
+	return &domain.Error{Code: domain.ENOTFOUND, Field: field, Message: domain.ErrorMessage(err)}
 }

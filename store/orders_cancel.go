@@ -165,5 +165,3 @@ func cancelUnits(ctx context.Context, tx *Tx, actor domain.Actor, o *Order, ch *
 	ch.details = map[string]any{"cancelled": items, "reason": reason}
 	return nil
 }
-
-// lineAt returns the line and checks it belongs to the order.

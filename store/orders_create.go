@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"stockline/domain"
@@ -143,10 +142,10 @@ func (db *DB) orderReservationAndPickup(ctx context.Context, tx *Tx, actor domai
 	}
 	l, err := locationByCodeIn(ctx, tx, in.PickupLocation)
 	if err != nil {
-		return nil, nil, &domain.Error{Code: domain.ENOTFOUND, Field: "pickup_location", Message: domain.ErrorMessage(err)}
+		return nil, nil, notFoundField(err, "pickup_location")
 	}
 	if why := pol.WhyNotEligible(l); why != "" {
-		return nil, nil, &domain.Error{Code: domain.CodeLocationNotEligible, Status: http.StatusBadRequest, Field: "pickup_location", Message: why}
+		return nil, nil, &domain.Error{Code: domain.CodeLocationNotEligible, Field: "pickup_location", Message: why}
 	}
 	return committed, &l, nil
 }
@@ -215,7 +214,7 @@ func insertOrder(ctx context.Context, tx *Tx, in domain.NewOrder, plan domain.Or
 		in.PaymentStatus, pickupID, plan.PromisedAt, until, plan.PlacedAt, now)
 	if err != nil {
 		if isUniqueViolation(err) {
-			return 0, &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
+			return 0, &domain.Error{Code: domain.CodeOrderExists, Field: "external_ref",
 				Message: fmt.Sprintf("An order from %s with external_ref %q already exists.", in.Source, in.ExternalRef)}
 		}
 		return 0, fmt.Errorf("store: insert order: %w", err)
@@ -302,7 +301,7 @@ func isShort(err error) bool {
 // pickup store.
 func reservationFits(r domain.Reservation, in domain.NewOrder) error {
 	mismatch := func(format string, args ...any) error {
-		return &domain.Error{Code: "reservation_mismatch", Status: http.StatusConflict, Field: "reservation_id", Message: fmt.Sprintf(format, args...)}
+		return &domain.Error{Code: domain.CodeReservationMismatch, Field: "reservation_id", Message: fmt.Sprintf(format, args...)}
 	}
 	if r.Channel != in.Channel {
 		return mismatch("Reservation %d is for %s, not %s.", r.ID, r.Channel, in.Channel)

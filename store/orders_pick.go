@@ -44,9 +44,9 @@ func (db *DB) PickLine(ctx context.Context, actor domain.Actor, orderID, lineID 
 		if err := saveLine(ctx, tx, l); err != nil {
 			return err
 		}
-		ch.event("picked", fmt.Sprintf("Picked %d × %s at %s (scanned %s).", qty, l.SKU, l.Location.String, scanned), "")
+		ch.event("picked", fmt.Sprintf("Picked %d × %s at %s (scanned %s).", qty, l.SKU, l.Location, scanned), "")
 		ch.audit = "order.pick"
-		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location.String}
+		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location}
 		return nil
 	})
 }
@@ -84,7 +84,7 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		if err != nil {
 			return err
 		}
-		loc := l.LocationID.Int64
+		loc := l.LocationID
 		if err := lockOrderPositions(ctx, tx, []posKey{{loc, l.ProductID}}); err != nil {
 			return err
 		}
@@ -108,18 +108,18 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		effect := fmt.Sprintf("%d unit(s) moved from reserved to %s pending a count", qty, bucket)
 		exID, err := openOrderException(ctx, tx, NewException{
 			Kind: "item_not_found", Severity: "high", LocationID: loc, ProductID: l.ProductID, Ref: o.Number,
-			Title:  fmt.Sprintf("Order %s: %d × %s %s at %s", o.Number, qty, l.SKU, rejectVerb(reason), l.Location.String),
+			Title:  fmt.Sprintf("Order %s: %d × %s %s at %s", o.Number, qty, l.SKU, rejectVerb(reason), l.Location),
 			Detail: fmt.Sprintf("%s. Reallocate the line to another store, split it, or cancel it and notify the customer.%s", effect, noteSuffix(note)),
 			DueIn:  30 * time.Minute,
 		})
 		if err != nil {
 			return err
 		}
-		ch.event("rejected", fmt.Sprintf("%d × %s %s at %s; %s.%s", qty, l.SKU, rejectVerb(reason), l.Location.String, effect, noteSuffix(note)), exceptionLink(exID))
+		ch.event("rejected", fmt.Sprintf("%d × %s %s at %s; %s.%s", qty, l.SKU, rejectVerb(reason), l.Location, effect, noteSuffix(note)), exceptionLink(exID))
 		ch.hold = "item_not_found"
 		ch.notifyCustomer(domain.NotifyDelayed, map[string]string{"items": fmt.Sprintf("%d × %s", qty, l.SKU), "reason": "an item could not be picked"})
 		ch.audit = "order.reject_line"
-		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location.String, "reason": reason, "exception": exID}
+		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location, "reason": reason, "exception": exID}
 		return nil
 	})
 }
@@ -139,10 +139,7 @@ func noteSuffix(note string) string {
 }
 
 // Allocation is units of a waiting line to hold at one location.
-type Allocation struct {
-	Location string // code
-	Qty      int
-}
+type Allocation = domain.LineAllocation
 
 // ReallocateLine holds a waiting line's units at other locations in one
 // transaction — one allocation to move it, several to split it — checking
@@ -176,7 +173,7 @@ func (db *DB) ReallocateLine(ctx context.Context, actor domain.Actor, orderID, l
 		for i, a := range allocs {
 			loc, err := db.LocationByCode(ctx, strings.ToUpper(strings.TrimSpace(a.Location)))
 			if err != nil {
-				return &domain.Error{Code: domain.ENOTFOUND, Field: "location", Message: domain.ErrorMessage(err)}
+				return notFoundField(err, "location")
 			}
 			if slices.Contains(l.RejectedIDs, loc.ID) {
 				return domain.FieldError("location", "%s already could not pick %s for this order; choose another store.", loc.Code, l.SKU)

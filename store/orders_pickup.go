@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -22,13 +21,13 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 	newCode = strings.ToUpper(strings.TrimSpace(newCode))
 	to, err := db.LocationByCode(ctx, newCode)
 	if err != nil {
-		return Order{}, &domain.Error{Code: domain.ENOTFOUND, Field: "location", Message: domain.ErrorMessage(err)}
+		return Order{}, notFoundField(err, "location")
 	}
 	return db.mutateOrder(ctx, actor, orderID, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
 		if o.Fulfilment != domain.FulfilPickup || !o.Open() {
 			return domain.Errorf(domain.ECONFLICT, "Order %s is %s; its pickup store cannot change.", o.Number, domain.OrderStatusLabel(o.Status))
 		}
-		if o.PickupLocationID.Int64 == to.ID {
+		if o.PickupLocationID == to.ID {
 			return domain.FieldError("location", "Order %s is already picked up at %s.", o.Number, to.Code)
 		}
 		pol, err := db.CachedPolicy(ctx, domain.Channel(o.Channel))
@@ -38,12 +37,12 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 		if why := pol.WhyNotEligible(to); why != "" {
 			return domain.FieldError("location", "%s", why)
 		}
-		from := o.PickupLocationID.Int64
+		from := o.PickupLocationID
 		var moving []*OrderLine
 		var req []domain.ReservationLineRequest
 		for i := range o.Lines {
 			l := &o.Lines[i]
-			if l.LocationID.Int64 == from && l.Held() > 0 {
+			if l.LocationID == from && l.Held() > 0 {
 				moving = append(moving, l)
 				req = append(req, domain.ReservationLineRequest{SKU: l.SKU, Qty: l.Held()})
 			}
@@ -63,7 +62,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			}
 			// Release first, so the new hold sees the old store's stock
 			// only as what it is: another store's.
-			if _, _, err := takeFromReservation(ctx, tx, actor, l.ReservationID.Int64, int(l.ReservationLineNo.Int64), n,
+			if _, _, err := takeFromReservation(ctx, tx, actor, l.ReservationID, l.ReservationLineNo, n,
 				domain.Released, "pickup_location_changed", now); err != nil {
 				return err
 			}
@@ -77,7 +76,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 				if aerr != nil {
 					return aerr
 				}
-				return &domain.Error{Code: domain.CodeInsufficientStock, Status: http.StatusConflict, Field: "location",
+				return &domain.Error{Code: domain.CodeInsufficientStock, Field: "location",
 					Message: fmt.Sprintf("%s cannot hold %s for this order. %s", to.Code, strings.Join(items, ", "), alternativesText(alts)),
 					Details: map[string]any{"lines": e.Details["lines"], "alternatives": alts}}
 			} else if err != nil {
@@ -86,7 +85,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			for _, rl := range r.Lines {
 				for _, l := range moving {
 					if l.SKU == rl.SKU {
-						l.LocationID.Int64, l.ReservationID.Int64, l.ReservationLineNo.Int64 = rl.LocationID, r.ID, int64(rl.LineNo)
+						l.LocationID, l.ReservationID, l.ReservationLineNo = rl.LocationID, r.ID, rl.LineNo
 					}
 				}
 			}
@@ -94,8 +93,8 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 		}
 		for i := range o.Lines {
 			l := &o.Lines[i]
-			if l.LocationID.Valid && l.LocationID.Int64 == from && l.Pending > 0 {
-				l.LocationID.Int64 = to.ID // waiting units wait at the new store
+			if l.LocationID != 0 && l.LocationID == from && l.Pending > 0 {
+				l.LocationID = to.ID // waiting units wait at the new store
 			}
 			if err := saveLine(ctx, tx, l); err != nil {
 				return err
@@ -106,8 +105,8 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			o.ID, to.ID, promised, promised.Add(pol.PickupWindow)); err != nil {
 			return fmt.Errorf("store: change pickup location: %w", err)
 		}
-		oldCode := o.PickupLocation.String
-		o.PickupLocationID.Int64, o.PickupLocation.String, o.PickupLocationName.String = to.ID, to.Code, to.Name
+		oldCode := o.PickupLocation
+		o.PickupLocationID, o.PickupLocation, o.PickupLocationName = to.ID, to.Code, to.Name
 		msg := fmt.Sprintf("Pickup store changed from %s to %s.", oldCode, to.Code)
 		if len(items) > 0 {
 			msg += fmt.Sprintf(" Released %s at %s and held them at %s.", strings.Join(items, ", "), oldCode, to.Code)
@@ -137,7 +136,7 @@ func alternativesText(alts []StoreATP) string {
 func (db *DB) PickupAlternatives(ctx context.Context, o *Order, exclude int64) ([]StoreATP, error) {
 	need := map[int64]int{}
 	for _, l := range o.Lines {
-		if l.LocationID.Int64 == o.PickupLocationID.Int64 {
+		if l.LocationID == o.PickupLocationID {
 			need[l.ProductID] += l.Held() + l.Pending
 		}
 	}
@@ -147,7 +146,7 @@ func (db *DB) PickupAlternatives(ctx context.Context, o *Order, exclude int64) (
 	var out []StoreATP
 	first := true
 	for prod, n := range need {
-		alts, err := db.AlternativeStores(ctx, domain.Channel(o.Channel), prod, []int64{o.PickupLocationID.Int64, exclude}, 0)
+		alts, err := db.AlternativeStores(ctx, domain.Channel(o.Channel), prod, []int64{o.PickupLocationID, exclude}, 0)
 		if err != nil {
 			return nil, err
 		}

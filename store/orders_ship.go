@@ -60,14 +60,14 @@ func (db *DB) HandOver(ctx context.Context, actor domain.Actor, orderID int64) (
 		}
 		var fid int64
 		if err := tx.GetContext(ctx, &fid, `INSERT INTO fulfilments (order_id, location_id, kind, created_at, created_by)
-			VALUES ($1, $2, 'pickup', $3, $4) RETURNING id`, o.ID, o.PickupLocationID, now, actor.String()); err != nil {
+			VALUES ($1, $2, 'pickup', $3, $4) RETURNING id`, o.ID, nullID(o.PickupLocationID), now, actor.String()); err != nil {
 			return fmt.Errorf("store: fulfilment: %w", err)
 		}
 		items, err := fulfilLines(ctx, tx, actor, fid, lines, domain.LinePickUp, func(l *OrderLine) int { return l.Picked }, now)
 		if err != nil {
 			return err
 		}
-		ch.event("picked_up", fmt.Sprintf("Customer collected %s at %s.", strings.Join(items, ", "), o.PickupLocation.String), "")
+		ch.event("picked_up", fmt.Sprintf("Customer collected %s at %s.", strings.Join(items, ", "), o.PickupLocation), "")
 		ch.audit = "order.hand_over"
 		ch.details = map[string]any{"fulfilment": fid, "items": items}
 		return nil
@@ -111,8 +111,8 @@ func (db *DB) Ship(ctx context.Context, actor domain.Actor, orderID int64, locat
 			if sl.Qty == 0 {
 				continue
 			}
-			if l.LocationID.Int64 != loc.ID {
-				return domain.FieldError("qty", "%s is held at %s, not %s.", l.SKU, l.Location.String, loc.Code)
+			if l.LocationID != loc.ID {
+				return domain.FieldError("qty", "%s is held at %s, not %s.", l.SKU, l.Location, loc.Code)
 			}
 			if sl.Qty < 0 || sl.Qty > l.Held() {
 				return domain.FieldError("qty", "%s has %d unit(s) ready to ship at %s; cannot ship %d.", l.SKU, l.Held(), loc.Code, sl.Qty)

@@ -113,7 +113,7 @@ func finishOrder(ctx context.Context, tx *Tx, actor domain.Actor, source string,
 		}
 	}
 	return insertOutbox(ctx, tx, "order.updated", map[string]any{"id": o.ID, "number": o.Number, "from": before, "status": status,
-		"pickup_location": o.PickupLocation.String})
+		"pickup_location": o.PickupLocation})
 }
 
 func insertOrderEvents(ctx context.Context, tx *Tx, orderID int64, actor domain.Actor, source string, evs []orderEvent, now time.Time) error {
@@ -144,7 +144,7 @@ func saveLine(ctx context.Context, tx *Tx, l *OrderLine) error {
 	_, err := tx.ExecContext(ctx, `UPDATE order_lines SET location_id = $2, reservation_id = $3, reservation_line_no = $4,
 			pending = $5, reserved = $6, picked = $7, shipped = $8, picked_up = $9, cancelled = $10, returned = $11, moved = $12,
 			rejected_location_ids = $13, reject_reason = $14
-		WHERE id = $1`, l.ID, l.LocationID, l.ReservationID, l.ReservationLineNo,
+		WHERE id = $1`, l.ID, nullID(l.LocationID), nullID(l.ReservationID), nullID(int64(l.ReservationLineNo)),
 		l.Pending, l.Reserved, l.Picked, l.Shipped, l.PickedUp, l.Cancelled, l.Returned, l.Moved, pq.Array(l.RejectedIDs), l.RejectReason)
 	if err != nil {
 		return fmt.Errorf("store: save order line: %w", err)
@@ -159,15 +159,15 @@ func endHeld(ctx context.Context, tx *Tx, actor domain.Actor, l *OrderLine, n in
 	if n == 0 {
 		return nil
 	}
-	if !l.ReservationID.Valid || !l.ReservationLineNo.Valid {
+	if l.ReservationID == 0 || l.ReservationLineNo == 0 {
 		return fmt.Errorf("store: order line %d holds units without a reservation", l.ID)
 	}
-	resID, lineNo, err := takeFromReservation(ctx, tx, actor, l.ReservationID.Int64, int(l.ReservationLineNo.Int64), n, to, reason, now)
+	resID, lineNo, err := takeFromReservation(ctx, tx, actor, l.ReservationID, l.ReservationLineNo, n, to, reason, now)
 	if err != nil {
 		return err
 	}
 	if l.Held() == 0 {
-		l.ReservationID.Int64, l.ReservationLineNo.Int64 = resID, int64(lineNo)
+		l.ReservationID, l.ReservationLineNo = resID, lineNo
 	}
 	return nil
 }
@@ -198,8 +198,8 @@ func (db *DB) mutateOrder(ctx context.Context, actor domain.Actor, id int64, fn 
 func lockKeysOf(lines []*OrderLine, extra ...int64) []posKey {
 	var keys []posKey
 	for _, l := range lines {
-		if l.LocationID.Valid {
-			keys = append(keys, posKey{l.LocationID.Int64, l.ProductID})
+		if l.LocationID != 0 {
+			keys = append(keys, posKey{l.LocationID, l.ProductID})
 		}
 		for _, loc := range extra {
 			keys = append(keys, posKey{loc, l.ProductID})
@@ -208,6 +208,7 @@ func lockKeysOf(lines []*OrderLine, extra ...int64) []posKey {
 	return keys
 }
 
+// lineAt returns the line and checks it belongs to the order.
 func lineAt(o *Order, lineID int64) (*OrderLine, error) {
 	for i := range o.Lines {
 		if o.Lines[i].ID == lineID {
