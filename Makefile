@@ -5,7 +5,7 @@ BIN := bin/stockline
 GO ?= go
 DATA_DIR ?= .data
 
-.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short bench-ingest
+.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short bench-ingest vulncheck soak
 
 ## build: compile bin/stockline
 build:
@@ -33,6 +33,18 @@ test: prereqs-pg prereqs-chromium check-static build
 	echo "test cluster: $$url"; \
 	STOCKLINE_TEST_PG=$$url $(GO) test -count=1 -timeout 9m ./...
 	@$(MAKE) --no-print-directory fuzz-short
+	@$(MAKE) --no-print-directory vulncheck
+
+## vulncheck: govulncheck (pinned in go.mod's tool block) against the Go vulnerability database read offline from the
+## golang.org/x/vulndb module (its data/osv folder, fetched through the Go module proxy like any module: vuln.go.dev is
+## not reachable here). Bump VULNDB_VERSION to take newer advisories. Called findings must be fixed or explained in
+## vulncheck-triage.txt (cmd/vulntriage fails on any other); see README, "Supply chain".
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+vulncheck:
+	@dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  if [ ! -d "$$dir/data/osv" ]; then echo "vulncheck: golang.org/x/vulndb@$(VULNDB_VERSION) has no data/osv folder"; exit 1; fi; \
+	  echo "vulncheck: $$($(GO) env GOVERSION), database golang.org/x/vulndb@$(VULNDB_VERSION) ($$(ls $$dir/data/osv | wc -l) advisories)"; \
+	  $(GO) tool govulncheck -db "file://$$dir/data/osv" -format json ./... | $(GO) run ./cmd/vulntriage -triage vulncheck-triage.txt
 
 ## fuzz-short: every connector payload parser and the count CSV parser under go test -fuzz for FUZZTIME each.
 ## A count (Nx), not a duration: a timed run can end while the fuzzer is still handling a new input and then
