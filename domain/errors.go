@@ -19,6 +19,7 @@ const (
 	ETOOMANY      = "rate_limited"   // slow down
 	ETOOLARGE     = "body_too_large" // the request body is over the limit
 	EBADJSON      = "invalid_json"   // the body is not the JSON we expect
+	EUNAVAILABLE  = "unavailable"    // the database cannot be reached now; retry after a few seconds (503)
 )
 
 // Error is Stockline's one error type. Code is machine-readable, Message is

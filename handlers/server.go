@@ -31,8 +31,9 @@ type Options struct {
 	LoginMaxPerAccount   int            // failed sign-ins per account per LoginWindow
 	LoginMaxPerIP        int            // failed sign-ins per client IP per LoginWindow
 	LoginWindow          time.Duration
-	ShopifyWebhookSecret string // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
-	ConnectorSecretKey   string // seals connector credentials typed on the connector page (AES-256-GCM)
+	ShopifyWebhookSecret string        // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
+	ConnectorSecretKey   string        // seals connector credentials typed on the connector page (AES-256-GCM)
+	RequestTimeout       time.Duration // every request's context ends after this; default 30s (see ServeHTTP)
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -74,6 +75,9 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	if opts.LoginMaxPerIP == 0 {
 		opts.LoginMaxPerIP = 30
 	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{Echo: e, DB: db, Log: log, opts: opts, access: map[string]Access{}}
@@ -99,6 +103,8 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	s.access["GET /static/*"] = Access{Public: true}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	s.access["GET /healthz"] = Access{Public: true}
+	e.GET("/readyz", s.readyz)
+	s.access["GET /readyz"] = Access{Public: true}
 
 	s.registerAuthRoutes()
 	s.registerInventoryRoutes()
@@ -162,8 +168,14 @@ type RouteRule struct {
 	Known        bool // false means the route was added without page/api/public
 }
 
-// ServeHTTP lets the server be used as an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Echo.ServeHTTP(w, r) }
+// ServeHTTP lets the server be used as an http.Handler. Each request's
+// context ends after RequestTimeout, so a database that stopped answering
+// fails the request with 503 in bounded time instead of holding it open.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	defer cancel()
+	s.Echo.ServeHTTP(w, r.WithContext(ctx))
+}
 
 // Shutdown stops accepting requests and waits for those in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.Echo.Shutdown(ctx) }
