@@ -70,7 +70,7 @@ func asDomainError(err error) *domain.Error {
 // errUnavailable answers a request the database could not serve: it is
 // down, restarting, or did not answer within the request's time-out.
 var errUnavailable = &domain.Error{Code: domain.EUNAVAILABLE,
-	Message: "Stockline cannot reach its database right now. Nothing was changed; please try again in a few seconds."}
+	Message: "Stockline cannot reach its database right now. Please try again in a few seconds; a retry with the same Idempotency-Key is safe."}
 
 // retryAfterSeconds is the Retry-After sent with every 503.
 const retryAfterSeconds = "2"
@@ -88,7 +88,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	status := statusFor(e)
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
-	if status >= 500 {
+	if status == http.StatusServiceUnavailable {
+		s.Log.WarnContext(c.Request().Context(), "database unavailable", "request_id", rid, "path", c.Request().URL.Path, "err", err.Error())
+	} else if status >= 500 {
 		s.Log.ErrorContext(c.Request().Context(), "internal error", "request_id", rid, "path", c.Request().URL.Path, "err", err.Error())
 	} else {
 		s.Log.DebugContext(c.Request().Context(), "request error", "request_id", rid, "code", e.Code, "err", err.Error())

@@ -168,14 +168,10 @@ type RouteRule struct {
 	Known        bool // false means the route was added without page/api/public
 }
 
-// ServeHTTP lets the server be used as an http.Handler. Each request's
-// context ends after RequestTimeout, so a database that stopped answering
-// fails the request with 503 in bounded time instead of holding it open.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
-	defer cancel()
-	s.Echo.ServeHTTP(w, r.WithContext(ctx))
-}
+// ServeHTTP lets the server be used as an http.Handler. Each request
+// answers within RequestTimeout: a database that stopped answering fails
+// it with 503 in bounded time instead of holding it open (timeout.go).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serveWithTimeout(w, r) }
 
 // Shutdown stops accepting requests and waits for those in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.Echo.Shutdown(ctx) }

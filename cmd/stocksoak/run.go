@@ -44,21 +44,22 @@ type faultResult struct {
 
 // soaker holds one run's moving parts.
 type soaker struct {
-	cfg      config
-	w        *world
-	reserve  *series
-	finish   *series
-	page     *series
-	dropped  atomic.Int64
-	faultOn  atomic.Bool
-	faultEnd atomic.Int64 // unix nanos: 503s up to 2 s after this still count as the fault's
-	no503RA  atomic.Int64 // 503s without Retry-After
-	lastOK   atomic.Int64 // unix nanos of the newest successful reserve
-	ready    atomic.Bool
-	notReady atomic.Bool // /readyz was 503 during the current fault
-	seq      atomic.Int64
-	started  time.Time
-	fault503 atomic.Int64
+	cfg       config
+	w         *world
+	reserve   *series
+	finish    *series
+	page      *series
+	dropped   atomic.Int64
+	faultOn   atomic.Bool
+	faultEnd  atomic.Int64 // unix nanos: 503s up to 2 s after this still count as the fault's
+	no503RA   atomic.Int64 // 503s without Retry-After
+	lastOK    atomic.Int64 // unix nanos of the newest successful reserve
+	ready     atomic.Bool
+	notReady  atomic.Bool // /readyz was 503 during the current fault
+	seq       atomic.Int64
+	started   time.Time
+	generated atomic.Int64
+	fault503  atomic.Int64
 }
 
 func soak(ctx context.Context, cfg config, out io.Writer) (*report, error) {
@@ -235,6 +236,10 @@ func (s *soaker) feed(ctx context.Context, start, end time.Time) int64 {
 		n := int(owed)
 		owed -= float64(n)
 		s.w.addFeedEvents(rng, &seq, at, n)
+		s.generated.Store(seq)
+		if at.Sub(start)%(5*time.Second) == 0 {
+			s.w.square.Forget(at.Add(-3 * time.Minute)) // the connector re-reads one minute
+		}
 	}
 	return seq
 }
@@ -264,7 +269,7 @@ func (s *soaker) sampleDB(ctx context.Context, rep *report) {
 		rep.MaxConnsInUse = max(rep.MaxConnsInUse, st.InUse)
 		rep.MaxConns = max(rep.MaxConns, st.OpenConnections)
 		if !s.faultOn.Load() {
-			gen, stored := int64(s.w.square.Len()), s.stored(ctx)
+			gen, stored := s.generated.Load(), s.stored(ctx)
 			if stored < 0 {
 				continue
 			}

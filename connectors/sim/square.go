@@ -51,6 +51,19 @@ func (s *Square) Add(created time.Time, locs []string, raw json.RawMessage) {
 	s.changes = append(s.changes, squareChange{created: created.UTC(), locations: locs, raw: raw})
 }
 
+// Forget drops the changes Square recorded before t, so a long soak's
+// feed does not grow without bound (a real source keeps them; a consumer
+// that is further behind than t would miss them).
+func (s *Square) Forget(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := 0
+	for i < len(s.changes) && s.changes[i].created.Before(t) {
+		i++
+	}
+	s.changes = slices.Clone(s.changes[i:])
+}
+
 // Len is how many changes the feed holds.
 func (s *Square) Len() int {
 	s.mu.Lock()
