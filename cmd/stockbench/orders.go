@@ -28,6 +28,7 @@ import (
 
 	"stockline/domain"
 	"stockline/store"
+	"stockline/store/benchdata"
 )
 
 // ordersConfig is the section's flags.
@@ -104,7 +105,7 @@ func runOrders(ctx context.Context, h *harness) error {
 	cfg := h.cfg.orders
 	t0 := time.Now()
 	fmt.Fprintf(h.out, "orders: generating %d orders set-based in SQL over the demo retailer...\n", cfg.orders)
-	ds, err := db.LoadOrdersBenchDataset(ctx, cfg.orders, func(step string, took time.Duration) {
+	ds, err := benchdata.LoadOrders(ctx, db, cfg.orders, func(step string, took time.Duration) {
 		fmt.Fprintf(h.out, "  %-30s %s\n", step, took.Round(10*time.Millisecond))
 	})
 	if err != nil {
