@@ -80,6 +80,13 @@ bench-orders: prereqs-pg
 bench-ingest: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=ingest $(BENCH_FLAGS)
 
+## soak: open-loop constant-rate load (cmd/stocksoak) on its own throwaway cluster: 200 checkouts/s, 500 Square feed
+## events/s, 20 page views/s over four roles, 10 minutes; SOAK_FLAGS="-duration 30s" shortens it, "-faults" restarts
+## PostgreSQL and disturbs the connection mid-load (go run ./cmd/stocksoak -h lists every flag). Exit 1 on a missed goal.
+SOAK_FLAGS ?=
+soak: prereqs-pg
+	$(GO) run ./cmd/stocksoak $(SOAK_FLAGS)
+
 ## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
 check-static:
 	@bad=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
