@@ -87,6 +87,11 @@ SOAK_FLAGS ?=
 soak: prereqs-pg
 	$(GO) run ./cmd/stocksoak $(SOAK_FLAGS)
 
+## soak-faults: make soak with -faults (make itself cannot take -faults after the target)
+.PHONY: soak-faults
+soak-faults: prereqs-pg
+	$(GO) run ./cmd/stocksoak -faults $(SOAK_FLAGS)
+
 ## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
 check-static:
 	@bad=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \

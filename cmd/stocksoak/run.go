@@ -238,7 +238,7 @@ func (s *soaker) feed(ctx context.Context, start, end time.Time) int64 {
 		s.w.addFeedEvents(rng, &seq, at, n)
 		s.generated.Store(seq)
 		if at.Sub(start)%(5*time.Second) == 0 {
-			s.w.square.Forget(at.Add(-3 * time.Minute)) // the connector re-reads one minute
+			s.w.square.Forget(at.Add(-75 * time.Second)) // the connector re-reads one minute (squareOverlap)
 		}
 	}
 	return seq
