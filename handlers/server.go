@@ -33,7 +33,7 @@ type Options struct {
 	LoginWindow          time.Duration
 	ShopifyWebhookSecret string        // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
 	ConnectorSecretKey   string        // seals connector credentials typed on the connector page (AES-256-GCM)
-	RequestTimeout       time.Duration // every request's context ends after this; default 30s (see ServeHTTP)
+	RequestTimeout       time.Duration // every request answers within this (503 past it); default 1 minute (timeout.go)
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -76,7 +76,7 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 		opts.LoginMaxPerIP = 30
 	}
 	if opts.RequestTimeout == 0 {
-		opts.RequestTimeout = 30 * time.Second
+		opts.RequestTimeout = time.Minute
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
