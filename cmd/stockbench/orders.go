@@ -136,7 +136,7 @@ func runOrders(ctx context.Context, h *harness) error {
 	randomOrder := func(r *mrand.Rand) int64 { return ds.MinID + r.Int64N(ds.MaxID-ds.MinID+1) }
 	randomEmail := func(r *mrand.Rand) string { return fmt.Sprintf("customer%d@example.com", r.IntN(250000)) }
 	pickupQueue := func(ctx context.Context, _ *mrand.Rand) error {
-		_, _, err := db.PickupQueue(ctx, s01, store.TabToPick, time.Now(), 50)
+		_, _, err := db.PickupQueue(ctx, s01, domain.TabToPick, time.Now(), 50)
 		return err
 	}
 	runs := []struct {
