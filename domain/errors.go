@@ -22,6 +22,7 @@ const (
 	ETOOMANY      = "rate_limited"   // slow down
 	ETOOLARGE     = "body_too_large" // the request body is over the limit
 	EBADJSON      = "invalid_json"   // the body is not the JSON we expect
+	EUNAVAILABLE  = "unavailable"    // the database cannot be reached now; retry after a few seconds (503)
 
 	CodeMethodNotAllowed = "method_not_allowed" // the address does not accept the method
 	CodeCSRFInvalid      = "csrf_invalid"       // a page form's CSRF token is missing or wrong

@@ -27,6 +27,7 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.EFORBIDDEN:    http.StatusForbidden,
 		domain.ETOOMANY:      http.StatusTooManyRequests,
 		domain.EINTERNAL:     http.StatusInternalServerError,
+		domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 
 		domain.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 		domain.CodeCSRFInvalid:      http.StatusForbidden,

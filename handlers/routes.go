@@ -54,6 +54,7 @@ func (s *Server) publicRoutes() []route {
 	return []route{
 		public(get, "/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler()))),
 		public(get, "/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") }),
+		public(get, "/readyz", s.readyz),
 		public(get, "/login", s.handleLoginForm),
 		public(post, "/login", s.handleLogin),
 		page(post, "/logout", s.handleLogout, allRoles...),
