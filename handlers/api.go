@@ -25,13 +25,6 @@ import (
 // which is what a caller that does not think in channels usually means.
 const defaultChannel = domain.EcommerceShip
 
-func (s *Server) registerAPIRoutes() {
-	s.api(http.MethodGet, "/api/v1/availability", s.handleAvailabilityAPI, domain.ScopeAvailability, domain.ScopeInventory)
-	s.api(http.MethodGet, "/api/v1/products", s.handleProductsAPI, domain.ScopeAvailability, domain.ScopeInventory)
-	s.api(http.MethodGet, "/api/v1/locations", s.handleLocationsAPI, domain.ScopeAvailability, domain.ScopeInventory)
-	s.api(http.MethodPost, "/api/v1/adjustments", s.handleAdjustmentAPI, domain.ScopeInventory)
-}
-
 // apiPosition is one location's buckets in API answers.
 type apiPosition struct {
 	Location           string `json:"location"`

@@ -104,9 +104,10 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 	if actor.Kind == "" {
 		actor = domain.Actor{Kind: "connector", Name: c.Name}
 	}
+	sink := db.OrderSink()
 	err := db.InTx(ctx, func(tx *Tx) error {
 		var err error
-		res, err = ingestTx(ctx, tx, c, events, owner, stored, actor)
+		res, err = ingestTx(ctx, tx, c, events, owner, stored, actor, sink)
 		return err
 	})
 	if err == nil || len(events) == 1 || ctx.Err() != nil || errors.Is(err, ErrLeaseLost) {
@@ -119,7 +120,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 		var one IngestResult
 		err := db.InTx(ctx, func(tx *Tx) error {
 			var err error
-			one, err = ingestTx(ctx, tx, c, events[i:i+1], owner, stored, actor)
+			one, err = ingestTx(ctx, tx, c, events[i:i+1], owner, stored, actor, sink)
 			return err
 		})
 		if err != nil {
@@ -134,7 +135,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 			ev.Changes, ev.Order, ev.Cancel, ev.NoEffect = nil, nil, nil, ""
 			err = db.InTx(ctx, func(tx *Tx) error {
 				var err error
-				one, err = ingestTx(ctx, tx, c, []InboundEvent{ev}, owner, stored, actor)
+				one, err = ingestTx(ctx, tx, c, []InboundEvent{ev}, owner, stored, actor, sink)
 				return err
 			})
 			if err != nil {
@@ -170,7 +171,7 @@ type feedChange struct {
 	sku, loc      string
 }
 
-func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor) (IngestResult, error) {
+func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor, sink OrderSink) (IngestResult, error) {
 	var res IngestResult
 	if owner != "" {
 		if err := checkLease(ctx, tx, c.ID, owner); err != nil {
@@ -203,7 +204,6 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 	if err != nil {
 		return res, err
 	}
-	sink := CurrentOrderSink()
 	for _, p := range preps {
 		disposeFeedEvent(p, c, r, sink)
 	}

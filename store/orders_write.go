@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -106,10 +105,10 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 	if in.PickupLocation != "" {
 		l, err := locationByCodeIn(ctx, tx, in.PickupLocation)
 		if err != nil {
-			return OrderCreated{}, &domain.Error{Code: domain.ENOTFOUND, Field: "pickup_location", Message: domain.ErrorMessage(err)}
+			return OrderCreated{}, notFoundField(err, "pickup_location")
 		}
 		if why := pol.WhyNotEligible(l); why != "" {
-			return OrderCreated{}, &domain.Error{Code: domain.CodeLocationNotEligible, Status: http.StatusBadRequest, Field: "pickup_location", Message: why}
+			return OrderCreated{}, &domain.Error{Code: domain.CodeLocationNotEligible, Field: "pickup_location", Message: why}
 		}
 		pickup = &l
 	}
@@ -133,7 +132,7 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 		in.PaymentStatus, pickupID, promised, until, placed, now)
 	if err != nil {
 		if isUniqueViolation(err) {
-			return OrderCreated{}, &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
+			return OrderCreated{}, &domain.Error{Code: domain.CodeOrderExists, Field: "external_ref",
 				Message: fmt.Sprintf("An order from %s with external_ref %q already exists.", in.Source, in.ExternalRef)}
 		}
 		return OrderCreated{}, fmt.Errorf("store: insert order: %w", err)
@@ -284,7 +283,7 @@ func isShort(err error) bool {
 // pickup store.
 func reservationFits(r domain.Reservation, in domain.NewOrder) error {
 	mismatch := func(format string, args ...any) error {
-		return &domain.Error{Code: "reservation_mismatch", Status: http.StatusConflict, Field: "reservation_id", Message: fmt.Sprintf(format, args...)}
+		return &domain.Error{Code: domain.CodeReservationMismatch, Field: "reservation_id", Message: fmt.Sprintf(format, args...)}
 	}
 	if r.Channel != in.Channel {
 		return mismatch("Reservation %d is for %s, not %s.", r.ID, r.Channel, in.Channel)
@@ -438,7 +437,7 @@ func finishOrder(ctx context.Context, tx *Tx, actor domain.Actor, source string,
 		}
 	}
 	return insertOutbox(ctx, tx, "order.updated", map[string]any{"id": o.ID, "number": o.Number, "from": before, "status": status,
-		"pickup_location": o.PickupLocation.String})
+		"pickup_location": o.PickupLocation})
 }
 
 func insertOrderEvents(ctx context.Context, tx *Tx, orderID int64, actor domain.Actor, source string, evs []orderEvent, now time.Time) error {
@@ -469,7 +468,7 @@ func saveLine(ctx context.Context, tx *Tx, l *OrderLine) error {
 	_, err := tx.ExecContext(ctx, `UPDATE order_lines SET location_id = $2, reservation_id = $3, reservation_line_no = $4,
 			pending = $5, reserved = $6, picked = $7, shipped = $8, picked_up = $9, cancelled = $10, returned = $11, moved = $12,
 			rejected_location_ids = $13, reject_reason = $14
-		WHERE id = $1`, l.ID, l.LocationID, l.ReservationID, l.ReservationLineNo,
+		WHERE id = $1`, l.ID, nullID(l.LocationID), nullID(l.ReservationID), nullID(int64(l.ReservationLineNo)),
 		l.Pending, l.Reserved, l.Picked, l.Shipped, l.PickedUp, l.Cancelled, l.Returned, l.Moved, pq.Array(l.RejectedIDs), l.RejectReason)
 	if err != nil {
 		return fmt.Errorf("store: save order line: %w", err)
@@ -484,15 +483,15 @@ func endHeld(ctx context.Context, tx *Tx, actor domain.Actor, l *OrderLine, n in
 	if n == 0 {
 		return nil
 	}
-	if !l.ReservationID.Valid || !l.ReservationLineNo.Valid {
+	if l.ReservationID == 0 || l.ReservationLineNo == 0 {
 		return fmt.Errorf("store: order line %d holds units without a reservation", l.ID)
 	}
-	resID, lineNo, err := takeFromReservation(ctx, tx, actor, l.ReservationID.Int64, int(l.ReservationLineNo.Int64), n, to, reason, now)
+	resID, lineNo, err := takeFromReservation(ctx, tx, actor, l.ReservationID, l.ReservationLineNo, n, to, reason, now)
 	if err != nil {
 		return err
 	}
 	if l.Held() == 0 {
-		l.ReservationID.Int64, l.ReservationLineNo.Int64 = resID, int64(lineNo)
+		l.ReservationID, l.ReservationLineNo = resID, lineNo
 	}
 	return nil
 }
@@ -523,8 +522,8 @@ func (db *DB) mutateOrder(ctx context.Context, actor domain.Actor, id int64, fn 
 func lockKeysOf(lines []*OrderLine, extra ...int64) []posKey {
 	var keys []posKey
 	for _, l := range lines {
-		if l.LocationID.Valid {
-			keys = append(keys, posKey{l.LocationID.Int64, l.ProductID})
+		if l.LocationID != 0 {
+			keys = append(keys, posKey{l.LocationID, l.ProductID})
 		}
 		for _, loc := range extra {
 			keys = append(keys, posKey{loc, l.ProductID})
@@ -731,9 +730,9 @@ func (db *DB) PickLine(ctx context.Context, actor domain.Actor, orderID, lineID 
 		if err := saveLine(ctx, tx, l); err != nil {
 			return err
 		}
-		ch.event("picked", fmt.Sprintf("Picked %d × %s at %s (scanned %s).", qty, l.SKU, l.Location.String, scanned), "")
+		ch.event("picked", fmt.Sprintf("Picked %d × %s at %s (scanned %s).", qty, l.SKU, l.Location, scanned), "")
 		ch.audit = "order.pick"
-		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location.String}
+		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location}
 		return nil
 	})
 }
@@ -771,7 +770,7 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		if err != nil {
 			return err
 		}
-		loc := l.LocationID.Int64
+		loc := l.LocationID
 		if err := lockOrderPositions(ctx, tx, []posKey{{loc, l.ProductID}}); err != nil {
 			return err
 		}
@@ -795,18 +794,18 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		effect := fmt.Sprintf("%d unit(s) moved from reserved to %s pending a count", qty, bucket)
 		exID, err := openOrderException(ctx, tx, NewException{
 			Kind: "item_not_found", Severity: "high", LocationID: loc, ProductID: l.ProductID, Ref: o.Number,
-			Title:  fmt.Sprintf("Order %s: %d × %s %s at %s", o.Number, qty, l.SKU, rejectVerb(reason), l.Location.String),
+			Title:  fmt.Sprintf("Order %s: %d × %s %s at %s", o.Number, qty, l.SKU, rejectVerb(reason), l.Location),
 			Detail: fmt.Sprintf("%s. Reallocate the line to another store, split it, or cancel it and notify the customer.%s", effect, noteSuffix(note)),
 			DueIn:  30 * time.Minute,
 		})
 		if err != nil {
 			return err
 		}
-		ch.event("rejected", fmt.Sprintf("%d × %s %s at %s; %s.%s", qty, l.SKU, rejectVerb(reason), l.Location.String, effect, noteSuffix(note)), exceptionLink(exID))
+		ch.event("rejected", fmt.Sprintf("%d × %s %s at %s; %s.%s", qty, l.SKU, rejectVerb(reason), l.Location, effect, noteSuffix(note)), exceptionLink(exID))
 		ch.hold = "item_not_found"
 		ch.notifyCustomer(domain.NotifyDelayed, map[string]string{"items": fmt.Sprintf("%d × %s", qty, l.SKU), "reason": "an item could not be picked"})
 		ch.audit = "order.reject_line"
-		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location.String, "reason": reason, "exception": exID}
+		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location, "reason": reason, "exception": exID}
 		return nil
 	})
 }
@@ -826,10 +825,7 @@ func noteSuffix(note string) string {
 }
 
 // Allocation is units of a waiting line to hold at one location.
-type Allocation struct {
-	Location string // code
-	Qty      int
-}
+type Allocation = domain.LineAllocation
 
 // ReallocateLine holds a waiting line's units at other locations in one
 // transaction — one allocation to move it, several to split it — checking
@@ -863,7 +859,7 @@ func (db *DB) ReallocateLine(ctx context.Context, actor domain.Actor, orderID, l
 		for i, a := range allocs {
 			loc, err := db.LocationByCode(ctx, strings.ToUpper(strings.TrimSpace(a.Location)))
 			if err != nil {
-				return &domain.Error{Code: domain.ENOTFOUND, Field: "location", Message: domain.ErrorMessage(err)}
+				return notFoundField(err, "location")
 			}
 			if slices.Contains(l.RejectedIDs, loc.ID) {
 				return domain.FieldError("location", "%s already could not pick %s for this order; choose another store.", loc.Code, l.SKU)
@@ -969,14 +965,14 @@ func (db *DB) HandOver(ctx context.Context, actor domain.Actor, orderID int64) (
 		}
 		var fid int64
 		if err := tx.GetContext(ctx, &fid, `INSERT INTO fulfilments (order_id, location_id, kind, created_at, created_by)
-			VALUES ($1, $2, 'pickup', $3, $4) RETURNING id`, o.ID, o.PickupLocationID, now, actor.String()); err != nil {
+			VALUES ($1, $2, 'pickup', $3, $4) RETURNING id`, o.ID, nullID(o.PickupLocationID), now, actor.String()); err != nil {
 			return fmt.Errorf("store: fulfilment: %w", err)
 		}
 		items, err := fulfilLines(ctx, tx, actor, fid, lines, domain.LinePickUp, func(l *OrderLine) int { return l.Picked }, now)
 		if err != nil {
 			return err
 		}
-		ch.event("picked_up", fmt.Sprintf("Customer collected %s at %s.", strings.Join(items, ", "), o.PickupLocation.String), "")
+		ch.event("picked_up", fmt.Sprintf("Customer collected %s at %s.", strings.Join(items, ", "), o.PickupLocation), "")
 		ch.audit = "order.hand_over"
 		ch.details = map[string]any{"fulfilment": fid, "items": items}
 		return nil
@@ -1020,8 +1016,8 @@ func (db *DB) Ship(ctx context.Context, actor domain.Actor, orderID int64, locat
 			if sl.Qty == 0 {
 				continue
 			}
-			if l.LocationID.Int64 != loc.ID {
-				return domain.FieldError("qty", "%s is held at %s, not %s.", l.SKU, l.Location.String, loc.Code)
+			if l.LocationID != loc.ID {
+				return domain.FieldError("qty", "%s is held at %s, not %s.", l.SKU, l.Location, loc.Code)
 			}
 			if sl.Qty < 0 || sl.Qty > l.Held() {
 				return domain.FieldError("qty", "%s has %d unit(s) ready to ship at %s; cannot ship %d.", l.SKU, l.Held(), loc.Code, sl.Qty)
@@ -1077,13 +1073,13 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 	newCode = strings.ToUpper(strings.TrimSpace(newCode))
 	to, err := db.LocationByCode(ctx, newCode)
 	if err != nil {
-		return Order{}, &domain.Error{Code: domain.ENOTFOUND, Field: "location", Message: domain.ErrorMessage(err)}
+		return Order{}, notFoundField(err, "location")
 	}
 	return db.mutateOrder(ctx, actor, orderID, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
 		if o.Fulfilment != domain.FulfilPickup || !o.Open() {
 			return domain.Errorf(domain.ECONFLICT, "Order %s is %s; its pickup store cannot change.", o.Number, domain.OrderStatusLabel(o.Status))
 		}
-		if o.PickupLocationID.Int64 == to.ID {
+		if o.PickupLocationID == to.ID {
 			return domain.FieldError("location", "Order %s is already picked up at %s.", o.Number, to.Code)
 		}
 		pol, err := db.CachedPolicy(ctx, domain.Channel(o.Channel))
@@ -1093,12 +1089,12 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 		if why := pol.WhyNotEligible(to); why != "" {
 			return domain.FieldError("location", "%s", why)
 		}
-		from := o.PickupLocationID.Int64
+		from := o.PickupLocationID
 		var moving []*OrderLine
 		var req []domain.ReservationLineRequest
 		for i := range o.Lines {
 			l := &o.Lines[i]
-			if l.LocationID.Int64 == from && l.Held() > 0 {
+			if l.LocationID == from && l.Held() > 0 {
 				moving = append(moving, l)
 				req = append(req, domain.ReservationLineRequest{SKU: l.SKU, Qty: l.Held()})
 			}
@@ -1118,7 +1114,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			}
 			// Release first, so the new hold sees the old store's stock
 			// only as what it is: another store's.
-			if _, _, err := takeFromReservation(ctx, tx, actor, l.ReservationID.Int64, int(l.ReservationLineNo.Int64), n,
+			if _, _, err := takeFromReservation(ctx, tx, actor, l.ReservationID, l.ReservationLineNo, n,
 				domain.Released, "pickup_location_changed", now); err != nil {
 				return err
 			}
@@ -1132,7 +1128,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 				if aerr != nil {
 					return aerr
 				}
-				return &domain.Error{Code: domain.CodeInsufficientStock, Status: http.StatusConflict, Field: "location",
+				return &domain.Error{Code: domain.CodeInsufficientStock, Field: "location",
 					Message: fmt.Sprintf("%s cannot hold %s for this order. %s", to.Code, strings.Join(items, ", "), alternativesText(alts)),
 					Details: map[string]any{"lines": e.Details["lines"], "alternatives": alts}}
 			} else if err != nil {
@@ -1141,7 +1137,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			for _, rl := range r.Lines {
 				for _, l := range moving {
 					if l.SKU == rl.SKU {
-						l.LocationID.Int64, l.ReservationID.Int64, l.ReservationLineNo.Int64 = rl.LocationID, r.ID, int64(rl.LineNo)
+						l.LocationID, l.ReservationID, l.ReservationLineNo = rl.LocationID, r.ID, rl.LineNo
 					}
 				}
 			}
@@ -1149,8 +1145,8 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 		}
 		for i := range o.Lines {
 			l := &o.Lines[i]
-			if l.LocationID.Valid && l.LocationID.Int64 == from && l.Pending > 0 {
-				l.LocationID.Int64 = to.ID // waiting units wait at the new store
+			if l.LocationID != 0 && l.LocationID == from && l.Pending > 0 {
+				l.LocationID = to.ID // waiting units wait at the new store
 			}
 			if err := saveLine(ctx, tx, l); err != nil {
 				return err
@@ -1161,8 +1157,8 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			o.ID, to.ID, promised, promised.Add(pol.PickupWindow)); err != nil {
 			return fmt.Errorf("store: change pickup location: %w", err)
 		}
-		oldCode := o.PickupLocation.String
-		o.PickupLocationID.Int64, o.PickupLocation.String, o.PickupLocationName.String = to.ID, to.Code, to.Name
+		oldCode := o.PickupLocation
+		o.PickupLocationID, o.PickupLocation, o.PickupLocationName = to.ID, to.Code, to.Name
 		msg := fmt.Sprintf("Pickup store changed from %s to %s.", oldCode, to.Code)
 		if len(items) > 0 {
 			msg += fmt.Sprintf(" Released %s at %s and held them at %s.", strings.Join(items, ", "), oldCode, to.Code)
@@ -1192,7 +1188,7 @@ func alternativesText(alts []StoreATP) string {
 func (db *DB) PickupAlternatives(ctx context.Context, o *Order, exclude int64) ([]StoreATP, error) {
 	need := map[int64]int{}
 	for _, l := range o.Lines {
-		if l.LocationID.Int64 == o.PickupLocationID.Int64 {
+		if l.LocationID == o.PickupLocationID {
 			need[l.ProductID] += l.Held() + l.Pending
 		}
 	}
@@ -1202,7 +1198,7 @@ func (db *DB) PickupAlternatives(ctx context.Context, o *Order, exclude int64) (
 	var out []StoreATP
 	first := true
 	for prod, n := range need {
-		alts, err := db.AlternativeStores(ctx, domain.Channel(o.Channel), prod, []int64{o.PickupLocationID.Int64, exclude}, 0)
+		alts, err := db.AlternativeStores(ctx, domain.Channel(o.Channel), prod, []int64{o.PickupLocationID, exclude}, 0)
 		if err != nil {
 			return nil, err
 		}

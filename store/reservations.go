@@ -108,7 +108,7 @@ func (db *DB) resolveReservation(ctx context.Context, req domain.ReservationRequ
 		}
 		loc := locs[i]
 		if why := rq.policy.WhyNotEligible(loc); why != "" {
-			return rq, &domain.Error{Code: domain.CodeLocationNotEligible, Status: 400, Field: "location", Message: why}
+			return rq, &domain.Error{Code: domain.CodeLocationNotEligible, Field: "location", Message: why}
 		}
 		rq.fixed = &loc
 	} else {
@@ -584,10 +584,10 @@ func commitInTx(ctx context.Context, tx *Tx, db *DB, actor domain.Actor, id int6
 	case r.Status == domain.Committed && r.OrderRef == orderRef:
 		return r, nil
 	case r.Status == domain.Committed:
-		return r, &domain.Error{Code: domain.CodeOrderRefConflict, Status: 409,
+		return r, &domain.Error{Code: domain.CodeOrderRefConflict,
 			Message: fmt.Sprintf("Reservation %d is already committed to order %q.", r.ID, r.OrderRef)}
 	case r.Status == domain.Held && !now.Before(r.ExpiresAt):
-		return r, &domain.Error{Code: domain.CodeReservationExpired, Status: 409,
+		return r, &domain.Error{Code: domain.CodeReservationExpired,
 			Message: fmt.Sprintf("Reservation %d expired at %s; take a new hold.", r.ID, r.ExpiresAt.Format(time.RFC3339))}
 	case !domain.CanTransition(r.Status, domain.Committed):
 		return r, domain.TransitionError(r.ID, r.Status, domain.Committed)

@@ -18,6 +18,7 @@ import (
 
 	"stockline/domain"
 	"stockline/store"
+	"stockline/store/benchdata"
 )
 
 // reservationsConfig is the section's flags.
@@ -32,7 +33,8 @@ type reservationsConfig struct {
 type reservations struct {
 	h       *harness
 	db      *store.DB
-	ds      store.BenchDataset
+	ds      benchdata.Dataset
+	ceiling *benchdata.Ceiling // the raw-SQL ceiling
 	srv     *server
 	client  *http.Client
 	token   string
@@ -52,7 +54,7 @@ func runReservations(ctx context.Context, h *harness) error {
 	}
 	defer h.dropDB(name)
 	defer db.Close()
-	r := &reservations{h: h, db: db, ds: ds, expires: time.Now().Add(time.Hour), since: time.Now()}
+	r := &reservations{h: h, db: db, ds: ds, ceiling: benchdata.NewCeiling(db), expires: time.Now().Add(time.Hour), since: time.Now()}
 	if r.token, err = apiToken(ctx, db); err != nil {
 		return err
 	}
@@ -60,6 +62,7 @@ func runReservations(ctx context.Context, h *harness) error {
 		return err
 	}
 	defer r.srv.Close()
+	defer r.ceiling.Close()
 	r.client = r.srv.client()
 	cfg := h.cfg.reservations
 	fmt.Fprintf(h.out, "reservations: server on %s; each run: %s warm-up, %s measured\n", r.srv.base, h.cfg.warmup, h.cfg.duration)
@@ -162,9 +165,9 @@ func (r *reservations) reservationRows(name string, app, ceiling stats, goal, le
 func (r *reservations) hot(ctx context.Context, n int) error {
 	ds := r.ds
 	ceiling := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
-		return r.db.BenchCeilingReserve(ctx, ds.HotLocation.ID, ds.CeilingSKU.ID, r.expires)
+		return r.ceiling.Reserve(ctx, ds.HotLocation.ID, ds.CeilingSKU.ID, r.expires)
 	})
-	if err := r.db.BenchCeilingReset(ctx, []int64{ds.HotLocation.ID}, []int64{ds.CeilingSKU.ID}); err != nil {
+	if err := r.ceiling.Reset(ctx, []int64{ds.HotLocation.ID}, []int64{ds.CeilingSKU.ID}); err != nil {
 		return err
 	}
 	app := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
@@ -178,7 +181,7 @@ func (r *reservations) hot(ctx context.Context, n int) error {
 // spread: a random SKU at a random store, against the ceiling on random
 // positions.
 func (r *reservations) spread(ctx context.Context) error {
-	prodIDs, err := r.db.BenchProductIDs(ctx)
+	prodIDs, err := benchdata.ProductIDs(ctx, r.db)
 	if err != nil {
 		return err
 	}
@@ -200,9 +203,9 @@ func (r *reservations) spread(ctx context.Context) error {
 		touchedMu.Lock()
 		touchedLoc, touchedProd = append(touchedLoc, l), append(touchedProd, p)
 		touchedMu.Unlock()
-		return r.db.BenchCeilingReserve(ctx, l, p, r.expires)
+		return r.ceiling.Reserve(ctx, l, p, r.expires)
 	})
-	if err := r.db.BenchCeilingReset(ctx, touchedLoc, touchedProd); err != nil {
+	if err := r.ceiling.Reset(ctx, touchedLoc, touchedProd); err != nil {
 		return err
 	}
 	skus := make([]string, len(prodIDs))
@@ -250,7 +253,7 @@ func checkAfter(ctx context.Context, db *store.DB, run string, since time.Time) 
 	if err != nil {
 		return err
 	}
-	over, err := db.Oversold(ctx)
+	over, err := benchdata.Oversold(ctx, db)
 	if err != nil {
 		return err
 	}
