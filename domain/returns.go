@@ -2,7 +2,6 @@ package domain
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 )
@@ -31,9 +30,6 @@ const (
 	ReasonReturnDestroyed   Reason = "return_destroyed"
 	ReasonQualityRelease    Reason = "quality_release"
 )
-
-// CodeExceedsFulfilled is the 422 for returning more than was delivered.
-const CodeExceedsFulfilled = "exceeds_fulfilled"
 
 // ParseDisposition returns the disposition named s or a 422 on field.
 func ParseDisposition(s, field string) (Disposition, error) {
@@ -95,7 +91,7 @@ func Returnable(l LineQty) int { return l.Shipped + l.PickedUp }
 // ExceedsFulfilled is the 422 for a return line asking more than the
 // order delivered and has not had back.
 func ExceedsFulfilled(i int, sku string, asked, returnable int) *Error {
-	return &Error{Code: CodeExceedsFulfilled, Status: http.StatusUnprocessableEntity, Field: fmt.Sprintf("lines[%d].qty", i),
+	return &Error{Code: CodeExceedsFulfilled, Field: fmt.Sprintf("lines[%d].qty", i),
 		Message: fmt.Sprintf("Only %d unit(s) of %s were fulfilled and not yet returned; cannot return %d.", returnable, sku, asked),
 		Details: map[string]any{"line": i, "sku": sku, "returnable": returnable}}
 }

@@ -2,7 +2,6 @@ package domain
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -26,12 +25,6 @@ const (
 // TransferStatuses lists every status in life order.
 var TransferStatuses = []TransferStatus{TransferRequested, TransferApproved, TransferRejected, TransferShipped, TransferReceived, TransferCancelled}
 
-// Transfer error codes.
-const (
-	CodeNotApproved    = "not_approved"
-	CodeAlreadyShipped = "already_shipped"
-)
-
 var transferMoves = map[TransferStatus][]TransferStatus{
 	TransferRequested: {TransferApproved, TransferRejected, TransferCancelled},
 	TransferApproved:  {TransferShipped, TransferCancelled},
@@ -47,9 +40,9 @@ func CheckTransferMove(from, to TransferStatus) error {
 	}
 	switch {
 	case to == TransferShipped && (from == TransferRequested || from == TransferRejected || from == TransferCancelled):
-		return &Error{Code: CodeNotApproved, Status: http.StatusConflict, Message: fmt.Sprintf("The transfer is %s, not approved; it cannot ship.", from)}
+		return &Error{Code: CodeNotApproved, Message: fmt.Sprintf("The transfer is %s, not approved; it cannot ship.", from)}
 	case to == TransferCancelled && (from == TransferShipped || from == TransferReceived):
-		return &Error{Code: CodeAlreadyShipped, Status: http.StatusConflict,
+		return &Error{Code: CodeAlreadyShipped,
 			Message: "The transfer has shipped: its units are on the way, and the receipt settles them. It cannot be cancelled."}
 	}
 	return Errorf(ECONFLICT, "A transfer that is %s cannot become %s.", from, to)
@@ -163,7 +156,7 @@ type NewTransfer struct {
 
 // Unprocessable is a 422 about one input field.
 func Unprocessable(field, format string, args ...any) *Error {
-	return &Error{Code: EINVALID, Status: http.StatusUnprocessableEntity, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: CodeUnprocessable, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // MaxTransferLines bounds the lines of one transfer.

@@ -88,7 +88,7 @@ func (db *DB) ReceiveTransfer(ctx context.Context, actor domain.Actor, id int64,
 	return db.mutateTransfer(ctx, id, func(tx *Tx, t *domain.Transfer) error {
 		if t.Status != domain.TransferShipped {
 			if t.Status == domain.TransferApproved || t.Status == domain.TransferRequested {
-				return &domain.Error{Code: "not_shipped", Status: 409, Message: "The transfer has not shipped yet; there is nothing to receive."}
+				return &domain.Error{Code: domain.CodeNotShipped, Message: "The transfer has not shipped yet; there is nothing to receive."}
 			}
 			return domain.Errorf(domain.ECONFLICT, "The transfer is %s; it takes no more receipts.", t.Status)
 		}

@@ -106,7 +106,7 @@ func TestTransferLifecycleMovesBuckets(t *testing.T) {
 	d.OnHand++
 	f.want(t, "final short receipt", o, d)
 	ex, _, err := f.db.ListExceptions(f.ctx, store.ExceptionFilter{Kind: "transfer_variance", Locations: []string{"S02"}})
-	if err != nil || len(ex) != 1 || ex[0].SKU.String != f.prod.SKU {
+	if err != nil || len(ex) != 1 || ex[0].SKU != f.prod.SKU {
 		t.Fatalf("variance exceptions %+v %v", ex, err)
 	}
 	if tr.Lines[0].Outstanding() != 2 {
@@ -185,7 +185,7 @@ func TestTransferRequestRefusesBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := f.db.CreateTransfer(f.ctx, f.lead, c.in)
-		if e := domain.AsError(err); e == nil || e.Status != 422 || e.Field != c.field {
+		if e := domain.AsError(err); e == nil || e.Code != domain.CodeUnprocessable || e.Field != c.field {
 			t.Errorf("%+v: %v, want 422 on %s", c.in, err, c.field)
 		}
 	}
