@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lib/pq"
+
 	"stockline/domain"
 )
 
@@ -309,4 +311,40 @@ func (db *DB) CancelTransfer(ctx context.Context, actor domain.Actor, id int64) 
 		}
 		return transferEvent(ctx, tx, id, actor, "cancelled", msg)
 	})
+}
+
+// TransferFilter narrows ListTransfers; empty fields match everything.
+type TransferFilter struct {
+	Status    string
+	From, To  string
+	Locations []string // scoped users: origin or destination among these; nil means all
+	Limit     int
+}
+
+// ListTransfers returns transfers newest first, with lines (no timeline).
+func (db *DB) ListTransfers(ctx context.Context, f TransferFilter) ([]domain.Transfer, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 100
+	}
+	var locs any
+	if f.Locations != nil {
+		locs = pq.Array(f.Locations)
+	}
+	var ids []int64
+	err := db.SelectContext(ctx, &ids, `SELECT t.id FROM transfers t JOIN locations f ON f.id = t.from_location_id JOIN locations d ON d.id = t.to_location_id
+		WHERE ($1 = '' OR t.status = $1) AND ($2 = '' OR f.code = $2) AND ($3 = '' OR d.code = $3)
+			AND ($4::text[] IS NULL OR f.code = ANY($4::text[]) OR d.code = ANY($4::text[]))
+		ORDER BY t.id DESC LIMIT $5`, f.Status, f.From, f.To, locs, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list transfers: %w", err)
+	}
+	out := make([]domain.Transfer, 0, len(ids))
+	for _, id := range ids {
+		t, err := loadTransfer(ctx, db, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
