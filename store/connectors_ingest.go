@@ -598,6 +598,7 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	for i, k := range keys {
 		kl[i], kp[i] = k.loc, k.prod
 	}
+	touchStock(ctx, kp...)
 	type posRow struct {
 		Loc  int64 `db:"location_id"`
 		Prod int64 `db:"product_id"`

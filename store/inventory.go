@@ -190,6 +190,7 @@ func lockPosition(ctx context.Context, tx *Tx, locationID, productID int64) (dom
 // bucket, reserved above on_hand) a negative_stock exception is opened so
 // the consistency check knows it was seen.
 func applyMovements(ctx context.Context, tx *Tx, locationID, productID int64, moves []domain.Movement, meta LedgerMeta) (domain.Position, error) {
+	touchStock(ctx, productID)
 	var d domain.Position
 	buckets := make([]string, 0, len(moves))
 	deltas := make([]int64, 0, len(moves))

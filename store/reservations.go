@@ -359,6 +359,9 @@ func moveStock(ctx context.Context, tx *Tx, prep *stmtCache, to domain.Reservati
 	if len(moves) == 0 {
 		return nil
 	}
+	for _, m := range moves {
+		touchStock(ctx, m.Pos.prod)
+	}
 	type agg struct {
 		reserved, onHand int
 		safety           int

@@ -75,13 +75,17 @@ func planCrashReservations(t *testing.T, db *store.DB) []crashResv {
 		key := fmt.Sprintf("crash-%04d", len(plan))
 		plan = append(plan, crashResv{key: key, body: body(key, loc, skus...), hot: hot, lines: len(skus)})
 	}
+	locs := map[string]domain.Location{}
 	hotDone, spread := false, 0
 	var pending string // a spare position waiting for a second line at the same store
 	pendingAt := ""
 	for _, r := range rows {
-		loc, err := db.LocationByCode(ctx, r.Code)
-		if err != nil {
-			t.Fatal(err)
+		loc, ok := locs[r.Code]
+		if !ok {
+			if loc, err = db.LocationByCode(ctx, r.Code); err != nil {
+				t.Fatal(err)
+			}
+			locs[r.Code] = loc
 		}
 		n := domain.Reservable(pol, loc, r.Position)
 		switch {

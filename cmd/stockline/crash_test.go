@@ -136,26 +136,28 @@ func addCrashConnector(t *testing.T, db *store.DB, url string) store.Connector {
 	return c
 }
 
-// crashDB is a fresh database migrated and seeded by the binary itself,
-// with an API token made by `stockline token create`.
-func crashDB(t *testing.T, bin string) (db *store.DB, dsn, token string) {
+// crashDB is a fresh migrated database being seeded with the demo
+// retailer in the background (in process, with fast password hashing, as
+// the other tests do), so the crash run's database, the replay's and the
+// binary's build proceed side by side; wait returns once it is ready.
+func crashDB(t *testing.T) (dsn string, wait func() *store.DB) {
 	t.Helper()
+	store.BcryptCost = 4
 	dsn = pgtest.FreshDSN(t)
-	for _, args := range [][]string{{"migrate"}, {"seed", "--demo"}} {
-		if _, err := crashCmd(bin, dsn, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := crashCmd(bin, dsn, "token", "create", "--name", "crash test", "--scopes", "reservations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err = store.Open(context.Background(), dsn)
+	db, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, dsn, strings.TrimSpace(out)
+	done := make(chan error, 1)
+	go func() { _, err := db.SeedDemo(context.Background()); done <- err }()
+	return dsn, func() *store.DB {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		return db
+	}
 }
 
 // releaseDeadLease frees the lease a killed process left on the
@@ -199,9 +201,19 @@ func crashCount(t *testing.T, db *store.DB, q string, args ...any) int {
 // replay of the same feed and reservations on a fresh database.
 func TestCrashKill9MidIngestAndMidReservations(t *testing.T) {
 	ctx := context.Background()
-	bin := crashBuild(t)
+	began := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs  %s", time.Since(began).Seconds(), what) }
+	dsn, seeded := crashDB(t)
+	rdsn, rseeded := crashDB(t)
 	feed, feedURL := newCrashFeed(t)
-	db, dsn, token := crashDB(t, bin)
+	bin := crashBuild(t)
+	db := seeded()
+	phase("built the binary, seeded the database")
+	out, err := crashCmd(bin, dsn, "token", "create", "--name", "crash test", "--scopes", "reservations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out)
 	conn := addCrashConnector(t, db, feedURL)
 	plan := planCrashReservations(t, db)
 	events := func() int {
@@ -230,7 +242,7 @@ func TestCrashKill9MidIngestAndMidReservations(t *testing.T) {
 	if n := events(); n < (crashKillPage-1)*crashPage*9/10 || n >= crashEvents {
 		t.Fatalf("after the kill %d events are stored; want the committed pages' share of %d", n, crashEvents)
 	}
-	t.Logf("feed: SIGKILL after page %d was served; %d of %d events were stored", crashKillPage, events(), crashEvents)
+	phase(fmt.Sprintf("feed: SIGKILL after page %d was served; %d of %d events were stored", crashKillPage, events(), crashEvents))
 
 	// 2. Restart; SIGKILL in a burst of reservations (the feed resumes
 	// beside it and may be cut again).
@@ -243,7 +255,7 @@ func TestCrashKill9MidIngestAndMidReservations(t *testing.T) {
 	if len(first) < crashKillAfter || len(first) >= len(plan) {
 		t.Fatalf("%d of %d reservations answered before the kill", len(first), len(plan))
 	}
-	t.Logf("reservations: SIGKILL after %d of %d answers", len(first), len(plan))
+	phase(fmt.Sprintf("reservations: SIGKILL after %d of %d answers", len(first), len(plan)))
 
 	// 3. Restart; retry every reservation with its key; let the feed end.
 	releaseDeadLease(t, db, conn, p2)
@@ -253,17 +265,20 @@ func TestCrashKill9MidIngestAndMidReservations(t *testing.T) {
 		t.Fatalf("the feed did not finish after the restarts: %d of %d events stored in 40 s", events(), crashEvents)
 	}
 	p3.stop()
+	phase("restarted: every reservation retried, the feed finished")
 	if out, err := crashCmd(bin, dsn, "check"); err != nil || !strings.HasSuffix(strings.TrimSpace(out), "OK") {
 		t.Fatalf("stockline check after the crashes: %v\n%s", err, out)
 	}
 	checkCrashAnswers(t, db, plan, first, final)
+	phase("checked")
 
 	// The sequential replay: the same reservations one at a time through
 	// the binary, then the same feed in one uninterrupted round.
-	rdb, rdsn, rtoken := crashDB(t, bin)
+	rdb := rseeded()
 	rp := startCrashProc(t, bin, rdsn)
-	replayed := crashBurst(t, rp, rtoken, plan, 1, 0)
+	replayed := crashBurst(t, rp, store.DemoToken, plan, 1, 0)
 	rp.stop()
+	phase("replay: reservations one at a time")
 	rconn := addCrashConnector(t, rdb, feedURL)
 	r := &connectors.Runner{DB: rdb, Owner: "replay"}
 	if ok, err := rdb.AcquireLease(ctx, rconn.ID, "replay", time.Minute); err != nil || !ok {
@@ -275,5 +290,6 @@ func TestCrashKill9MidIngestAndMidReservations(t *testing.T) {
 	if rep, err := rdb.Check(ctx); err != nil || !rep.OK() {
 		t.Fatalf("the replay's consistency check: %+v %v", rep, err)
 	}
+	phase("replay: the feed in one round")
 	compareWithReplay(t, db, rdb, conn, rconn, final, replayed, plan)
 }
