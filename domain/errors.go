@@ -41,6 +41,13 @@ const (
 	CodeIdempotencyMismatch    = "idempotency_mismatch"     // the key was used with another request body
 	CodeIdempotencyInProgress  = "idempotency_in_progress"  // the key's first request is still running
 
+	// Transfers and returns.
+	CodeUnprocessable    = "unprocessable"     // a transfer or return names an unknown location or SKU, or a bad quantity (field)
+	CodeNotApproved      = "not_approved"      // shipping a transfer that is not approved
+	CodeAlreadyShipped   = "already_shipped"   // cancelling a transfer that has shipped
+	CodeNotShipped       = "not_shipped"       // receiving a transfer that has not shipped
+	CodeExceedsFulfilled = "exceeds_fulfilled" // returning more than was fulfilled and not yet returned
+
 	// Connectors.
 	CodeStillFailing = "still_failing" // a fixed dead letter still cannot be applied
 )

@@ -44,6 +44,12 @@ var statusByCode = map[string]int{
 	domain.CodeIdempotencyInProgress:  http.StatusConflict,
 
 	domain.CodeStillFailing: http.StatusUnprocessableEntity,
+
+	domain.CodeUnprocessable:    http.StatusUnprocessableEntity,
+	domain.CodeNotApproved:      http.StatusConflict,
+	domain.CodeAlreadyShipped:   http.StatusConflict,
+	domain.CodeNotShipped:       http.StatusConflict,
+	domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
 }
 
 // statusFor is the HTTP status of an error, from its code alone. A code

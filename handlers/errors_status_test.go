@@ -46,6 +46,12 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.CodeIdempotencyInProgress:  http.StatusConflict,
 
 		domain.CodeStillFailing: http.StatusUnprocessableEntity,
+
+		domain.CodeUnprocessable:    http.StatusUnprocessableEntity,
+		domain.CodeNotApproved:      http.StatusConflict,
+		domain.CodeAlreadyShipped:   http.StatusConflict,
+		domain.CodeNotShipped:       http.StatusConflict,
+		domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
 	}
 	codes := domainErrorCodes(t)
 	for name, code := range codes {
