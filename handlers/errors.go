@@ -17,8 +17,10 @@ func statusFor(e *domain.Error) int {
 		return e.Status
 	}
 	switch e.Code {
-	case domain.EINVALID, domain.EBADJSON, domain.ETOOLARGE:
+	case domain.EINVALID, domain.EBADJSON:
 		return http.StatusBadRequest
+	case domain.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
 	case domain.ENOTFOUND:
 		return http.StatusNotFound
 	case domain.ECONFLICT:

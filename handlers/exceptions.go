@@ -80,7 +80,7 @@ func (s *Server) exceptionInScope(c echo.Context) (store.ExceptionDetail, error)
 		return e, err
 	}
 	if u := currentUser(c); u.Role.Scoped() && (!e.Location.Valid || !u.CanSeeLocation(e.Location.String)) {
-		return e, domain.Errorf(domain.EFORBIDDEN, "This exception belongs to a location outside your stores.")
+		return e, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
 	}
 	return e, nil
 }

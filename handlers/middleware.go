@@ -186,16 +186,21 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		want, _ := c.Get(ctxCSRF).(string)
-		got := c.Request().Header.Get("X-CSRF-Token")
-		if got == "" {
-			got = c.FormValue("_csrf")
+		got, err := csrfFromRequest(c)
+		if err != nil {
+			return err
 		}
 		if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return &domain.Error{Code: "csrf_invalid", Status: http.StatusForbidden,
-				Message: "This form has expired or did not come from Stockline. Reload the page and try again."}
+			return errCSRF()
 		}
 		return next(c)
 	}
+}
+
+// errCSRF is the refusal of a request without the session's CSRF token.
+func errCSRF() *domain.Error {
+	return &domain.Error{Code: "csrf_invalid", Status: http.StatusForbidden,
+		Message: "This form has expired or did not come from Stockline. Reload the page and try again."}
 }
 
 // requireRole lets through a signed-in user whose role is one of roles.

@@ -49,7 +49,9 @@ func (s *Server) orderInScope(c echo.Context) (store.Order, error) {
 		return o, err
 	}
 	if !orderVisible(currentUser(c), o) {
-		return o, domain.Errorf(domain.EFORBIDDEN, "Order %s belongs to stores outside yours.", o.Number)
+		// The same answer as an order that does not exist, so order
+		// numbers of other stores cannot be probed.
+		return o, domain.Errorf(domain.ENOTFOUND, "There is no order %q.", c.Param("id"))
 	}
 	return o, nil
 }
@@ -203,11 +205,11 @@ func (s *Server) handleOrderNote(c echo.Context) error {
 }
 
 func (s *Server) handleOrderLineCancel(c echo.Context) error {
-	o, err := s.orderInScope(c)
+	o, l, err := s.lineHere(c) // the line's own store, as on the pick screen
 	if err != nil {
 		return err
 	}
-	lineID, _ := strconv.ParseInt(c.Param("line"), 10, 64)
+	lineID := l.ID
 	qty, _ := strconv.Atoi(c.FormValue("qty"))
 	reason := c.FormValue("reason")
 	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: lineID, LineQty: qty, Reason: reason})

@@ -241,7 +241,7 @@ func (s *Server) lineHere(c echo.Context) (store.Order, store.OrderLine, error) 
 		return o, store.OrderLine{}, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s.", o.Number, c.Param("line"))
 	}
 	if l.Location.Valid && !currentUser(c).CanSeeLocation(l.Location.String) {
-		return o, *l, domain.Errorf(domain.EFORBIDDEN, "This line is held at %s, outside your stores.", l.Location.String)
+		return o, *l, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s at your stores.", o.Number, c.Param("line"))
 	}
 	return o, *l, nil
 }
@@ -325,7 +325,7 @@ func (s *Server) handleHandOver(c echo.Context) error {
 		return err
 	}
 	if u := currentUser(c); !u.CanSeeLocation(o.PickupLocation.String) {
-		return domain.Errorf(domain.EFORBIDDEN, "Order %s is collected at %s, outside your stores.", o.Number, o.PickupLocation.String)
+		return domain.Errorf(domain.ENOTFOUND, "Order %s is not collected at your stores.", o.Number)
 	}
 	after, err := s.DB.HandOver(c.Request().Context(), actor(c), o.ID)
 	if err != nil {

@@ -34,8 +34,7 @@ const maxJSONBody = 1 << 20
 // decodeJSON reads a JSON request body into v. It fails with
 // body_too_large past 1 MiB and invalid_json on anything malformed.
 func decodeJSON(c echo.Context, v any) error {
-	body := http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody)
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -54,7 +53,7 @@ func decodeJSON(c echo.Context, v any) error {
 	if dec.More() {
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body has data after the JSON object."}
 	}
-	return nil
+	return checkJSONText(v)
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
