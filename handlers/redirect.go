@@ -15,11 +15,17 @@ func safeNext(p string) string {
 	if !sameOriginPath(p) {
 		return ""
 	}
-	// The decoded form must pass too: a value decoded one step further
-	// by a proxy or a later redirect must not become another host.
-	dec, err := url.PathUnescape(p)
-	if err != nil || !sameOriginPath(dec) {
-		return ""
+	// Every decoded form must pass too: a value decoded further by a
+	// proxy or a later redirect must not become another host.
+	for dec, i := p, 0; i < 4; i++ {
+		next, err := url.PathUnescape(dec)
+		if err != nil || !sameOriginPath(next) {
+			return ""
+		}
+		if next == dec {
+			break
+		}
+		dec = next
 	}
 	if strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/logout") {
 		return ""
