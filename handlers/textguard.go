@@ -204,6 +204,8 @@ func cleanPayload(body []byte) ([]byte, bool) {
 		case r == '\\' && i+1 < len(body) && body[i+1] < utf8.RuneSelf && body[i+1] != 0:
 			b.Write(body[i : i+2]) // any other escape (an escaped backslash among them) is kept whole
 			n = 2
+		case r == '\\':
+			b.WriteString(`\\`) // a backslash before NUL, a bad byte or the end is escaped, so no new escape forms
 		default:
 			b.Write(body[i : i+n])
 		}
@@ -221,7 +223,7 @@ func hasNUL(body []byte) bool {
 			return true
 		case body[i] == '\\' && isNULEscape(body[i:]):
 			return true
-		case body[i] == '\\':
+		case body[i] == '\\' && i+1 < len(body) && body[i+1] != 0:
 			i++ // skip the escaped character, so "\\\\u0000" is not read as an escape
 		}
 	}
