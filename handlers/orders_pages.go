@@ -210,7 +210,10 @@ func (s *Server) handleOrderLineCancel(c echo.Context) error {
 		return err
 	}
 	lineID := l.ID
-	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return s.orderActionFailed(c, o, "cancel", err, nil)
+	}
 	reason := c.FormValue("reason")
 	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: lineID, LineQty: qty, Reason: reason})
 	if err != nil {

@@ -267,7 +267,10 @@ func (s *Server) handleRejectLine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "reject", err)
+	}
 	reason := c.FormValue("reason")
 	if _, err := s.DB.RejectLine(c.Request().Context(), actor(c), o.ID, l.ID, reason, qty, c.FormValue("note")); err != nil {
 		return s.pickFailed(c, o, l.ID, "reject", err)
@@ -291,7 +294,9 @@ func (s *Server) handleReallocateLine(c echo.Context) error {
 	for i, loc := range locs {
 		n := 0
 		if i < len(qtys) {
-			n, _ = strconv.Atoi(qtys[i])
+			if n, err = formQty(qtys[i]); err != nil {
+				return s.pickFailed(c, o, l.ID, "reallocate", err)
+			}
 		}
 		allocs = append(allocs, store.Allocation{Location: loc, Qty: n})
 	}
@@ -311,7 +316,10 @@ func (s *Server) handlePickCancelLine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "cancel", err)
+	}
 	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: l.ID, LineQty: qty, Reason: c.FormValue("reason")})
 	if err != nil {
 		return s.pickFailed(c, o, l.ID, "cancel", err)
