@@ -24,13 +24,8 @@ type CountRow struct {
 	CountedAt time.Time `json:"counted_at"` // zero: when the file is applied
 }
 
-// LineError is a problem on one line of a count file.
-type LineError struct {
-	Line    int    `json:"line"`
-	Message string `json:"message"`
-}
-
-func (e LineError) String() string { return fmt.Sprintf("line %d: %s", e.Line, e.Message) }
+// LineError is a problem on one line of a count file (the domain's).
+type LineError = domain.LineError
 
 // CountSheet is a parsed count file: its valid rows and its line errors.
 type CountSheet struct {

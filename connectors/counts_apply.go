@@ -91,7 +91,7 @@ func sortLineErrors(errs []LineError) {
 // movement, through the same apply path as every feed. A file with errors
 // is applied only when validOnly says so (the "apply valid rows" choice).
 // Errors: ECONFLICT (applied already), EINVALID (errors and not validOnly).
-func ApplyCountUpload(ctx context.Context, db *store.DB, id int64, validOnly bool, actor domain.Actor) (store.CountUpload, store.IngestResult, error) {
+func ApplyCountUpload(ctx context.Context, db *store.DB, id int64, validOnly bool, actor domain.Actor) (domain.CountUpload, store.IngestResult, error) {
 	var res store.IngestResult
 	u, err := db.CountUploadByID(ctx, id)
 	if err != nil {

@@ -268,7 +268,7 @@ func (r *Runner) Round(ctx context.Context, c store.Connector) (time.Time, error
 }
 
 // ApplyPending applies a connector's waiting events that can now go
-// through: orders once an OrderSink is registered, anything parked while
+// through: orders once the DB has an OrderSink, anything parked while
 // the connector was paused once it runs again, and cancels that arrived
 // before their order (only when new events came in, since only they can
 // have brought the order).
@@ -277,7 +277,7 @@ func (r *Runner) ApplyPending(ctx context.Context, c store.Connector, newEvents 
 	if c.Enabled {
 		reasons = append(reasons, store.PendingPaused)
 	}
-	if store.CurrentOrderSink() != nil {
+	if r.DB.OrderSink() != nil {
 		reasons = append(reasons, store.PendingNoOrderSink)
 		if newEvents {
 			reasons = append(reasons, store.PendingOrderNotFound)

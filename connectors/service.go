@@ -2,7 +2,6 @@ package connectors
 
 import (
 	"context"
-	"net/http"
 
 	"stockline/domain"
 	"stockline/store"
@@ -13,7 +12,7 @@ import (
 // arrived. It returns the dead letter afterwards: status retried when the
 // event went through. When it fails again the dead letter stays open with
 // the new error and attempts counted, and the error says why (422).
-func RetryDeadLetter(ctx context.Context, db *store.DB, id int64, fixed []byte, actor domain.Actor) (store.DeadLetter, error) {
+func RetryDeadLetter(ctx context.Context, db *store.DB, id int64, fixed []byte, actor domain.Actor) (domain.DeadLetter, error) {
 	dl, err := db.DeadLetterByID(ctx, id)
 	if err != nil {
 		return dl, err
@@ -42,7 +41,7 @@ func RetryDeadLetter(ctx context.Context, db *store.DB, id int64, fixed []byte, 
 		if e, err := db.EventByID(ctx, after.EventID); err == nil && e.Status == "pending" {
 			return after, &domain.Error{Code: domain.ECONFLICT, Message: "The connector is paused, so the event now waits as pending; it applies when the connector resumes."}
 		}
-		return after, &domain.Error{Code: "still_failing", Status: http.StatusUnprocessableEntity, Field: "payload",
+		return after, &domain.Error{Code: domain.CodeStillFailing, Field: "payload",
 			Message: "It still cannot be applied: " + after.Error}
 	}
 	return after, nil

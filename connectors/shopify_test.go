@@ -53,7 +53,7 @@ func TestShopifyRoundFollowsPageInfoAndAppliesOrdersRefundsLevels(t *testing.T) 
 	}
 	c, _ := w.db.ConnectorByID(ctx, w.conn.ID)
 	sink := &recordingSink{created: map[string]domain.ExternalOrder{}, cancelled: map[string]bool{}}
-	defer store.SwapOrderSinkForTest(sink)()
+	defer w.db.SwapOrderSinkForTest(sink)()
 
 	// LOC1/LOC2 are mapped; Shopify location ids are decimal, so map 9001/9002 too.
 	if err := w.db.SetMappings(ctx, domain.SystemActor("test"), c.ID, []store.Mapping{

@@ -251,7 +251,7 @@ func TestSquareOutageBacksOffThenRecoversWithNoGap(t *testing.T) {
 		t.Fatalf("on hand %d, want 15: a change went missing or doubled", got)
 	}
 	c, _ := w.db.ConnectorByID(context.Background(), w.conn.ID)
-	if c.ErrorsTotal != 4 || c.ErrorCount != 0 || !c.LastSuccessAt.Valid || !strings.Contains(c.LastError, "429") {
+	if c.ErrorsTotal != 4 || c.ErrorCount != 0 || c.LastSuccessAt.IsZero() || !strings.Contains(c.LastError, "429") {
 		t.Fatalf("health: errors_total %d, error_count %d, last_success %v, last_error %q", c.ErrorsTotal, c.ErrorCount, c.LastSuccessAt, c.LastError)
 	}
 	// The backoff grew between failures (base 5 ms, equal jitter) and

@@ -8,7 +8,10 @@ import (
 	"fmt"
 )
 
-// Error codes. Each maps to one HTTP status in handlers.
+// Error codes: every code an Error may carry is one of these constants.
+// Each maps to one HTTP status, chosen in handlers (statusFor) from the
+// code alone; a new code needs a row there, and a test fails until it has
+// one.
 const (
 	ECONFLICT     = "conflict"       // the request conflicts with current state
 	EINTERNAL     = "internal"       // something went wrong on our side
@@ -19,6 +22,26 @@ const (
 	ETOOMANY      = "rate_limited"   // slow down
 	ETOOLARGE     = "body_too_large" // the request body is over the limit
 	EBADJSON      = "invalid_json"   // the body is not the JSON we expect
+
+	CodeMethodNotAllowed = "method_not_allowed" // the address does not accept the method
+	CodeCSRFInvalid      = "csrf_invalid"       // a page form's CSRF token is missing or wrong
+	CodeInvalidSignature = "invalid_signature"  // a webhook's HMAC does not verify
+
+	// Reservations and orders.
+	CodeInsufficientStock      = "insufficient_stock"       // nothing was held: not enough stock (Details["lines"])
+	CodeLocationNotEligible    = "location_not_eligible"    // the channel's policy does not serve that location
+	CodeReservationClosed      = "reservation_closed"       // the reservation is over (committed elsewhere, released)
+	CodeReservationExpired     = "reservation_expired"      // the hold lapsed
+	CodeOrderRefConflict       = "order_ref_conflict"       // the reservation is committed to another order
+	CodeReservationMismatch    = "reservation_mismatch"     // the reservation does not match the order's lines or channel
+	CodeOrderExists            = "order_exists"             // an order with that external reference exists
+	CodeIdempotencyKeyRequired = "idempotency_key_required" // the Idempotency-Key header is missing
+	CodeIdempotencyKeyInvalid  = "idempotency_key_invalid"  // the Idempotency-Key header is malformed
+	CodeIdempotencyMismatch    = "idempotency_mismatch"     // the key was used with another request body
+	CodeIdempotencyInProgress  = "idempotency_in_progress"  // the key's first request is still running
+
+	// Connectors.
+	CodeStillFailing = "still_failing" // a fixed dead letter still cannot be applied
 )
 
 // Error is Stockline's one error type. Code is machine-readable, Message is
@@ -28,7 +51,6 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
-	Status  int            // optional HTTP status override; 0 means derived from Code
 	Details map[string]any // optional extra fields for API error bodies
 }
 

@@ -3,7 +3,6 @@ package domain
 import (
 	"cmp"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -42,20 +41,6 @@ func CanTransition(from, to ReservationStatus) bool {
 	return slices.Contains(reservationTransitions[from], to)
 }
 
-// Error codes of the reservations API. Each carries its HTTP status in the
-// Error it is used in.
-const (
-	CodeInsufficientStock      = "insufficient_stock"
-	CodeLocationNotEligible    = "location_not_eligible"
-	CodeReservationClosed      = "reservation_closed"
-	CodeReservationExpired     = "reservation_expired"
-	CodeOrderRefConflict       = "order_ref_conflict"
-	CodeIdempotencyKeyRequired = "idempotency_key_required"
-	CodeIdempotencyKeyInvalid  = "idempotency_key_invalid"
-	CodeIdempotencyMismatch    = "idempotency_mismatch"
-	CodeIdempotencyInProgress  = "idempotency_in_progress"
-)
-
 // TransitionError explains why a reservation in status from cannot move to
 // to: 409 reservation_expired for a lapsed hold, reservation_closed for
 // anything else that is over.
@@ -64,7 +49,7 @@ func TransitionError(id int64, from, to ReservationStatus) *Error {
 	if from == Expired {
 		code = CodeReservationExpired
 	}
-	return &Error{Code: code, Status: http.StatusConflict,
+	return &Error{Code: code,
 		Message: fmt.Sprintf("Reservation %d is %s; it cannot become %s.", id, from, to),
 		Details: map[string]any{"status": from}}
 }
@@ -265,7 +250,7 @@ func Source(p Policy, lines []ReservationLineRequest, cands [][]SourceStock) ([]
 
 // InsufficientStock is the 409 insufficient_stock error with its lines.
 func InsufficientStock(msg string, lines []ShortLine) *Error {
-	return &Error{Code: CodeInsufficientStock, Status: http.StatusConflict, Message: msg, Details: map[string]any{"lines": lines}}
+	return &Error{Code: CodeInsufficientStock, Message: msg, Details: map[string]any{"lines": lines}}
 }
 
 func sourceWhole(lines []ReservationLineRequest, cands [][]SourceStock) []Allocation {

@@ -19,20 +19,6 @@ const adminUsersPerPage = 50
 // adminAuditPerPage is how many audit rows the audit page shows at once.
 const adminAuditPerPage = 50
 
-// registerAdminRoutes adds the admin pages: users, API tokens and the
-// audit trail. Only admins may use them.
-func (s *Server) registerAdminRoutes() {
-	admin := domain.RoleAdmin
-	s.page(http.MethodGet, "/admin/users", s.handleAdminUsers, admin)
-	s.page(http.MethodPost, "/admin/users", s.handleAdminUserCreate, admin)
-	s.page(http.MethodGet, "/admin/users/:id", s.handleAdminUser, admin)
-	s.page(http.MethodPost, "/admin/users/:id", s.handleAdminUserUpdate, admin)
-	s.page(http.MethodGet, "/admin/tokens", s.handleAdminTokens, admin)
-	s.page(http.MethodPost, "/admin/tokens", s.handleAdminTokenCreate, admin)
-	s.page(http.MethodPost, "/admin/tokens/:id/revoke", s.handleAdminTokenRevoke, admin)
-	s.page(http.MethodGet, "/admin/audit", s.handleAdminAudit, admin)
-}
-
 // adminFormStatus is the status a form re-rendered with err answers:
 // 422 when the message belongs to a field, otherwise the code's status.
 func adminFormStatus(e *domain.Error) int {
@@ -157,7 +143,7 @@ func (s *Server) handleAdminUser(c echo.Context) error {
 	return s.renderAdminUser(c, http.StatusOK, u, views.AdminUserEdit{Role: string(u.Role), Locations: u.Locations, Disabled: u.Disabled}, flash)
 }
 
-func (s *Server) renderAdminUser(c echo.Context, status int, u store.UserSummary, f views.AdminUserEdit, flash string) error {
+func (s *Server) renderAdminUser(c echo.Context, status int, u domain.UserSummary, f views.AdminUserEdit, flash string) error {
 	locs, err := s.DB.ListLocations(c.Request().Context())
 	if err != nil {
 		return err
@@ -207,7 +193,7 @@ func (s *Server) handleAdminUserUpdate(c echo.Context) error {
 }
 
 // adminUserChange says in one sentence what an update did.
-func adminUserChange(before store.UserSummary, after *domain.User) string {
+func adminUserChange(before domain.UserSummary, after *domain.User) string {
 	where := "all locations"
 	if after.Role.Scoped() {
 		where = strings.Join(after.Locations, ", ")

@@ -7,15 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"stockline/domain"
 	"stockline/views"
 )
-
-func init() {
-	register(func(s *Server) {
-		s.page(http.MethodPost, "/admin/users/:id/unlock", s.handleAdminUserUnlock, domain.RoleAdmin)
-	})
-}
 
 // userLock is how failed sign-ins stand against the account with email.
 func (s *Server) userLock(c echo.Context, email string) (views.AdminUserLock, error) {

@@ -12,30 +12,13 @@ import (
 	"stockline/views"
 )
 
-// roleHome is each role's first screen: its work queue (UX.md). Later
-// capabilities point roles at their queues as those pages arrive.
-var roleHome = map[domain.Role]string{
-	domain.RoleAssociate:     "/inventory",
-	domain.RoleSupport:       "/inventory",
-	domain.RoleManager:       "/inventory",
-	domain.RoleInventoryLead: "/inventory",
-	domain.RoleAdmin:         "/admin/users",
-}
-
-func (s *Server) registerAuthRoutes() {
-	s.public(http.MethodGet, "/login", s.handleLoginForm)
-	s.public(http.MethodPost, "/login", s.handleLogin)
-	s.page(http.MethodPost, "/logout", s.handleLogout, allRoles...)
-	s.page(http.MethodGet, "/", s.handleHome, allRoles...)
-}
-
 func (s *Server) handleHome(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, roleHome[currentUser(c).Role])
+	return c.Redirect(http.StatusSeeOther, s.home[currentUser(c).Role])
 }
 
 func (s *Server) handleLoginForm(c echo.Context) error {
 	if u := currentUser(c); u != nil {
-		return c.Redirect(http.StatusSeeOther, roleHome[u.Role])
+		return c.Redirect(http.StatusSeeOther, s.home[u.Role])
 	}
 	return render(c, http.StatusOK, views.Login(s.viewCtx(c), views.LoginForm{Next: safeNext(c.QueryParam("next"))}))
 }
@@ -95,7 +78,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	s.Log.InfoContext(ctx, "sign-in", "user", u.Email, "ip", ip)
 	if next == "" {
-		next = roleHome[u.Role]
+		next = s.home[u.Role]
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }

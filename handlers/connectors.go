@@ -16,11 +16,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerConnectorRoutes() }) }
-
-// connectorRoles run the feeds: admins and inventory leads.
-var connectorRoles = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}
-
 // connectorPages holds what the connector pages need beside the server:
 // the sealer for credentials typed into them.
 type connectorPages struct {
@@ -28,27 +23,18 @@ type connectorPages struct {
 	sealer *connectors.Sealer
 }
 
-func (s *Server) registerConnectorRoutes() {
+// newConnectorPages builds the connector pages' handlers. A bad
+// CONNECTOR_SECRET_KEY is logged; typed credentials then cannot be sealed.
+func (s *Server) newConnectorPages() *connectorPages {
 	sealer, err := connectors.NewSealer(s.opts.ConnectorSecretKey)
 	if err != nil {
 		s.Log.Error("connector credentials cannot be sealed", "err", err.Error())
 	}
-	h := &connectorPages{s: s, sealer: sealer}
-	s.page(http.MethodGet, "/connectors", h.list, connectorRoles...)
-	s.page(http.MethodPost, "/connectors", h.create, domain.RoleAdmin)
-	s.page(http.MethodGet, "/connectors/:id", h.show, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id", h.update, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/pause", h.pause, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/resume", h.resume, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/mappings", h.addMapping, connectorRoles...)
-	s.page(http.MethodGet, "/connectors/:id/dead-letters/:dl", h.deadLetter, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/dead-letters/:dl/retry", h.retry, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/dead-letters/:dl/fix", h.fix, connectorRoles...)
-	s.page(http.MethodPost, "/connectors/:id/dead-letters/:dl/dismiss", h.dismiss, connectorRoles...)
+	return &connectorPages{s: s, sealer: sealer}
 }
 
 // rows works out each connector's health for display.
-func (h *connectorPages) rows(c echo.Context, conns []store.Connector) ([]views.ConnectorRow, error) {
+func (h *connectorPages) rows(c echo.Context, conns []domain.Connector) ([]views.ConnectorRow, error) {
 	ctx := c.Request().Context()
 	rates, err := h.s.DB.EventRates(ctx, 5*time.Minute)
 	if err != nil {
@@ -65,7 +51,7 @@ func (h *connectorPages) rows(c echo.Context, conns []store.Connector) ([]views.
 		if err != nil {
 			return nil, err
 		}
-		status := domain.FeedStatus(cn.Enabled, cn.LastSuccessAt.Time, cn.CreatedAt, cn.StaleAfter(), cn.ErrorCount, now)
+		status := domain.FeedStatus(cn.Enabled, cn.LastSuccessAt, cn.CreatedAt, cn.StaleAfter(), cn.ErrorCount, now)
 		if cn.Adapter == "csv" && status == domain.FeedStale || cn.Adapter == "csv" && status == domain.FeedStarting {
 			status = domain.FeedHealthy // uploads come when stores count; silence is normal
 		}
@@ -150,20 +136,20 @@ func (h *connectorPages) create(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/connectors/%d", cn.ID))
 }
 
-func (h *connectorPages) connector(c echo.Context) (store.Connector, error) {
+func (h *connectorPages) connector(c echo.Context) (domain.Connector, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return store.Connector{}, domain.Errorf(domain.ENOTFOUND, "There is no connector %q.", c.Param("id"))
+		return domain.Connector{}, domain.Errorf(domain.ENOTFOUND, "There is no connector %q.", c.Param("id"))
 	}
 	return h.s.DB.ConnectorByID(c.Request().Context(), id)
 }
 
 // detail gathers the connector page; edit and mapping carry form state
 // when a form is being re-rendered.
-func (h *connectorPages) detail(c echo.Context, cn store.Connector) (views.ConnectorDetail, error) {
+func (h *connectorPages) detail(c echo.Context, cn domain.Connector) (views.ConnectorDetail, error) {
 	ctx := c.Request().Context()
 	var d views.ConnectorDetail
-	rows, err := h.rows(c, []store.Connector{cn})
+	rows, err := h.rows(c, []domain.Connector{cn})
 	if err != nil {
 		return d, err
 	}
@@ -201,7 +187,7 @@ func (h *connectorPages) show(c echo.Context) error {
 	return render(c, http.StatusOK, views.ConnectorPage(h.s.viewCtx(c), d))
 }
 
-func (h *connectorPages) done(c echo.Context, cn store.Connector, anchor, msg string) error {
+func (h *connectorPages) done(c echo.Context, cn domain.Connector, anchor, msg string) error {
 	if err := setFlash(c, msg); err != nil {
 		return err
 	}
@@ -302,14 +288,14 @@ func (h *connectorPages) addMapping(c echo.Context) error {
 
 // deadLetterOf loads the dead letter in the path, checking it belongs to
 // the connector in the path.
-func (h *connectorPages) deadLetterOf(c echo.Context) (store.Connector, store.DeadLetter, error) {
+func (h *connectorPages) deadLetterOf(c echo.Context) (domain.Connector, domain.DeadLetter, error) {
 	cn, err := h.connector(c)
 	if err != nil {
-		return cn, store.DeadLetter{}, err
+		return cn, domain.DeadLetter{}, err
 	}
 	id, err := strconv.ParseInt(c.Param("dl"), 10, 64)
 	if err != nil {
-		return cn, store.DeadLetter{}, domain.Errorf(domain.ENOTFOUND, "There is no dead letter %q.", c.Param("dl"))
+		return cn, domain.DeadLetter{}, domain.Errorf(domain.ENOTFOUND, "There is no dead letter %q.", c.Param("dl"))
 	}
 	dl, err := h.s.DB.DeadLetterByID(c.Request().Context(), id)
 	if err == nil && dl.ConnectorID != cn.ID {
@@ -326,7 +312,7 @@ func (h *connectorPages) deadLetter(c echo.Context) error {
 	return render(c, http.StatusOK, views.DeadLetterPage(h.s.viewCtx(c), views.DeadLetterForm{Connector: cn, Letter: dl, Payload: views.PrettyPayload(dl.Payload)}))
 }
 
-func retried(dl store.DeadLetter) string {
+func retried(dl domain.DeadLetter) string {
 	return fmt.Sprintf("Event %s applied; dead letter %d closed.", dl.SourceEventID, dl.ID)
 }
 

@@ -113,7 +113,7 @@ func TestConnectorPagesHealthCredentialsPauseAndDeadLetters(t *testing.T) {
 		t.Fatalf("dead letters:\n%s", body)
 	}
 	dls, _, _ := app.DB.DeadLetters(ctx, cn.ID, "open", 0, 10)
-	var unmapped, malformed store.DeadLetter
+	var unmapped, malformed domain.DeadLetter
 	for _, d := range dls {
 		if strings.Contains(d.SourceEventID, "PG-1") {
 			unmapped = d

@@ -14,19 +14,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerCountRoutes() }) }
-
-// countRoles may upload counts: inventory leads and admins anywhere,
-// associates for their own stores.
-var countRoles = []domain.Role{domain.RoleAssociate, domain.RoleInventoryLead, domain.RoleAdmin}
-
-func (s *Server) registerCountRoutes() {
-	s.page(http.MethodGet, "/counts", s.handleCountsPage, countRoles...)
-	s.page(http.MethodPost, "/counts", s.handleCountUpload, countRoles...)
-	s.page(http.MethodGet, "/counts/:id", s.handleCountUploadShow, countRoles...)
-	s.page(http.MethodPost, "/counts/:id/apply", s.handleCountUploadApply, countRoles...)
-}
-
 // countForm is the form state with the locations the user may count.
 func (s *Server) countForm(c echo.Context) (views.CountForm, error) {
 	u := currentUser(c)

@@ -11,26 +11,43 @@ import (
 	"stockline/views"
 )
 
-// statusFor maps an error code to its HTTP status.
+// statusByCode is the one place an error's HTTP status is chosen: every
+// code in domain/errors.go has a row, and a test fails when one is missing.
+var statusByCode = map[string]int{
+	domain.EINVALID:      http.StatusBadRequest,
+	domain.EBADJSON:      http.StatusBadRequest,
+	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	domain.ENOTFOUND:     http.StatusNotFound,
+	domain.ECONFLICT:     http.StatusConflict,
+	domain.EUNAUTHORIZED: http.StatusUnauthorized,
+	domain.EFORBIDDEN:    http.StatusForbidden,
+	domain.ETOOMANY:      http.StatusTooManyRequests,
+	domain.EINTERNAL:     http.StatusInternalServerError,
+
+	domain.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	domain.CodeCSRFInvalid:      http.StatusForbidden,
+	domain.CodeInvalidSignature: http.StatusUnauthorized,
+
+	domain.CodeInsufficientStock:      http.StatusConflict,
+	domain.CodeLocationNotEligible:    http.StatusBadRequest,
+	domain.CodeReservationClosed:      http.StatusConflict,
+	domain.CodeReservationExpired:     http.StatusConflict,
+	domain.CodeOrderRefConflict:       http.StatusConflict,
+	domain.CodeReservationMismatch:    http.StatusConflict,
+	domain.CodeOrderExists:            http.StatusConflict,
+	domain.CodeIdempotencyKeyRequired: http.StatusBadRequest,
+	domain.CodeIdempotencyKeyInvalid:  http.StatusBadRequest,
+	domain.CodeIdempotencyMismatch:    http.StatusUnprocessableEntity,
+	domain.CodeIdempotencyInProgress:  http.StatusConflict,
+
+	domain.CodeStillFailing: http.StatusUnprocessableEntity,
+}
+
+// statusFor is the HTTP status of an error, from its code alone. A code
+// without a row is a bug, answered as an internal error.
 func statusFor(e *domain.Error) int {
-	if e.Status != 0 {
-		return e.Status
-	}
-	switch e.Code {
-	case domain.EINVALID, domain.EBADJSON:
-		return http.StatusBadRequest
-	case domain.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case domain.ENOTFOUND:
-		return http.StatusNotFound
-	case domain.ECONFLICT:
-		return http.StatusConflict
-	case domain.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case domain.EFORBIDDEN:
-		return http.StatusForbidden
-	case domain.ETOOMANY:
-		return http.StatusTooManyRequests
+	if st, ok := statusByCode[e.Code]; ok {
+		return st
 	}
 	return http.StatusInternalServerError
 }
@@ -48,7 +65,7 @@ func asDomainError(err error) *domain.Error {
 		case http.StatusNotFound:
 			return &domain.Error{Code: domain.ENOTFOUND, Message: "There is no page at this address."}
 		case http.StatusMethodNotAllowed:
-			return &domain.Error{Code: "method_not_allowed", Status: he.Code, Message: "This address does not accept that method."}
+			return &domain.Error{Code: domain.CodeMethodNotAllowed, Message: "This address does not accept that method."}
 		case http.StatusRequestEntityTooLarge:
 			return &domain.Error{Code: domain.ETOOLARGE, Message: "The request body is too large."}
 		case http.StatusUnauthorized:

@@ -13,17 +13,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerExceptionRoutes() }) }
-
-func (s *Server) registerExceptionRoutes() {
-	s.page(http.MethodGet, "/exceptions", s.handleExceptionQueue, allRoles...)
-	s.page(http.MethodGet, "/exceptions/:id", s.handleExceptionShow, allRoles...)
-	s.page(http.MethodPost, "/exceptions/:id/take", s.handleExceptionTake, allRoles...)
-	s.page(http.MethodPost, "/exceptions/:id/close", s.handleExceptionClose, allRoles...)
-	roleHome[domain.RoleInventoryLead] = "/exceptions"
-	roleHome[domain.RoleManager] = "/exceptions"
-}
-
 // scopeOf is the location codes a user is limited to, or nil for all.
 func scopeOf(u *domain.User) []string {
 	if u.Role.Scoped() {
@@ -70,16 +59,16 @@ func (s *Server) handleExceptionQueue(c echo.Context) error {
 
 // exceptionInScope loads an exception and refuses one outside the user's
 // locations.
-func (s *Server) exceptionInScope(c echo.Context) (store.ExceptionDetail, error) {
+func (s *Server) exceptionInScope(c echo.Context) (domain.ExceptionDetail, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return store.ExceptionDetail{}, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
+		return domain.ExceptionDetail{}, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
 	}
 	e, err := s.DB.ExceptionByID(c.Request().Context(), id)
 	if err != nil {
 		return e, err
 	}
-	if u := currentUser(c); u.Role.Scoped() && (!e.Location.Valid || !u.CanSeeLocation(e.Location.String)) {
+	if u := currentUser(c); u.Role.Scoped() && (e.Location == "" || !u.CanSeeLocation(e.Location)) {
 		return e, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
 	}
 	return e, nil

@@ -29,7 +29,7 @@ func TestExceptionQueueScopeAndClose(t *testing.T) {
 	}
 	ids := map[string]int64{}
 	for _, r := range rows {
-		ids[r.Location.String] = r.ID
+		ids[r.Location] = r.ID
 	}
 
 	assoc := app.login(domain.RoleAssociate) // scoped to S01

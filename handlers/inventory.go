@@ -15,17 +15,6 @@ import (
 	"stockline/views"
 )
 
-// adjusters may change stock by hand.
-var adjusters = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}
-
-func (s *Server) registerInventoryRoutes() {
-	s.page(http.MethodGet, "/inventory", s.handleInventorySearch, allRoles...)
-	s.page(http.MethodGet, "/inventory/:sku", s.handleSKU, allRoles...)
-	s.page(http.MethodGet, "/inventory/:sku/adjust", s.handleAdjustForm, adjusters...)
-	s.page(http.MethodPost, "/inventory/:sku/adjust", s.handleAdjust, adjusters...)
-	s.page(http.MethodGet, "/locations", s.handleLocations, allRoles...)
-}
-
 const searchPageSize = 25
 
 // handleInventorySearch is GET /inventory?q=&after=. A full request whose q
@@ -146,7 +135,7 @@ func (s *Server) handleSKU(c echo.Context) error {
 		return err
 	}
 	for _, e := range excs {
-		if !e.Location.Valid || u.CanSeeLocation(e.Location.String) {
+		if e.Location == "" || u.CanSeeLocation(e.Location) {
 			view.Exceptions = append(view.Exceptions, e)
 		}
 	}

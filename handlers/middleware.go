@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"stockline/domain"
-	"stockline/store"
 )
 
 const (
@@ -199,7 +198,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 
 // errCSRF is the refusal of a request without the session's CSRF token.
 func errCSRF() *domain.Error {
-	return &domain.Error{Code: "csrf_invalid", Status: http.StatusForbidden,
+	return &domain.Error{Code: domain.CodeCSRFInvalid,
 		Message: "This form has expired or did not come from Stockline. Reload the page and try again."}
 }
 
@@ -274,7 +273,7 @@ func actor(c echo.Context) domain.Actor {
 	if u := currentUser(c); u != nil {
 		return domain.Actor{Kind: "user", Name: u.Email, UserID: u.ID, RequestID: rid}
 	}
-	if t, _ := c.Get(ctxToken).(*store.APIToken); t != nil {
+	if t, _ := c.Get(ctxToken).(*domain.APIToken); t != nil {
 		return domain.Actor{Kind: "token", Name: t.Name, RequestID: rid}
 	}
 	return domain.Actor{Kind: "system", Name: "anonymous", RequestID: rid}

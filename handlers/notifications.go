@@ -11,23 +11,6 @@ import (
 	"stockline/views"
 )
 
-var notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}
-
-func init() {
-	views.Nav = append(views.Nav[:0:0], append([]views.NavItem{
-		{Label: "Pickups", Href: "/pickups", Roles: pickupRoles},
-		{Label: "Orders", Href: "/orders", Roles: orderSearchRoles},
-	}, views.Nav...)...)
-	views.Nav = append(views.Nav, views.NavItem{Label: "Customer messages", Href: "/notifications", Roles: notificationRoles})
-}
-
-func (s *Server) registerNotificationPages() {
-	s.page(http.MethodGet, "/notifications", s.handleNotificationsPage, notificationRoles...)
-	s.page(http.MethodGet, "/notifications/templates", s.handleTemplatesPage, notificationRoles...)
-	s.page(http.MethodPost, "/notifications/templates/:kind", s.handleTemplateSave, notificationRoles...)
-	s.page(http.MethodGet, "/notifications/:id", s.handleNotificationShow, notificationRoles...)
-}
-
 // handleNotificationsPage is the demo's local outbox: every customer
 // message, newest first, with its delivery status.
 func (s *Server) handleNotificationsPage(c echo.Context) error {

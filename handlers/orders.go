@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,18 +11,6 @@ import (
 	"stockline/domain"
 	"stockline/store"
 )
-
-func init() { register(func(s *Server) { s.registerOrderRoutes() }) }
-
-func (s *Server) registerOrderRoutes() {
-	s.api(http.MethodPost, "/api/v1/orders", s.handleOrderCreate, domain.ScopeOrders)
-	s.api(http.MethodGet, "/api/v1/orders", s.handleOrderSearchAPI, domain.ScopeOrders)
-	s.api(http.MethodGet, "/api/v1/orders/:id", s.handleOrderGetAPI, domain.ScopeOrders)
-	s.api(http.MethodPost, "/api/v1/orders/:id/cancel", s.handleOrderCancelAPI, domain.ScopeOrders)
-	s.registerOrderPages()
-	roleHome[domain.RoleSupport] = "/orders"
-	roleHome[domain.RoleAssociate] = "/pickups"
-}
 
 // orderRequest is the body of POST /api/v1/orders.
 type orderRequest struct {
@@ -56,30 +42,30 @@ type OrderCreatedJSON struct {
 
 // OrderJSON is GET /api/v1/orders/{id}: the order with its timeline.
 type OrderJSON struct {
-	ID             int64                 `json:"id"`
-	Number         string                `json:"number"`
-	Status         string                `json:"status"`
-	HoldReason     string                `json:"hold_reason,omitempty"`
-	Channel        string                `json:"channel"`
-	Fulfilment     string                `json:"fulfilment"`
-	Source         string                `json:"source"`
-	ExternalRef    string                `json:"external_ref"`
-	Customer       domain.Customer       `json:"customer"`
-	PaymentStatus  string                `json:"payment_status"`
-	PickupLocation *string               `json:"pickup_location"`
-	PromisedAt     *time.Time            `json:"promised_at"`
-	PickupUntil    *time.Time            `json:"pickup_until"`
-	PlacedAt       time.Time             `json:"placed_at"`
-	Lines          []OrderLineJSON       `json:"lines"`
-	Timeline       []store.TimelineEntry `json:"timeline"`
+	ID             int64                  `json:"id"`
+	Number         string                 `json:"number"`
+	Status         string                 `json:"status"`
+	HoldReason     string                 `json:"hold_reason,omitempty"`
+	Channel        string                 `json:"channel"`
+	Fulfilment     string                 `json:"fulfilment"`
+	Source         string                 `json:"source"`
+	ExternalRef    string                 `json:"external_ref"`
+	Customer       domain.Customer        `json:"customer"`
+	PaymentStatus  string                 `json:"payment_status"`
+	PickupLocation *string                `json:"pickup_location"`
+	PromisedAt     *time.Time             `json:"promised_at"`
+	PickupUntil    *time.Time             `json:"pickup_until"`
+	PlacedAt       time.Time              `json:"placed_at"`
+	Lines          []OrderLineJSON        `json:"lines"`
+	Timeline       []domain.TimelineEntry `json:"timeline"`
 }
 
-func orderLinesJSON(o store.Order) []OrderLineJSON {
+func orderLinesJSON(o domain.Order) []OrderLineJSON {
 	out := make([]OrderLineJSON, 0, len(o.Lines))
 	for _, l := range o.Lines {
 		j := OrderLineJSON{SKU: l.SKU, Qty: l.Qty, State: l.State(), Quantities: l.LineQty}
-		if l.Location.Valid {
-			loc := l.Location.String
+		if l.Location != "" {
+			loc := l.Location
 			j.Location = &loc
 		}
 		out = append(out, j)
@@ -87,24 +73,25 @@ func orderLinesJSON(o store.Order) []OrderLineJSON {
 	return out
 }
 
-func nullTime(v sql.NullTime) *time.Time {
-	if v.Valid {
-		return &v.Time
+// optTime is a time the API shows as null when it is zero (not set).
+func optTime(v time.Time) *time.Time {
+	if v.IsZero() {
+		return nil
 	}
-	return nil
+	return &v
 }
 
-func orderJSON(o store.Order, tl []store.TimelineEntry) OrderJSON {
+func orderJSON(o domain.Order, tl []domain.TimelineEntry) OrderJSON {
 	j := OrderJSON{ID: o.ID, Number: o.Number, Status: o.Status, HoldReason: o.HoldReason, Channel: o.Channel, Fulfilment: o.Fulfilment,
 		Source: o.Source, ExternalRef: o.ExternalRef, Customer: o.Customer(), PaymentStatus: o.PaymentStatus,
-		PromisedAt: nullTime(o.PromisedAt), PickupUntil: nullTime(o.PickupUntil), PlacedAt: o.PlacedAt,
+		PromisedAt: optTime(o.PromisedAt), PickupUntil: optTime(o.PickupUntil), PlacedAt: o.PlacedAt,
 		Lines: orderLinesJSON(o), Timeline: tl}
-	if o.PickupLocation.Valid {
-		p := o.PickupLocation.String
+	if o.PickupLocation != "" {
+		p := o.PickupLocation
 		j.PickupLocation = &p
 	}
 	if j.Timeline == nil {
-		j.Timeline = []store.TimelineEntry{}
+		j.Timeline = []domain.TimelineEntry{}
 	}
 	return j
 }
@@ -131,7 +118,7 @@ func (s *Server) handleOrderCreate(c echo.Context) error {
 				return store.Response{}, err
 			}
 			if created.Existing {
-				e := &domain.Error{Code: "order_exists", Status: http.StatusConflict, Field: "external_ref",
+				e := &domain.Error{Code: domain.CodeOrderExists, Field: "external_ref",
 					Message: "An order with this external_ref already exists: " + created.Order.Number + ".",
 					Details: map[string]any{"id": created.Order.ID, "number": created.Order.Number}}
 				return store.Response{Status: http.StatusConflict, Body: jsonLine(apiErrorBody(e))}, nil
@@ -147,7 +134,7 @@ func (s *Server) handleOrderCreate(c echo.Context) error {
 
 // orderFromParam loads the order named by :id, a numeric id or an order
 // number such as SL-100001.
-func (s *Server) orderFromParam(c echo.Context) (store.Order, error) {
+func (s *Server) orderFromParam(c echo.Context) (domain.Order, error) {
 	p := c.Param("id")
 	if id, err := strconv.ParseInt(p, 10, 64); err == nil && id > 0 {
 		if o, err := s.DB.OrderByID(c.Request().Context(), id); err == nil || domain.ErrorCode(err) != domain.ENOTFOUND {
@@ -155,10 +142,10 @@ func (s *Server) orderFromParam(c echo.Context) (store.Order, error) {
 		}
 	}
 	o, err := s.DB.OrderByNumber(c.Request().Context(), p)
-	if err != nil {
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		return o, domain.Errorf(domain.ENOTFOUND, "There is no order %q.", p)
 	}
-	return o, nil
+	return o, err
 }
 
 // handleOrderGetAPI is GET /api/v1/orders/{id}.
@@ -215,7 +202,7 @@ func (s *Server) handleOrderCancelAPI(c echo.Context) error {
 		Reason string                  `json:"reason"`
 	}
 	if c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, &body); err != nil && !(domain.ErrorCode(err) == domain.EBADJSON && strings.Contains(domain.ErrorMessage(err), "empty")) {
+		if err := decodeOptionalJSON(c, &body); err != nil {
 			return err
 		}
 	}

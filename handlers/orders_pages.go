@@ -16,31 +16,16 @@ import (
 	"stockline/views"
 )
 
-var (
-	orderSearchRoles = []domain.Role{domain.RoleSupport, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
-	orderActRoles    = []domain.Role{domain.RoleSupport, domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
-	shipRoles        = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
-)
-
-func (s *Server) registerOrderPages() {
-	s.page(http.MethodGet, "/orders", s.handleOrdersPage, orderSearchRoles...)
-	s.page(http.MethodGet, "/orders/:id", s.handleOrderPage, allRoles...)
-	s.page(http.MethodPost, "/orders/:id/notes", s.handleOrderNote, orderActRoles...)
-	s.page(http.MethodPost, "/orders/:id/lines/:line/cancel", s.handleOrderLineCancel, orderActRoles...)
-	s.page(http.MethodPost, "/orders/:id/pickup-location", s.handleOrderPickupChange, orderActRoles...)
-	s.page(http.MethodPost, "/orders/:id/ship", s.handleOrderShip, shipRoles...)
-	s.registerPickupPages()
-	s.registerNotificationPages()
-}
-
 // orderInScope loads the order named by :id and refuses one that touches
 // none of a scoped user's locations (its pickup store or a line's store).
-func (s *Server) orderInScope(c echo.Context) (store.Order, error) {
+func (s *Server) orderInScope(c echo.Context) (domain.Order, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		o, err := s.DB.OrderByNumber(c.Request().Context(), c.Param("id"))
-		if err != nil {
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			return o, domain.Errorf(domain.ENOTFOUND, "There is no order %q.", c.Param("id"))
+		} else if err != nil {
+			return o, err
 		}
 		id = o.ID
 	}
@@ -56,15 +41,15 @@ func (s *Server) orderInScope(c echo.Context) (store.Order, error) {
 	return o, nil
 }
 
-func orderVisible(u *domain.User, o store.Order) bool {
+func orderVisible(u *domain.User, o domain.Order) bool {
 	if !u.Role.Scoped() {
 		return true
 	}
-	if o.PickupLocation.Valid && u.CanSeeLocation(o.PickupLocation.String) {
+	if o.PickupLocation != "" && u.CanSeeLocation(o.PickupLocation) {
 		return true
 	}
 	for _, l := range o.Lines {
-		if l.Location.Valid && u.CanSeeLocation(l.Location.String) {
+		if l.Location != "" && u.CanSeeLocation(l.Location) {
 			return true
 		}
 	}
@@ -105,14 +90,18 @@ func (s *Server) handleOrdersPage(c echo.Context) error {
 }
 
 // orderView loads what the order page shows.
-func (s *Server) orderView(c echo.Context, o store.Order) (views.OrderView, error) {
+func (s *Server) orderView(c echo.Context, o domain.Order) (views.OrderView, error) {
 	ctx := c.Request().Context()
 	tl, err := s.DB.OrderTimeline(ctx, o)
 	if err != nil {
 		return views.OrderView{}, err
 	}
+	fs, err := s.DB.OrderFulfilments(ctx, o.ID)
+	if err != nil {
+		return views.OrderView{}, err
+	}
 	u := currentUser(c)
-	m := views.OrderView{Order: o, Timeline: tl, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role)}
+	m := views.OrderView{Order: o, Timeline: tl, Fulfilments: fs, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role)}
 	if o.Fulfilment == domain.FulfilPickup && o.Open() && m.CanAct {
 		locs, err := s.DB.ListLocations(ctx)
 		if err != nil {
@@ -123,7 +112,7 @@ func (s *Server) orderView(c echo.Context, o store.Order) (views.OrderView, erro
 			return m, err
 		}
 		for _, l := range locs {
-			if pol.Eligible(l) && l.Code != o.PickupLocation.String {
+			if pol.Eligible(l) && l.Code != o.PickupLocation {
 				m.PickupStores = append(m.PickupStores, l)
 			}
 		}
@@ -131,9 +120,9 @@ func (s *Server) orderView(c echo.Context, o store.Order) (views.OrderView, erro
 	if o.Fulfilment == domain.FulfilShip && m.CanShip {
 		seen := map[string]bool{}
 		for _, l := range o.Lines {
-			if l.Held() > 0 && !seen[l.Location.String] && u.CanSeeLocation(l.Location.String) {
-				seen[l.Location.String] = true
-				m.ShipFrom = append(m.ShipFrom, l.Location.String)
+			if l.Held() > 0 && !seen[l.Location] && u.CanSeeLocation(l.Location) {
+				seen[l.Location] = true
+				m.ShipFrom = append(m.ShipFrom, l.Location)
 			}
 		}
 	}
@@ -158,7 +147,7 @@ func (s *Server) handleOrderPage(c echo.Context) error {
 // orderActionFailed re-renders the order page with the error next to the
 // form it came from (form names: note, cancel, pickup, ship), keeping what
 // was typed; non-input errors go to the error handler.
-func (s *Server) orderActionFailed(c echo.Context, o store.Order, form string, err error, keep func(m *views.OrderView)) error {
+func (s *Server) orderActionFailed(c echo.Context, o domain.Order, form string, err error, keep func(m *views.OrderView)) error {
 	e := domain.AsError(err)
 	if e == nil || e.Code == domain.EINTERNAL || e.Code == domain.ENOTFOUND && e.Field == "" || e.Code == domain.EFORBIDDEN {
 		return err
@@ -172,7 +161,7 @@ func (s *Server) orderActionFailed(c echo.Context, o store.Order, form string, e
 		return verr
 	}
 	m.Err, m.Form = e, form
-	if alts, ok := e.Details["alternatives"].([]store.StoreATP); ok {
+	if alts, ok := e.Details["alternatives"].([]domain.StoreATP); ok {
 		m.Alternatives = alts
 	}
 	if keep != nil {
@@ -185,7 +174,7 @@ func (s *Server) orderActionFailed(c echo.Context, o store.Order, form string, e
 	return render(c, status, views.OrderShow(s.viewCtx(c), m))
 }
 
-func (s *Server) orderDone(c echo.Context, o store.Order, msg string) error {
+func (s *Server) orderDone(c echo.Context, o domain.Order, msg string) error {
 	if err := setFlash(c, msg); err != nil {
 		return err
 	}
@@ -223,7 +212,7 @@ func (s *Server) handleOrderLineCancel(c echo.Context) error {
 }
 
 // cancelConfirmation names the effect of a line cancellation.
-func cancelConfirmation(before, after store.Order, lineID int64) string {
+func cancelConfirmation(before, after domain.Order, lineID int64) string {
 	b, a := before.Line(lineID), after.Line(lineID)
 	if b == nil || a == nil {
 		return "Line cancelled; customer notified."
@@ -232,7 +221,7 @@ func cancelConfirmation(before, after store.Order, lineID int64) string {
 	released := b.Held() - a.Held()
 	msg := fmt.Sprintf("%d × %s cancelled", n, a.SKU)
 	if released > 0 {
-		msg += fmt.Sprintf("; %d unit(s) released back to stock at %s", released, a.Location.String)
+		msg += fmt.Sprintf("; %d unit(s) released back to stock at %s", released, a.Location)
 	}
 	return msg + "; customer notified. Order is now " + domain.OrderStatusLabel(after.Status) + "."
 }
@@ -248,7 +237,7 @@ func (s *Server) handleOrderPickupChange(c echo.Context) error {
 		return s.orderActionFailed(c, o, "pickup", err, nil)
 	}
 	return s.orderDone(c, o, fmt.Sprintf("Pickup moved from %s to %s; the stock is held there and the customer notified.",
-		o.PickupLocation.String, after.PickupLocation.String))
+		o.PickupLocation, after.PickupLocation))
 }
 
 func (s *Server) handleOrderShip(c echo.Context) error {

@@ -19,21 +19,6 @@ import (
 // queuePageSize is how many of the most urgent orders a queue tab lists.
 const queuePageSize = 50
 
-var pickupRoles = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
-
-func (s *Server) registerPickupPages() {
-	s.page(http.MethodGet, "/pickups", s.handlePickupQueue, pickupRoles...)
-	s.page(http.MethodGet, "/pickups/list", s.handlePickupList, pickupRoles...)
-	s.page(http.MethodGet, "/pickups/find", s.handlePickupFind, pickupRoles...)
-	s.page(http.MethodGet, "/pickups/:id", s.handlePickScreen, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/pick", s.handlePickLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/reject", s.handleRejectLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/reallocate", s.handleReallocateLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/lines/:line/cancel", s.handlePickCancelLine, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/handover", s.handleHandOver, pickupRoles...)
-	s.page(http.MethodPost, "/pickups/:id/pickup-location", s.handlePickPickupChange, pickupRoles...)
-}
-
 // queueScope is the stores a queue shows: a scoped user's own, or for
 // others the one chosen with ?location= (every pickup store when none).
 func (s *Server) queueScope(c echo.Context) ([]int64, []string, string, error) {
@@ -69,8 +54,8 @@ func (s *Server) pickupQueueView(c echo.Context) (views.PickupQueueView, error) 
 		return views.PickupQueueView{}, err
 	}
 	tab := c.QueryParam("tab")
-	if !slices.Contains([]string{store.TabToPick, store.TabReady, store.TabOverdue, store.TabToShip}, tab) {
-		tab = store.TabToPick
+	if !slices.Contains([]string{domain.TabToPick, domain.TabReady, domain.TabOverdue, domain.TabToShip}, tab) {
+		tab = domain.TabToPick
 	}
 	now := time.Now()
 	rows, counts, err := s.DB.PickupQueue(c.Request().Context(), ids, tab, now, queuePageSize)
@@ -140,12 +125,12 @@ func (s *Server) handlePickupFind(c echo.Context) error {
 // pickView builds the pick screen: each line with what can be done to it
 // from here, and for lines waiting for a decision, the stores that could
 // take them (never one that already rejected the line).
-func (s *Server) pickView(c echo.Context, o store.Order) (views.PickView, error) {
+func (s *Server) pickView(c echo.Context, o domain.Order) (views.PickView, error) {
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	m := views.PickView{Order: o, Now: time.Now()}
 	for _, l := range o.Lines {
-		pl := views.PickLine{Line: l, Here: l.Location.Valid && u.CanSeeLocation(l.Location.String)}
+		pl := views.PickLine{Line: l, Here: l.Location != "" && u.CanSeeLocation(l.Location)}
 		if l.Pending > 0 {
 			alts, err := s.DB.AlternativeStores(ctx, domain.Channel(o.Channel), l.ProductID, l.RejectedIDs, 6)
 			if err != nil {
@@ -168,14 +153,14 @@ func (s *Server) pickView(c echo.Context, o store.Order) (views.PickView, error)
 
 // splitSuggestion turns domain.SuggestSplit's quantities into allocations
 // at the alternative stores (listed most ATP first).
-func splitSuggestion(alts []store.StoreATP, need int) []store.Allocation {
+func splitSuggestion(alts []domain.StoreATP, need int) []domain.LineAllocation {
 	atp := make([]int, len(alts))
 	for i, a := range alts {
 		atp[i] = a.ATP
 	}
-	var out []store.Allocation
+	var out []domain.LineAllocation
 	for i, n := range domain.SuggestSplit(atp, need) {
-		out = append(out, store.Allocation{Location: alts[i].Code, Qty: n})
+		out = append(out, domain.LineAllocation{Location: alts[i].Code, Qty: n})
 	}
 	return out
 }
@@ -197,7 +182,7 @@ func (s *Server) handlePickScreen(c echo.Context) error {
 
 // pickFailed re-renders the pick screen with the error beside the line's
 // form, keeping the scan typed.
-func (s *Server) pickFailed(c echo.Context, o store.Order, lineID int64, form string, err error) error {
+func (s *Server) pickFailed(c echo.Context, o domain.Order, lineID int64, form string, err error) error {
 	e := domain.AsError(err)
 	if e == nil || e.Code == domain.EINTERNAL || e.Code == domain.EFORBIDDEN || e.Code == domain.ENOTFOUND && e.Field == "" {
 		return err
@@ -211,7 +196,7 @@ func (s *Server) pickFailed(c echo.Context, o store.Order, lineID int64, form st
 		return verr
 	}
 	m.Err, m.ErrLine, m.Form, m.Scan = e, lineID, form, c.FormValue("scan")
-	if alts, ok := e.Details["alternatives"].([]store.StoreATP); ok {
+	if alts, ok := e.Details["alternatives"].([]domain.StoreATP); ok {
 		m.PickupStores = alts
 	}
 	status := statusFor(e)
@@ -221,7 +206,7 @@ func (s *Server) pickFailed(c echo.Context, o store.Order, lineID int64, form st
 	return render(c, status, views.PickScreen(s.viewCtx(c), m))
 }
 
-func (s *Server) pickDone(c echo.Context, o store.Order, msg string) error {
+func (s *Server) pickDone(c echo.Context, o domain.Order, msg string) error {
 	if err := setFlash(c, msg); err != nil {
 		return err
 	}
@@ -230,17 +215,17 @@ func (s *Server) pickDone(c echo.Context, o store.Order, msg string) error {
 
 // lineHere loads the order and line named in the path and checks the user
 // may work the line's store.
-func (s *Server) lineHere(c echo.Context) (store.Order, store.OrderLine, error) {
+func (s *Server) lineHere(c echo.Context) (domain.Order, domain.OrderLine, error) {
 	o, err := s.orderInScope(c)
 	if err != nil {
-		return o, store.OrderLine{}, err
+		return o, domain.OrderLine{}, err
 	}
 	id, _ := strconv.ParseInt(c.Param("line"), 10, 64)
 	l := o.Line(id)
 	if l == nil {
-		return o, store.OrderLine{}, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s.", o.Number, c.Param("line"))
+		return o, domain.OrderLine{}, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s.", o.Number, c.Param("line"))
 	}
-	if l.Location.Valid && !currentUser(c).CanSeeLocation(l.Location.String) {
+	if l.Location != "" && !currentUser(c).CanSeeLocation(l.Location) {
 		return o, *l, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s at your stores.", o.Number, c.Param("line"))
 	}
 	return o, *l, nil
@@ -280,7 +265,7 @@ func (s *Server) handleRejectLine(c echo.Context) error {
 	}
 	bucket, _, _ := domain.RejectEffect(reason)
 	return s.pickDone(c, o, fmt.Sprintf("%d × %s marked %s at %s: moved to %s pending a count, exception raised, customer told of the delay. Choose what happens next below.",
-		qty, l.SKU, strings.ReplaceAll(reason, "_", " "), l.Location.String, bucket))
+		qty, l.SKU, strings.ReplaceAll(reason, "_", " "), l.Location, bucket))
 }
 
 func (s *Server) handleReallocateLine(c echo.Context) error {
@@ -290,7 +275,7 @@ func (s *Server) handleReallocateLine(c echo.Context) error {
 	}
 	form, _ := c.FormParams()
 	locs, qtys := form["location"], form["qty"]
-	var allocs []store.Allocation
+	var allocs []domain.LineAllocation
 	for i, loc := range locs {
 		n := 0
 		if i < len(qtys) {
@@ -298,7 +283,7 @@ func (s *Server) handleReallocateLine(c echo.Context) error {
 				return s.pickFailed(c, o, l.ID, "reallocate", err)
 			}
 		}
-		allocs = append(allocs, store.Allocation{Location: loc, Qty: n})
+		allocs = append(allocs, domain.LineAllocation{Location: loc, Qty: n})
 	}
 	if _, err := s.DB.ReallocateLine(c.Request().Context(), actor(c), o.ID, l.ID, allocs); err != nil {
 		return s.pickFailed(c, o, l.ID, "reallocate", err)
@@ -332,7 +317,7 @@ func (s *Server) handleHandOver(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if u := currentUser(c); !u.CanSeeLocation(o.PickupLocation.String) {
+	if u := currentUser(c); !u.CanSeeLocation(o.PickupLocation) {
 		return domain.Errorf(domain.ENOTFOUND, "Order %s is not collected at your stores.", o.Number)
 	}
 	after, err := s.DB.HandOver(c.Request().Context(), actor(c), o.ID)
@@ -354,7 +339,7 @@ func (s *Server) handlePickPickupChange(c echo.Context) error {
 	if err != nil {
 		return s.pickFailed(c, o, 0, "pickup", err)
 	}
-	if err := setFlash(c, fmt.Sprintf("%s now waits at %s: its stock is held there and the customer notified.", o.Number, after.PickupLocation.String)); err != nil {
+	if err := setFlash(c, fmt.Sprintf("%s now waits at %s: its stock is held there and the customer notified.", o.Number, after.PickupLocation)); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/pickups")

@@ -14,16 +14,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerPolicyRoutes() }) }
-
-// policyEditors may see and change channel policies.
-var policyEditors = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}
-
-func (s *Server) registerPolicyRoutes() {
-	s.page(http.MethodGet, "/policies", s.handlePolicies, policyEditors...)
-	s.page(http.MethodPost, "/policies/:channel", s.handlePolicySave, policyEditors...)
-}
-
 // handlePolicies is GET /policies: every channel's rules, each in its own
 // form, and the recent changes.
 func (s *Server) handlePolicies(c echo.Context) error {

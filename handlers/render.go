@@ -22,10 +22,15 @@ func render(c echo.Context, status int, t templ.Component) error {
 }
 
 // viewCtx is what every page needs: who is signed in, the CSRF token and
-// where we are.
+// where we are, and the navigation for the user's role.
 func (s *Server) viewCtx(c echo.Context) views.Ctx {
 	tok, _ := c.Get(ctxCSRF).(string)
-	return views.Ctx{User: currentUser(c), CSRF: tok, Path: c.Request().URL.Path}
+	u := currentUser(c)
+	v := views.Ctx{User: u, CSRF: tok, Path: c.Request().URL.Path}
+	if u != nil {
+		v.Nav = s.nav[u.Role]
+	}
+	return v
 }
 
 // maxJSONBody bounds API request bodies.
@@ -33,8 +38,15 @@ const maxJSONBody = 1 << 20
 
 // decodeJSON reads a JSON request body into v. It fails with
 // body_too_large past 1 MiB and invalid_json on anything malformed.
-func decodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody))
+func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, false) }
+
+// decodeOptionalJSON is decodeJSON for a body that may be left out: an
+// empty body leaves v as it is.
+func decodeOptionalJSON(c echo.Context, v any) error { return decodeBody(c, v, true) }
+
+func decodeBody(c echo.Context, v any, emptyOK bool) error {
+	body := http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody)
+	dec := json.NewDecoder(body)
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -42,6 +54,9 @@ func decodeJSON(c echo.Context, v any) error {
 			return &domain.Error{Code: domain.ETOOLARGE, Message: "The request body is over 1 MiB."}
 		}
 		if errors.Is(err, io.EOF) {
+			if emptyOK {
+				return nil
+			}
 			return &domain.Error{Code: domain.EBADJSON, Message: "The request body is empty; send a JSON object."}
 		}
 		var ute *json.UnmarshalTypeError

@@ -18,17 +18,6 @@ import (
 	"stockline/views"
 )
 
-func init() { register(func(s *Server) { s.registerReservationRoutes() }) }
-
-func (s *Server) registerReservationRoutes() {
-	s.api(http.MethodPost, "/api/v1/reservations", s.handleReserve, domain.ScopeReservations)
-	s.api(http.MethodGet, "/api/v1/reservations/:id", s.handleReservationGet, domain.ScopeReservations)
-	s.api(http.MethodPost, "/api/v1/reservations/:id/commit", s.handleReservationCommit, domain.ScopeReservations)
-	s.api(http.MethodPost, "/api/v1/reservations/:id/release", s.handleReservationRelease, domain.ScopeReservations)
-	s.page(http.MethodGet, "/reservations", s.handleReservationsPage, allRoles...)
-	s.page(http.MethodPost, "/reservations/:id/release", s.handleReservationReleaseForm, allRoles...)
-}
-
 // maxIdempotencyKey is the longest Idempotency-Key accepted.
 const maxIdempotencyKey = 255
 
@@ -39,16 +28,16 @@ const maxIdempotencyKey = 255
 func idempotencyKey(c echo.Context) (string, error) {
 	k := c.Request().Header.Get("Idempotency-Key")
 	if strings.TrimSpace(k) == "" {
-		return "", &domain.Error{Code: domain.CodeIdempotencyKeyRequired, Status: http.StatusBadRequest, Field: "Idempotency-Key",
+		return "", &domain.Error{Code: domain.CodeIdempotencyKeyRequired, Field: "Idempotency-Key",
 			Message: "Send an Idempotency-Key header (a unique value per checkout attempt, at most 255 characters) so a retry cannot hold stock twice."}
 	}
 	if len(k) > maxIdempotencyKey {
-		return "", &domain.Error{Code: domain.CodeIdempotencyKeyInvalid, Status: http.StatusBadRequest, Field: "Idempotency-Key",
+		return "", &domain.Error{Code: domain.CodeIdempotencyKeyInvalid, Field: "Idempotency-Key",
 			Message: fmt.Sprintf("The Idempotency-Key is %d characters; the most is %d.", len(k), maxIdempotencyKey)}
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x20 || k[i] > 0x7e {
-			return "", &domain.Error{Code: domain.CodeIdempotencyKeyInvalid, Status: http.StatusBadRequest, Field: "Idempotency-Key",
+			return "", &domain.Error{Code: domain.CodeIdempotencyKeyInvalid, Field: "Idempotency-Key",
 				Message: "The Idempotency-Key may hold printable ASCII characters only."}
 		}
 	}
@@ -57,7 +46,7 @@ func idempotencyKey(c echo.Context) (string, error) {
 
 // idempotencyScope keeps each API client's keys apart.
 func idempotencyScope(c echo.Context) string {
-	if t, _ := c.Get(ctxToken).(*store.APIToken); t != nil {
+	if t, _ := c.Get(ctxToken).(*domain.APIToken); t != nil {
 		return fmt.Sprintf("token:%d", t.ID)
 	}
 	return "anonymous"

@@ -41,7 +41,7 @@ var scopeExempt = map[string]string{
 // scoped demo users' stores (the associate has S01, the manager S01-S06),
 // and for "line" an order collected at S01 whose line is held at S07.
 type scopeFixtures struct {
-	params map[string]map[string]string // kind -> path parameter values
+	params                 map[string]map[string]string // kind -> path parameter values
 	foreignOrder, ownOrder store.Order
 }
 

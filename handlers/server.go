@@ -16,8 +16,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"stockline/domain"
-	"stockline/static"
 	"stockline/store"
+	"stockline/views"
 )
 
 // Options configures the HTTP layer. cmd/stockline fills it from the
@@ -50,14 +50,12 @@ type Server struct {
 	Log     *slog.Logger
 	opts    Options
 	cookies *sessions.CookieStore
-	access  map[string]Access // "METHOD /path" -> access
-	hooks   []func(s *Server) // route registrations added by other capabilities
+	access  map[string]Access               // "METHOD /path" -> access, from the route table
+	nav     map[domain.Role][]views.NavItem // each role's top navigation, from the route table
+	home    map[domain.Role]string          // each role's first screen, from the route table
 }
 
-// Every role, for routes any signed-in person may use.
-var allRoles = domain.Roles
-
-// New builds the server and registers every route.
+// New builds the server and mounts the route table (routes.go).
 func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 30 * time.Minute
@@ -98,52 +96,8 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	e.Use(s.csrf)
 	e.Use(s.guardText) // the one place that refuses NUL and invalid UTF-8
 
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
-	s.access["GET /static/*"] = Access{Public: true}
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-	s.access["GET /healthz"] = Access{Public: true}
-
-	s.registerAuthRoutes()
-	s.registerInventoryRoutes()
-	s.registerAdminRoutes()
-	s.registerAPIRoutes()
-	for _, r := range registrations {
-		r(s)
-	}
+	s.mount(s.routes())
 	return s
-}
-
-// registrations lets each capability's file add its routes from an init
-// function, so server.go does not grow with every feature.
-var registrations []func(s *Server)
-
-// register adds a capability's route registration.
-func register(fn func(s *Server)) { registrations = append(registrations, fn) }
-
-// page registers a page or htmx route that requires a signed-in user with
-// one of roles. Every page route goes through here, so none lacks a check.
-func (s *Server) page(method, path string, h echo.HandlerFunc, roles ...domain.Role) {
-	if len(roles) == 0 {
-		panic("handlers: page route " + path + " has no roles")
-	}
-	s.access[method+" "+path] = Access{Roles: roles}
-	s.Echo.Add(method, path, h, s.requireRole(roles...))
-}
-
-// public registers a route anyone may use (sign-in, static files).
-func (s *Server) public(method, path string, h echo.HandlerFunc) {
-	s.access[method+" "+path] = Access{Public: true}
-	s.Echo.Add(method, path, h)
-}
-
-// api registers a JSON API route that requires a bearer token with one of
-// scopes. The body is limited to 1 MiB.
-func (s *Server) api(method, path string, h echo.HandlerFunc, scopes ...string) {
-	if len(scopes) == 0 {
-		panic("handlers: api route " + path + " has no scopes")
-	}
-	s.access[method+" "+path] = Access{Scopes: scopes}
-	s.Echo.Add(method, path, h, s.requireToken(scopes...))
 }
 
 // RouteAccess lists every registered route with its access rule, sorted.
@@ -162,7 +116,7 @@ func (s *Server) RouteAccess() []RouteRule {
 type RouteRule struct {
 	Method, Path string
 	Access       Access
-	Known        bool // false means the route was added without page/api/public
+	Known        bool // false means the route was added to Echo outside the route table
 }
 
 // ServeHTTP lets the server be used as an http.Handler.

@@ -13,15 +13,6 @@ import (
 	"stockline/store"
 )
 
-func init() { register(func(s *Server) { s.registerWebhookRoutes() }) }
-
-func (s *Server) registerWebhookRoutes() {
-	// Public (no session, no CSRF, no token): the platform signs each body
-	// with the shared secret instead, and nothing is read before the
-	// signature checks out.
-	s.public(http.MethodPost, "/webhooks/shopify", s.handleShopifyWebhook)
-}
-
 // maxWebhookBody bounds a webhook body; Shopify orders with many lines run
 // to a few hundred KiB.
 const maxWebhookBody = 5 << 20
@@ -48,13 +39,13 @@ func (s *Server) handleShopifyWebhook(c echo.Context) error {
 	webhookID := req.Header.Get("X-Shopify-Webhook-Id")
 	if s.opts.ShopifyWebhookSecret == "" {
 		s.Log.WarnContext(ctx, "shopify webhook refused: SHOPIFY_WEBHOOK_SECRET is not set", "topic", topic, "ip", c.RealIP())
-		return &domain.Error{Code: "invalid_signature", Status: http.StatusUnauthorized,
+		return &domain.Error{Code: domain.CodeInvalidSignature,
 			Message: "Webhooks are not accepted: SHOPIFY_WEBHOOK_SECRET is not configured."}
 	}
 	if !connectors.VerifyShopifyHMAC(s.opts.ShopifyWebhookSecret, body, req.Header.Get("X-Shopify-Hmac-Sha256")) {
 		s.Log.WarnContext(ctx, "shopify webhook refused: bad signature", "topic", topic, "webhook_id", webhookID,
 			"ip", c.RealIP(), "bytes", len(body))
-		return &domain.Error{Code: "invalid_signature", Status: http.StatusUnauthorized,
+		return &domain.Error{Code: domain.CodeInvalidSignature,
 			Message: "The X-Shopify-Hmac-Sha256 signature does not match the body."}
 	}
 	if !slices.Contains(connectors.ShopifyWebhookTopics, topic) {

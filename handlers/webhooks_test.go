@@ -23,7 +23,7 @@ const webhookSecret = "whsec-test-0123456789abcdef0123456789"
 // shopifyConnector registers a Shopify-style connector on the shared demo
 // database, with Shopify location 68001 = DC1 and 68002 = S02, and
 // inventory item 880001 = HOM-11996.
-func shopifyConnector(t *testing.T, db *store.DB, baseURL string) store.Connector {
+func shopifyConnector(t *testing.T, db *store.DB, baseURL string) domain.Connector {
 	t.Helper()
 	ctx := context.Background()
 	c, err := db.ConnectorByName(ctx, "shopify-webhook-test")

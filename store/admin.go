@@ -3,22 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"stockline/domain"
 )
 
-// UserSummary is a user as the admin pages show them: the user plus when
-// they were added and how many sessions they have open.
-type UserSummary struct {
-	*domain.User
-	CreatedAt      time.Time
-	ActiveSessions int
-}
-
 // ListUsersPage returns one page of users ordered by email, and how many
 // users there are in all.
-func (db *DB) ListUsersPage(ctx context.Context, offset, limit int) ([]UserSummary, int, error) {
+func (db *DB) ListUsersPage(ctx context.Context, offset, limit int) ([]domain.UserSummary, int, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
@@ -38,16 +29,16 @@ func (db *DB) ListUsersPage(ctx context.Context, offset, limit int) ([]UserSumma
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list users: %w", err)
 	}
-	out := make([]UserSummary, len(rows))
+	out := make([]domain.UserSummary, len(rows))
 	for i, r := range rows {
-		out[i] = UserSummary{User: r.user(), CreatedAt: r.CreatedAt, ActiveSessions: r.Sessions}
+		out[i] = domain.UserSummary{User: r.user(), CreatedAt: r.CreatedAt, ActiveSessions: r.Sessions}
 	}
 	return out, total, nil
 }
 
 // UserSummaryByID returns one user with their creation time and open
 // session count, or ENOTFOUND.
-func (db *DB) UserSummaryByID(ctx context.Context, id int64) (UserSummary, error) {
+func (db *DB) UserSummaryByID(ctx context.Context, id int64) (domain.UserSummary, error) {
 	var r struct {
 		userRow
 		Sessions int `db:"sessions"`
@@ -55,9 +46,9 @@ func (db *DB) UserSummaryByID(ctx context.Context, id int64) (UserSummary, error
 	err := db.GetContext(ctx, &r, `SELECT x.*, (SELECT count(*) FROM sessions s WHERE s.user_id = x.id AND s.expires_at > now()) AS sessions
 		FROM (`+userSelect+` WHERE u.id = $1) x`, id)
 	if err != nil {
-		return UserSummary{}, notFound(err, "User %d does not exist.", id)
+		return domain.UserSummary{}, notFound(err, "User %d does not exist.", id)
 	}
-	return UserSummary{User: r.user(), CreatedAt: r.CreatedAt, ActiveSessions: r.Sessions}, nil
+	return domain.UserSummary{User: r.user(), CreatedAt: r.CreatedAt, ActiveSessions: r.Sessions}, nil
 }
 
 // AuditEntities lists the entity kinds that have audit rows, for the
@@ -71,9 +62,8 @@ func (db *DB) AuditEntities(ctx context.Context) ([]string, error) {
 }
 
 // TokenByID returns one API token's record (no secret), or ENOTFOUND.
-func (db *DB) TokenByID(ctx context.Context, id int64) (APIToken, error) {
-	var t APIToken
-	err := db.GetContext(ctx, &t, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens WHERE id = $1`, id)
+func (db *DB) TokenByID(ctx context.Context, id int64) (domain.APIToken, error) {
+	t, err := getAs(ctx, db, apiTokenRow.token, `SELECT `+apiTokenCols+` FROM api_tokens WHERE id = $1`, id)
 	if err != nil {
 		return t, notFound(err, "Token %d does not exist.", id)
 	}

@@ -4,24 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"stockline/domain"
 )
-
-// Audit is one audit_log row: who did what to which record, with the
-// record's state before and after.
-type Audit struct {
-	ID        int64            `db:"id"`
-	At        time.Time        `db:"at"`
-	Actor     string           `db:"actor"`
-	Action    string           `db:"action"`
-	Entity    string           `db:"entity"`
-	EntityID  string           `db:"entity_id"`
-	Before    *json.RawMessage `db:"before"`
-	After     *json.RawMessage `db:"after"`
-	RequestID string           `db:"request_id"`
-}
 
 // insertAudit writes an audit row inside tx. before and after are marshalled
 // to JSON; pass nil where there is no state.
@@ -74,7 +59,7 @@ type AuditFilter struct {
 }
 
 // ListAudit returns audit rows newest first.
-func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]Audit, error) {
+func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]domain.Audit, error) {
 	where, args := []string{"TRUE"}, []any{}
 	if f.Entity != "" {
 		args = append(args, f.Entity)
@@ -92,7 +77,7 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]Audit, error) {
 		f.Limit = 50
 	}
 	args = append(args, f.Limit)
-	var out []Audit
+	var out []domain.Audit
 	q := `SELECT id, at, actor, action, entity, entity_id, before, after, request_id FROM audit_log WHERE ` +
 		joinAnd(where) + fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
 	if err := db.SelectContext(ctx, &out, q, args...); err != nil {

@@ -170,16 +170,10 @@ func coversAll(locs []domain.Location, byLoc map[int64]domain.Position) bool {
 	return n == len(byLoc)
 }
 
-// LocationSummary is a location with the counts the locations list shows.
-type LocationSummary struct {
-	domain.Location
-	OpenExceptions int `db:"open_exceptions"`
-}
-
 // LocationSummaries returns every location in code order with its count
 // of open exceptions (a small table, so this stays cheap at any scale).
-func (db *DB) LocationSummaries(ctx context.Context) ([]LocationSummary, error) {
-	var out []LocationSummary
+func (db *DB) LocationSummaries(ctx context.Context) ([]domain.LocationSummary, error) {
+	var out []domain.LocationSummary
 	err := db.SelectContext(ctx, &out, `SELECT l.id, l.code, l.name, l.kind, l.region, l.timezone, l.pickup, l.ship_from_store,
 			COALESCE(e.n, 0) AS open_exceptions
 		FROM locations l LEFT JOIN (

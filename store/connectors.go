@@ -13,39 +13,25 @@ import (
 	"stockline/domain"
 )
 
-// Connector is one feed in the registry with its health record.
-type Connector struct {
-	ID               int64           `db:"id"`
-	Name             string          `db:"name"`
-	Kind             string          `db:"kind"`
-	Adapter          string          `db:"adapter"`
-	BaseURL          string          `db:"base_url"`
-	CredentialRef    string          `db:"credential_ref"`    // "env:NAME", or "" when sealed or none
-	CredentialSealed []byte          `db:"credential_sealed"` // AES-GCM sealed secret; nil when none
-	CredentialHint   string          `db:"credential_hint"`   // safe to show: "env:NAME" or "••••abcd"
-	Settings         json.RawMessage `db:"settings"`
-	PollSeconds      int             `db:"poll_interval_seconds"`
-	StaleSeconds     int             `db:"stale_after_seconds"`
-	Enabled          bool            `db:"enabled"`
-	Simulated        bool            `db:"simulated"`
-	LastAttemptAt    sql.NullTime    `db:"last_attempt_at"`
-	LastSuccessAt    sql.NullTime    `db:"last_success_at"`
-	LastSourceAt     sql.NullTime    `db:"last_source_at"`
-	NextAttemptAt    sql.NullTime    `db:"next_attempt_at"`
-	ErrorCount       int             `db:"error_count"`
-	ErrorsTotal      int64           `db:"errors_total"`
-	LastError        string          `db:"last_error"`
-	LastErrorAt      sql.NullTime    `db:"last_error_at"`
-	EventsTotal      int64           `db:"events_total"`
-	CreatedAt        time.Time       `db:"created_at"`
-	UpdatedAt        time.Time       `db:"updated_at"`
+// Connector is the domain's; the name stays here for the feed code.
+type Connector = domain.Connector
+
+// connectorRow is a connectors row as scanned.
+type connectorRow struct {
+	domain.Connector
+	LastAttemptAt sql.NullTime `db:"last_attempt_at"`
+	LastSuccessAt sql.NullTime `db:"last_success_at"`
+	LastSourceAt  sql.NullTime `db:"last_source_at"`
+	NextAttemptAt sql.NullTime `db:"next_attempt_at"`
+	LastErrorAt   sql.NullTime `db:"last_error_at"`
 }
 
-// PollInterval is how long the loop waits between rounds.
-func (c Connector) PollInterval() time.Duration { return time.Duration(c.PollSeconds) * time.Second }
-
-// StaleAfter is how long without a successful pull makes the feed stale.
-func (c Connector) StaleAfter() time.Duration { return time.Duration(c.StaleSeconds) * time.Second }
+func (r connectorRow) connector() domain.Connector {
+	c := r.Connector
+	c.LastAttemptAt, c.LastSuccessAt, c.LastSourceAt, c.NextAttemptAt, c.LastErrorAt =
+		r.LastAttemptAt.Time, r.LastSuccessAt.Time, r.LastSourceAt.Time, r.NextAttemptAt.Time, r.LastErrorAt.Time
+	return c
+}
 
 const connectorCols = `id, name, kind, adapter, base_url, credential_ref, credential_sealed, credential_hint, settings,
 	poll_interval_seconds, stale_after_seconds, enabled, simulated, last_attempt_at, last_success_at, last_source_at,
@@ -53,8 +39,8 @@ const connectorCols = `id, name, kind, adapter, base_url, credential_ref, creden
 
 // ListConnectors returns every connector by name.
 func (db *DB) ListConnectors(ctx context.Context) ([]Connector, error) {
-	var out []Connector
-	if err := db.SelectContext(ctx, &out, `SELECT `+connectorCols+` FROM connectors ORDER BY name`); err != nil {
+	out, err := selectAs(ctx, db, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors ORDER BY name`)
+	if err != nil {
 		return nil, fmt.Errorf("store: list connectors: %w", err)
 	}
 	return out, nil
@@ -62,23 +48,20 @@ func (db *DB) ListConnectors(ctx context.Context) ([]Connector, error) {
 
 // ConnectorByID returns one connector, or ENOTFOUND.
 func (db *DB) ConnectorByID(ctx context.Context, id int64) (Connector, error) {
-	var c Connector
-	err := db.GetContext(ctx, &c, `SELECT `+connectorCols+` FROM connectors WHERE id = $1`, id)
+	c, err := getAs(ctx, db, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors WHERE id = $1`, id)
 	return c, notFound(err, "Connector %d does not exist.", id)
 }
 
 // ConnectorByName returns one connector, or ENOTFOUND.
 func (db *DB) ConnectorByName(ctx context.Context, name string) (Connector, error) {
-	var c Connector
-	err := db.GetContext(ctx, &c, `SELECT `+connectorCols+` FROM connectors WHERE name = $1`, name)
+	c, err := getAs(ctx, db, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors WHERE name = $1`, name)
 	return c, notFound(err, "Connector %q does not exist.", name)
 }
 
 // ConnectorByAdapter returns the enabled-first, oldest connector using
 // adapter, or ENOTFOUND. Webhooks use it to find who they are for.
 func (db *DB) ConnectorByAdapter(ctx context.Context, adapter string) (Connector, error) {
-	var c Connector
-	err := db.GetContext(ctx, &c, `SELECT `+connectorCols+` FROM connectors WHERE adapter = $1 ORDER BY enabled DESC, id LIMIT 1`, adapter)
+	c, err := getAs(ctx, db, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors WHERE adapter = $1 ORDER BY enabled DESC, id LIMIT 1`, adapter)
 	return c, notFound(err, "No %s connector is set up.", adapter)
 }
 
@@ -146,7 +129,8 @@ func (db *DB) CreateConnector(ctx context.Context, actor domain.Actor, n NewConn
 	}
 	var c Connector
 	err := db.InTx(ctx, func(tx *Tx) error {
-		err := tx.GetContext(ctx, &c, `INSERT INTO connectors (name, kind, adapter, base_url, credential_ref, credential_sealed, credential_hint,
+		var err error
+		c, err = getAs(ctx, tx, connectorRow.connector, `INSERT INTO connectors (name, kind, adapter, base_url, credential_ref, credential_sealed, credential_hint,
 				settings, poll_interval_seconds, stale_after_seconds, enabled, simulated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING `+connectorCols,
 			n.Name, n.Kind, n.Adapter, n.BaseURL, n.CredentialRef, n.CredentialSealed, n.CredentialHint, string(n.Settings),
@@ -185,8 +169,8 @@ type ConnectorEdit struct {
 func (db *DB) UpdateConnector(ctx context.Context, actor domain.Actor, id int64, e ConnectorEdit) (Connector, error) {
 	var c Connector
 	err := db.InTx(ctx, func(tx *Tx) error {
-		var before Connector
-		if err := tx.GetContext(ctx, &before, `SELECT `+connectorCols+` FROM connectors WHERE id = $1 FOR UPDATE`, id); err != nil {
+		before, err := getAs(ctx, tx, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors WHERE id = $1 FOR UPDATE`, id)
+		if err != nil {
 			return notFound(err, "Connector %d does not exist.", id)
 		}
 		if err := validateConnectorFields(before.Kind, before.Adapter, e.PollSeconds, e.StaleSeconds); err != nil {
@@ -196,7 +180,7 @@ func (db *DB) UpdateConnector(ctx context.Context, actor domain.Actor, id int64,
 		if e.SetCredential {
 			ref, sealed, hint = e.CredentialRef, e.CredentialSealed, e.CredentialHint
 		}
-		err := tx.GetContext(ctx, &c, `UPDATE connectors SET base_url = $2, poll_interval_seconds = $3, stale_after_seconds = $4,
+		c, err = getAs(ctx, tx, connectorRow.connector, `UPDATE connectors SET base_url = $2, poll_interval_seconds = $3, stale_after_seconds = $4,
 				credential_ref = $5, credential_sealed = $6, credential_hint = $7, updated_at = now()
 			WHERE id = $1 RETURNING `+connectorCols, id, e.BaseURL, e.PollSeconds, e.StaleSeconds, ref, sealed, hint)
 		if err != nil {
@@ -212,7 +196,8 @@ func (db *DB) UpdateConnector(ctx context.Context, actor domain.Actor, id int64,
 func (db *DB) SetConnectorEnabled(ctx context.Context, actor domain.Actor, id int64, enabled bool) (Connector, error) {
 	var c Connector
 	err := db.InTx(ctx, func(tx *Tx) error {
-		err := tx.GetContext(ctx, &c, `UPDATE connectors SET enabled = $2, updated_at = now(),
+		var err error
+		c, err = getAs(ctx, tx, connectorRow.connector, `UPDATE connectors SET enabled = $2, updated_at = now(),
 				error_count = CASE WHEN $2 THEN 0 ELSE error_count END, next_attempt_at = NULL
 			WHERE id = $1 RETURNING `+connectorCols, id, enabled)
 		if err != nil {
@@ -469,8 +454,7 @@ func resolveFeedStale(ctx context.Context, tx *Tx, name, note string) error {
 // simulated feeds while the simulators are off) are left alone. It returns
 // the names it flagged; flagging is idempotent.
 func (db *DB) MarkStaleFeeds(ctx context.Context, skip func(Connector) bool) ([]string, error) {
-	var stale []Connector
-	err := db.SelectContext(ctx, &stale, `SELECT `+connectorCols+` FROM connectors
+	stale, err := selectAs(ctx, db, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors
 		WHERE enabled AND adapter <> 'csv' AND COALESCE(last_success_at, created_at) < now() - stale_after_seconds * interval '1 second'`)
 	if err != nil {
 		return nil, fmt.Errorf("store: stale feeds: %w", err)
@@ -481,8 +465,8 @@ func (db *DB) MarkStaleFeeds(ctx context.Context, skip func(Connector) bool) ([]
 			continue
 		}
 		detail := "No successful pull since it was set up."
-		if c.LastSuccessAt.Valid {
-			detail = fmt.Sprintf("Last successful pull %s; threshold %s.", c.LastSuccessAt.Time.UTC().Format(time.RFC3339), c.StaleAfter())
+		if !c.LastSuccessAt.IsZero() {
+			detail = fmt.Sprintf("Last successful pull %s; threshold %s.", c.LastSuccessAt.UTC().Format(time.RFC3339), c.StaleAfter())
 		}
 		if c.LastError != "" {
 			detail += " Last error: " + c.LastError

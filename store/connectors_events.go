@@ -4,28 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/lib/pq"
 
 	"stockline/domain"
 )
 
-// StoredEvent is an inbound_events row as pages and retries see it.
-type StoredEvent struct {
-	ID            int64        `db:"id"`
-	ConnectorID   int64        `db:"connector_id"`
-	SourceEventID string       `db:"source_event_id"`
-	Type          string       `db:"type"`
-	OccurredAt    sql.NullTime `db:"occurred_at"`
-	ReceivedAt    time.Time    `db:"received_at"`
-	AppliedAt     sql.NullTime `db:"applied_at"`
-	Via           string       `db:"via"`
-	DeliveryID    string       `db:"delivery_id"`
-	Status        string       `db:"status"`
-	PendingReason string       `db:"pending_reason"`
-	Note          string       `db:"note"`
-	Payload       string       `db:"payload"`
+// storedEventRow is an inbound_events row as scanned.
+type storedEventRow struct {
+	domain.StoredEvent
+	OccurredAt sql.NullTime `db:"occurred_at"`
+	AppliedAt  sql.NullTime `db:"applied_at"`
+}
+
+func (r storedEventRow) event() domain.StoredEvent {
+	e := r.StoredEvent
+	e.OccurredAt, e.AppliedAt = r.OccurredAt.Time, r.AppliedAt.Time
+	return e
 }
 
 const storedEventCols = `id, connector_id, source_event_id, type, occurred_at, received_at, applied_at, via, delivery_id,
@@ -33,13 +28,12 @@ const storedEventCols = `id, connector_id, source_event_id, type, occurred_at, r
 
 // RecentEvents returns one page of a connector's events, newest first,
 // older than beforeID (0: the newest), and the beforeID of the next page.
-func (db *DB) RecentEvents(ctx context.Context, connectorID, beforeID int64, limit int) ([]StoredEvent, int64, error) {
+func (db *DB) RecentEvents(ctx context.Context, connectorID, beforeID int64, limit int) ([]domain.StoredEvent, int64, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 25
 	}
-	var out []StoredEvent
 	// Keyset by (received_at, id) on the inbound_events_received index.
-	err := db.SelectContext(ctx, &out, `SELECT `+storedEventCols+` FROM inbound_events
+	out, err := selectAs(ctx, db, storedEventRow.event, `SELECT `+storedEventCols+` FROM inbound_events
 		WHERE connector_id = $1 AND ($2 = 0 OR (received_at, id) < (SELECT received_at, id FROM inbound_events WHERE id = $2))
 		ORDER BY received_at DESC, id DESC LIMIT $3`, connectorID, beforeID, limit+1)
 	if err != nil {
@@ -54,20 +48,18 @@ func (db *DB) RecentEvents(ctx context.Context, connectorID, beforeID int64, lim
 }
 
 // EventByID returns one stored event, or ENOTFOUND.
-func (db *DB) EventByID(ctx context.Context, id int64) (StoredEvent, error) {
-	var e StoredEvent
-	err := db.GetContext(ctx, &e, `SELECT `+storedEventCols+` FROM inbound_events WHERE id = $1`, id)
+func (db *DB) EventByID(ctx context.Context, id int64) (domain.StoredEvent, error) {
+	e, err := getAs(ctx, db, storedEventRow.event, `SELECT `+storedEventCols+` FROM inbound_events WHERE id = $1`, id)
 	return e, notFound(err, "Event %d does not exist.", id)
 }
 
 // PendingEvents returns up to limit of a connector's pending events in
 // source order, optionally only those pending for one of reasons.
-func (db *DB) PendingEvents(ctx context.Context, connectorID int64, reasons []string, limit int) ([]StoredEvent, error) {
+func (db *DB) PendingEvents(ctx context.Context, connectorID int64, reasons []string, limit int) ([]domain.StoredEvent, error) {
 	if limit <= 0 {
 		limit = 500
 	}
-	var out []StoredEvent
-	err := db.SelectContext(ctx, &out, `SELECT `+storedEventCols+` FROM inbound_events
+	out, err := selectAs(ctx, db, storedEventRow.event, `SELECT `+storedEventCols+` FROM inbound_events
 		WHERE connector_id = $1 AND status = 'pending' AND (cardinality($2::text[]) = 0 OR pending_reason = ANY($2::text[]))
 		ORDER BY occurred_at NULLS FIRST, id LIMIT $3`, connectorID, feedStrings(reasons), limit)
 	if err != nil {
@@ -76,17 +68,11 @@ func (db *DB) PendingEvents(ctx context.Context, connectorID int64, reasons []st
 	return out, nil
 }
 
-// EventCounts is how many of a connector's events are in each status.
-type EventCounts struct {
-	Applied, Pending, Dead, Dismissed int
-	OpenDeadLetters                   int
-}
-
 // ConnectorEventCounts counts a connector's events by status. It reads
 // the small statuses exactly and takes applied from the connector's
 // running total, so it stays cheap on feeds with millions of events.
-func (db *DB) ConnectorEventCounts(ctx context.Context, connectorID int64) (EventCounts, error) {
-	var r EventCounts
+func (db *DB) ConnectorEventCounts(ctx context.Context, connectorID int64) (domain.EventCounts, error) {
+	var r domain.EventCounts
 	err := db.QueryRowContext(ctx, `SELECT
 			(SELECT count(*) FROM inbound_events WHERE connector_id = $1 AND status = 'pending'),
 			(SELECT count(*) FROM inbound_events WHERE connector_id = $1 AND status = 'dead'),
@@ -104,23 +90,17 @@ func (db *DB) ConnectorEventCounts(ctx context.Context, connectorID int64) (Even
 	return r, nil
 }
 
-// DeadLetter is a dead_letters row with its event.
-type DeadLetter struct {
-	ID            int64        `db:"id"`
-	ConnectorID   int64        `db:"connector_id"`
-	EventID       int64        `db:"inbound_event_id"`
-	Error         string       `db:"error"`
-	Status        string       `db:"status"`
-	Attempts      int          `db:"attempts"`
-	CreatedAt     time.Time    `db:"created_at"`
-	UpdatedAt     time.Time    `db:"updated_at"`
-	ResolvedAt    sql.NullTime `db:"resolved_at"`
-	ResolvedBy    string       `db:"resolved_by"`
-	SourceEventID string       `db:"source_event_id"`
-	Type          string       `db:"type"`
-	OccurredAt    sql.NullTime `db:"occurred_at"`
-	Via           string       `db:"via"`
-	Payload       string       `db:"payload"`
+// deadLetterRow is a dead letter with its event as scanned.
+type deadLetterRow struct {
+	domain.DeadLetter
+	ResolvedAt sql.NullTime `db:"resolved_at"`
+	OccurredAt sql.NullTime `db:"occurred_at"`
+}
+
+func (r deadLetterRow) letter() domain.DeadLetter {
+	d := r.DeadLetter
+	d.ResolvedAt, d.OccurredAt = r.ResolvedAt.Time, r.OccurredAt.Time
+	return d
 }
 
 const deadLetterCols = `d.id, d.connector_id, d.inbound_event_id, d.error, d.status, d.attempts, d.created_at, d.updated_at,
@@ -128,15 +108,14 @@ const deadLetterCols = `d.id, d.connector_id, d.inbound_event_id, d.error, d.sta
 
 // DeadLetters returns one page of a connector's dead letters in status
 // (open, retried, dismissed; "" for all), newest first.
-func (db *DB) DeadLetters(ctx context.Context, connectorID int64, status string, beforeID int64, limit int) ([]DeadLetter, int64, error) {
+func (db *DB) DeadLetters(ctx context.Context, connectorID int64, status string, beforeID int64, limit int) ([]domain.DeadLetter, int64, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 25
 	}
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	var out []DeadLetter
-	err := db.SelectContext(ctx, &out, `SELECT `+deadLetterCols+` FROM dead_letters d JOIN inbound_events e ON e.id = d.inbound_event_id
+	out, err := selectAs(ctx, db, deadLetterRow.letter, `SELECT `+deadLetterCols+` FROM dead_letters d JOIN inbound_events e ON e.id = d.inbound_event_id
 		WHERE d.connector_id = $1 AND ($2 = '' OR d.status = $2) AND d.id < $3 ORDER BY d.id DESC LIMIT $4`,
 		connectorID, status, beforeID, limit+1)
 	if err != nil {
@@ -151,9 +130,8 @@ func (db *DB) DeadLetters(ctx context.Context, connectorID int64, status string,
 }
 
 // DeadLetterByID returns one dead letter, or ENOTFOUND.
-func (db *DB) DeadLetterByID(ctx context.Context, id int64) (DeadLetter, error) {
-	var d DeadLetter
-	err := db.GetContext(ctx, &d, `SELECT `+deadLetterCols+` FROM dead_letters d JOIN inbound_events e ON e.id = d.inbound_event_id
+func (db *DB) DeadLetterByID(ctx context.Context, id int64) (domain.DeadLetter, error) {
+	d, err := getAs(ctx, db, deadLetterRow.letter, `SELECT `+deadLetterCols+` FROM dead_letters d JOIN inbound_events e ON e.id = d.inbound_event_id
 		WHERE d.id = $1`, id)
 	return d, notFound(err, "Dead letter %d does not exist.", id)
 }

@@ -1,15 +1,12 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -104,9 +101,10 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 	if actor.Kind == "" {
 		actor = domain.Actor{Kind: "connector", Name: c.Name}
 	}
+	sink := db.OrderSink()
 	err := db.InTx(ctx, func(tx *Tx) error {
 		var err error
-		res, err = ingestTx(ctx, tx, c, events, owner, stored, actor)
+		res, err = ingestTx(ctx, tx, c, events, owner, stored, actor, sink)
 		return err
 	})
 	if err == nil || len(events) == 1 || ctx.Err() != nil || errors.Is(err, ErrLeaseLost) {
@@ -119,7 +117,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 		var one IngestResult
 		err := db.InTx(ctx, func(tx *Tx) error {
 			var err error
-			one, err = ingestTx(ctx, tx, c, events[i:i+1], owner, stored, actor)
+			one, err = ingestTx(ctx, tx, c, events[i:i+1], owner, stored, actor, sink)
 			return err
 		})
 		if err != nil {
@@ -134,7 +132,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 			ev.Changes, ev.Order, ev.Cancel, ev.NoEffect = nil, nil, nil, ""
 			err = db.InTx(ctx, func(tx *Tx) error {
 				var err error
-				one, err = ingestTx(ctx, tx, c, []InboundEvent{ev}, owner, stored, actor)
+				one, err = ingestTx(ctx, tx, c, []InboundEvent{ev}, owner, stored, actor, sink)
 				return err
 			})
 			if err != nil {
@@ -170,7 +168,7 @@ type feedChange struct {
 	sku, loc      string
 }
 
-func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor) (IngestResult, error) {
+func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor, sink OrderSink) (IngestResult, error) {
 	var res IngestResult
 	if owner != "" {
 		if err := checkLease(ctx, tx, c.ID, owner); err != nil {
@@ -203,7 +201,6 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 	if err != nil {
 		return res, err
 	}
-	sink := CurrentOrderSink()
 	for _, p := range preps {
 		disposeFeedEvent(p, c, r, sink)
 	}
@@ -344,104 +341,6 @@ func disposeFeedEvent(p *feedEvent, c Connector, r *feedResolver, sink OrderSink
 	}
 }
 
-// feedResolver maps a batch's item and location references to ours, with one
-// query per reference kind.
-type feedResolver struct {
-	ids   map[domain.Ref]int64
-	codes map[domain.Ref]string
-}
-
-func newFeedResolver(ctx context.Context, tx *Tx, connectorID int64, preps []*feedEvent) (*feedResolver, error) {
-	r := &feedResolver{ids: map[domain.Ref]int64{}, codes: map[domain.Ref]string{}}
-	want := map[domain.Ref]bool{}
-	for _, p := range preps {
-		for _, ch := range p.ev.Changes {
-			want[ch.Item], want[ch.Location] = true, true
-		}
-		if o := p.ev.Order; o != nil {
-			for _, l := range o.Lines {
-				want[l.Item] = true
-			}
-			if o.PickupLocation.ID != "" {
-				want[o.PickupLocation] = true
-			}
-		}
-	}
-	var mk, mid, skus, codes []string
-	for ref := range want {
-		switch ref.Kind {
-		case domain.RefItem, domain.RefLocation:
-			mk, mid = append(mk, ref.Kind), append(mid, ref.ID)
-		case domain.RefSKU:
-			skus = append(skus, ref.ID)
-		case domain.RefLocationCode:
-			codes = append(codes, ref.ID)
-		}
-	}
-	type row struct {
-		Kind string `db:"kind"`
-		Ext  string `db:"ext"`
-		ID   int64  `db:"id"`
-		Code string `db:"code"`
-	}
-	var rows []row
-	if len(mk) > 0 {
-		var got []row
-		// One primary-key lookup per reference (LATERAL), whatever the
-		// table statistics say.
-		err := tx.SelectContext(ctx, &got, `SELECT k.kind, k.ext, COALESCE(m.product_id, m.location_id) AS id,
-				COALESCE((SELECT sku FROM products p WHERE p.id = m.product_id), (SELECT code FROM locations l WHERE l.id = m.location_id)) AS code
-			FROM unnest($2::text[], $3::text[]) AS k(kind, ext)
-			CROSS JOIN LATERAL (SELECT product_id, location_id FROM connector_mappings m
-				WHERE m.connector_id = $1 AND m.kind = k.kind AND m.external_id = k.ext) m`, connectorID, pq.Array(mk), pq.Array(mid))
-		if err != nil {
-			return nil, fmt.Errorf("store: resolve mappings: %w", err)
-		}
-		rows = append(rows, got...)
-	}
-	if len(skus) > 0 {
-		var got []row
-		err := tx.SelectContext(ctx, &got, `SELECT 'sku' AS kind, sku AS ext, id, sku AS code FROM products WHERE sku = ANY($1::text[])`, pq.Array(skus))
-		if err != nil {
-			return nil, fmt.Errorf("store: resolve skus: %w", err)
-		}
-		rows = append(rows, got...)
-	}
-	if len(codes) > 0 {
-		var got []row
-		err := tx.SelectContext(ctx, &got, `SELECT 'location_code' AS kind, code AS ext, id, code FROM locations WHERE code = ANY($1::text[])`, pq.Array(codes))
-		if err != nil {
-			return nil, fmt.Errorf("store: resolve locations: %w", err)
-		}
-		rows = append(rows, got...)
-	}
-	for _, x := range rows {
-		ref := domain.Ref{Kind: x.Kind, ID: x.Ext}
-		r.ids[ref], r.codes[ref] = x.ID, x.Code
-	}
-	return r, nil
-}
-
-func (r *feedResolver) item(ref domain.Ref) (int64, string, string) {
-	if id, ok := r.ids[ref]; ok && (ref.Kind == domain.RefItem || ref.Kind == domain.RefSKU) {
-		return id, r.codes[ref], ""
-	}
-	if ref.Kind == domain.RefSKU {
-		return 0, "", fmt.Sprintf("Unknown SKU %q.", ref.ID)
-	}
-	return 0, "", fmt.Sprintf("Unmapped item: the feed's item %q has no SKU mapping. Map it on the connector page, then retry.", ref.ID)
-}
-
-func (r *feedResolver) location(ref domain.Ref) (int64, string, string) {
-	if id, ok := r.ids[ref]; ok && (ref.Kind == domain.RefLocation || ref.Kind == domain.RefLocationCode) {
-		return id, r.codes[ref], ""
-	}
-	if ref.Kind == domain.RefLocationCode {
-		return 0, "", fmt.Sprintf("Unknown location %q.", ref.ID)
-	}
-	return 0, "", fmt.Sprintf("Unmapped location: the feed's location %q has no mapping. Map it on the connector page, then retry.", ref.ID)
-}
-
 // storeFeedEvents inserts new events (ON CONFLICT DO NOTHING: a known id is a
 // duplicate) or claims stored ones still pending or dead, and returns the
 // events this transaction owns, in order.
@@ -538,321 +437,6 @@ func feedTruncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// feedAppliedJSON is the inventory.feed_applied outbox event: what one
-// inbound event did.
-type feedAppliedJSON struct {
-	Connector  string           `json:"connector"`
-	Event      string           `json:"event"`
-	Type       string           `json:"type"`
-	OccurredAt time.Time        `json:"occurred_at"`
-	Changes    []feedChangeJSON `json:"changes"`
-}
-
-type feedChangeJSON struct {
-	SKU         string        `json:"sku"`
-	Location    string        `json:"location"`
-	Reason      domain.Reason `json:"reason,omitempty"`
-	OnHandDelta *int          `json:"on_hand_delta,omitempty"`
-	Counted     *int          `json:"counted,omitempty"`
-	Applied     *bool         `json:"applied,omitempty"`
-}
-
-type feedPosKey struct{ loc, prod int64 }
-
-type feedMove struct {
-	at    time.Time
-	delta int
-}
-
-// applyFeedStock applies the stock changes of a batch of events set-based: it
-// locks every touched position in key order, reads their count anchors,
-// works out each change's ledger rows in delivery order with the same
-// rules as one event at a time, then writes the ledger, the positions, the
-// count snapshots and one outbox row per event in a few statements. It is
-// the batch form of applyMovements and keeps its contract: position and
-// ledger move together, and a broken invariant opens a negative_stock
-// exception.
-func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEvent, actor domain.Actor) (int, error) {
-	if len(events) == 0 {
-		return 0, nil
-	}
-	keySet := map[feedPosKey]bool{}
-	for _, p := range events {
-		for _, ch := range p.changes {
-			keySet[feedPosKey{ch.locID, ch.prodID}] = true
-		}
-	}
-	keys := make([]feedPosKey, 0, len(keySet))
-	for k := range keySet {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b feedPosKey) int {
-		if a.loc != b.loc {
-			return cmp.Compare(a.loc, b.loc)
-		}
-		return cmp.Compare(a.prod, b.prod)
-	})
-	kl, kp := make([]int64, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		kl[i], kp[i] = k.loc, k.prod
-	}
-	type posRow struct {
-		Loc  int64 `db:"location_id"`
-		Prod int64 `db:"product_id"`
-		domain.Position
-	}
-	lockRows := func(l, p []int64) ([]posRow, error) {
-		var rows []posRow
-		err := tx.SelectContext(ctx, &rows, `SELECT p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold,
-				p.transfer_out, p.in_transit_in
-			FROM positions p JOIN unnest($1::bigint[], $2::bigint[]) AS k(l, pr) ON p.location_id = k.l AND p.product_id = k.pr
-			ORDER BY p.location_id, p.product_id FOR UPDATE OF p`, pq.Array(l), pq.Array(p))
-		if err != nil {
-			return nil, fmt.Errorf("store: lock positions: %w", err)
-		}
-		return rows, nil
-	}
-	locked, err := lockRows(kl, kp)
-	if err != nil {
-		return 0, err
-	}
-	if len(locked) < len(keys) {
-		// Positions seen for the first time: create, then lock them too.
-		have := make(map[feedPosKey]bool, len(locked))
-		for _, r := range locked {
-			have[feedPosKey{r.Loc, r.Prod}] = true
-		}
-		var ml, mp []int64
-		for _, k := range keys {
-			if !have[k] {
-				ml, mp = append(ml, k.loc), append(mp, k.prod)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO positions (location_id, product_id)
-			SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`, pq.Array(ml), pq.Array(mp)); err != nil {
-			return 0, fmt.Errorf("store: create positions: %w", err)
-		}
-		more, err := lockRows(ml, mp)
-		if err != nil {
-			return 0, err
-		}
-		locked = append(locked, more...)
-	}
-	cur := make(map[feedPosKey]domain.Position, len(locked))
-	for _, r := range locked {
-		cur[feedPosKey{r.Loc, r.Prod}] = r.Position
-	}
-	var anchorRows []struct {
-		Loc       int64     `db:"l"`
-		Prod      int64     `db:"pr"`
-		CountedAt time.Time `db:"counted_at"`
-		Quantity  int       `db:"quantity"`
-		Ref       string    `db:"source_ref"`
-	}
-	if err := tx.SelectContext(ctx, &anchorRows, `SELECT k.l, k.pr, s.counted_at, s.quantity, s.source_ref
-		FROM unnest($1::bigint[], $2::bigint[]) AS k(l, pr)
-		CROSS JOIN LATERAL (SELECT counted_at, quantity, source_ref FROM count_snapshots s
-			WHERE s.location_id = k.l AND s.product_id = k.pr AND s.applied ORDER BY s.counted_at DESC LIMIT 1) s`,
-		pq.Array(kl), pq.Array(kp)); err != nil {
-		return 0, fmt.Errorf("store: count anchors: %w", err)
-	}
-	anchors := make(map[feedPosKey]*domain.CountAnchor, len(anchorRows))
-	for _, a := range anchorRows {
-		anchors[feedPosKey{a.Loc, a.Prod}] = &domain.CountAnchor{CountedAt: a.CountedAt, Quantity: a.Quantity, Ref: a.Ref}
-	}
-	// On-hand movements already in the ledger after each count's time.
-	type countQ struct {
-		key feedPosKey
-		at  time.Time
-	}
-	var cqs []countQ
-	for _, p := range events {
-		for _, ch := range p.changes {
-			if ch.Count != nil {
-				cqs = append(cqs, countQ{feedPosKey{ch.locID, ch.prodID}, p.ev.OccurredAt})
-			}
-		}
-	}
-	ledgerAfter := make([]int, len(cqs))
-	if len(cqs) > 0 {
-		ql, qp, qt := make([]int64, len(cqs)), make([]int64, len(cqs)), make([]string, len(cqs))
-		for i, q := range cqs {
-			ql[i], qp[i], qt[i] = q.key.loc, q.key.prod, q.at.UTC().Format(time.RFC3339Nano)
-		}
-		var sums []struct {
-			I   int `db:"i"`
-			Sum int `db:"s"`
-		}
-		if err := tx.SelectContext(ctx, &sums, `SELECT k.i, COALESCE((SELECT sum(g.delta) FROM ledger g
-				WHERE g.product_id = k.pr AND g.location_id = k.l AND g.bucket = 'on_hand' AND g.occurred_at > k.t), 0) AS s
-			FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) WITH ORDINALITY AS k(l, pr, t, i)`,
-			pq.Array(ql), pq.Array(qp), pq.Array(qt)); err != nil {
-			return 0, fmt.Errorf("store: ledger as of count: %w", err)
-		}
-		for _, s := range sums {
-			ledgerAfter[s.I-1] = s.Sum
-		}
-	}
-
-	// Work out every ledger row in delivery order.
-	var (
-		lLoc, lProd, lDelta                    []int64
-		lBucket, lReason, lRef, lNote, lOccurs []string
-		sLoc, sProd, sQty                      []int64
-		sAt, sRef                              []string
-		sApplied                               []bool
-		outTopic, outPayload                   []string
-	)
-	inBatch := map[feedPosKey][]feedMove{}
-	countIdx := 0
-	for _, p := range events {
-		ev := p.ev
-		var outChanges []feedChangeJSON
-		for _, ch := range p.changes {
-			key := feedPosKey{ch.locID, ch.prodID}
-			pos := cur[key]
-			addRow := func(m domain.Movement, reason domain.Reason, at time.Time, note string) {
-				lLoc, lProd, lDelta = append(lLoc, key.loc), append(lProd, key.prod), append(lDelta, int64(m.Delta))
-				lBucket, lReason = append(lBucket, string(m.Bucket)), append(lReason, string(reason))
-				lRef, lNote, lOccurs = append(lRef, ev.SourceEventID), append(lNote, note), append(lOccurs, at.UTC().Format(time.RFC3339Nano))
-				pos = pos.Apply(m.Bucket, m.Delta)
-				p.moved = true
-				if m.Bucket == domain.OnHand {
-					inBatch[key] = append(inBatch[key], feedMove{at, m.Delta})
-				}
-			}
-			anchor := anchors[key]
-			if ch.Count != nil {
-				after := ledgerAfter[countIdx]
-				countIdx++
-				for _, bm := range inBatch[key] {
-					if bm.at.After(ev.OccurredAt) {
-						after += bm.delta
-					}
-				}
-				moves, applies, err := domain.CountMovements(anchor, ev.OccurredAt, *ch.Count, pos.OnHand-after)
-				if err != nil {
-					return 0, err
-				}
-				note := fmt.Sprintf("count %d at %s", *ch.Count, ev.OccurredAt.UTC().Format(time.RFC3339))
-				for _, m := range moves {
-					addRow(m, domain.ReasonCycleCount, ev.OccurredAt, note)
-				}
-				sLoc, sProd, sQty = append(sLoc, key.loc), append(sProd, key.prod), append(sQty, int64(*ch.Count))
-				sAt, sRef, sApplied = append(sAt, ev.OccurredAt.UTC().Format(time.RFC3339Nano)), append(sRef, ev.SourceEventID), append(sApplied, applies)
-				if applies {
-					anchors[key] = &domain.CountAnchor{CountedAt: ev.OccurredAt, Quantity: *ch.Count, Ref: ev.SourceEventID}
-				} else if p.note == "" {
-					p.note = fmt.Sprintf("Count superseded: a newer count (%s) already holds.", anchor.CountedAt.UTC().Format(time.RFC3339))
-				}
-				counted := *ch.Count
-				outChanges = append(outChanges, feedChangeJSON{SKU: ch.sku, Location: ch.loc, Counted: &counted, Applied: &applies})
-			} else {
-				for _, m := range ch.Moves {
-					if m.Delta != 0 {
-						addRow(m, ch.Reason, ev.OccurredAt, "")
-					}
-				}
-				if anchor.SupersededBy(ev.OccurredAt) {
-					if d := ch.OnHandDelta(); d != 0 {
-						addRow(domain.Movement{Bucket: domain.OnHand, Delta: -d}, domain.ReasonCycleCount, anchor.CountedAt,
-							fmt.Sprintf("%s at %s is already in count %s at %s", ch.Reason, ev.OccurredAt.UTC().Format(time.RFC3339),
-								anchor.Ref, anchor.CountedAt.UTC().Format(time.RFC3339)))
-						p.note = "Happened before a newer count, which already includes it."
-					}
-				}
-				d := ch.OnHandDelta()
-				outChanges = append(outChanges, feedChangeJSON{SKU: ch.sku, Location: ch.loc, Reason: ch.Reason, OnHandDelta: &d})
-			}
-			cur[key] = pos
-		}
-		payload, err := json.Marshal(feedAppliedJSON{Connector: c.Name, Event: ev.SourceEventID, Type: ev.Type,
-			OccurredAt: ev.OccurredAt, Changes: outChanges})
-		if err != nil {
-			return 0, err
-		}
-		outTopic, outPayload = append(outTopic, "inventory.feed_applied"), append(outPayload, string(payload))
-	}
-
-	changed := 0
-	for _, p := range events {
-		if p.moved {
-			changed++
-		}
-	}
-	if len(lLoc) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at)
-			SELECT l, p, b, d, r, $9, ref, $10, n, o
-			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
-				AS m(l, p, b, d, r, ref, n, o)`,
-			pq.Array(lLoc), pq.Array(lProd), pq.Array(lBucket), pq.Array(lDelta), pq.Array(lReason), pq.Array(lRef),
-			pq.Array(lNote), pq.Array(lOccurs), c.Name, actor.String()); err != nil {
-			return 0, fmt.Errorf("store: insert ledger: %w", err)
-		}
-		// Net delta per position and bucket, from the rows just written.
-		net := map[feedPosKey]domain.Position{}
-		for i := range lLoc {
-			k := feedPosKey{lLoc[i], lProd[i]}
-			net[k] = net[k].Apply(domain.Bucket(lBucket[i]), int(lDelta[i]))
-		}
-		var ul, up, uoh, ures, udm, uqh, uto, uit []int64
-		for _, k := range keys {
-			d, ok := net[k]
-			if !ok || d == (domain.Position{}) {
-				continue
-			}
-			ul, up = append(ul, k.loc), append(up, k.prod)
-			uoh, ures, udm = append(uoh, int64(d.OnHand)), append(ures, int64(d.Reserved)), append(udm, int64(d.Damaged))
-			uqh, uto, uit = append(uqh, int64(d.QualityHold)), append(uto, int64(d.TransferOut)), append(uit, int64(d.InTransitIn))
-		}
-		if len(ul) > 0 {
-			var after []posRow
-			if err := tx.SelectContext(ctx, &after, `UPDATE positions p SET on_hand = p.on_hand + d.oh, reserved = p.reserved + d.res,
-					damaged = p.damaged + d.dm, quality_hold = p.quality_hold + d.qh, transfer_out = p.transfer_out + d.tro,
-					in_transit_in = p.in_transit_in + d.iti, updated_at = now()
-				FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])
-					AS d(l, pr, oh, res, dm, qh, tro, iti)
-				WHERE p.location_id = d.l AND p.product_id = d.pr
-				RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`,
-				pq.Array(ul), pq.Array(up), pq.Array(uoh), pq.Array(ures), pq.Array(udm), pq.Array(uqh), pq.Array(uto), pq.Array(uit)); err != nil {
-				return 0, fmt.Errorf("store: update positions: %w", err)
-			}
-			for _, a := range after {
-				if v := a.Position.Violations(); len(v) > 0 {
-					if err := openException(ctx, tx, NewException{
-						Kind: "negative_stock", Severity: "high", LocationID: a.Loc, ProductID: a.Prod,
-						Title:  "Stock position out of bounds",
-						Detail: strings.Join(v, "; ") + " after events from " + c.Name,
-						Dedupe: true,
-					}); err != nil {
-						return 0, err
-					}
-				}
-			}
-		}
-	}
-	if len(sLoc) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO count_snapshots (location_id, product_id, quantity, counted_at, source, source_ref, applied)
-			SELECT l, p, q, t, $7, r, a FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[], $5::text[], $6::bool[]) AS s(l, p, q, t, r, a)`,
-			pq.Array(sLoc), pq.Array(sProd), pq.Array(sQty), pq.Array(sAt), pq.Array(sRef), pq.Array(sApplied), c.Name); err != nil {
-			return 0, fmt.Errorf("store: insert count snapshots: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, payload) SELECT t, p::jsonb FROM unnest($1::text[], $2::text[]) AS o(t, p)`,
-		pq.Array(outTopic), pq.Array(outPayload)); err != nil {
-		return 0, fmt.Errorf("store: outbox: %w", err)
-	}
-	// Notes (superseded, stale counts) go on the event rows.
-	for _, p := range events {
-		if p.note != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE inbound_events SET note = $2 WHERE id = $1`, p.id, p.note); err != nil {
-				return 0, fmt.Errorf("store: event note: %w", err)
-			}
-		}
-	}
-	return changed, nil
 }
 
 // applyFeedOrder hands an order event to the sink under a savepoint, so a

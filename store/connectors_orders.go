@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"sync/atomic"
 
 	"stockline/domain"
 )
@@ -11,12 +10,12 @@ import (
 // transaction that stores the inbound event, so an order is created exactly
 // when its event is recorded as applied.
 //
-// The orders capability implements it in this package and registers it with
-// RegisterOrderSink from an init function. Until a sink is registered,
-// order events are stored with status pending (pending_reason
+// The orders capability implements it in this package (FeedOrderSink), and
+// Open installs it on every DB; SetOrderSink replaces it. While a DB has no
+// sink, order events are stored with status pending (pending_reason
 // no_order_sink): not dead-lettered and not lost. Every connector round
 // calls ApplyPending, so they are applied, in source order, as soon as a
-// build with a sink runs.
+// sink is installed.
 //
 // CreateOrder must be idempotent on (o.Source, o.ExternalRef) and should
 // return an ENOTFOUND error from CancelOrder when the order is unknown; the
@@ -29,21 +28,19 @@ type OrderSink interface {
 
 type sinkBox struct{ s OrderSink }
 
-var orderSink atomic.Pointer[sinkBox]
-
-// RegisterOrderSink installs the sink order events are applied through.
-// Pass nil to remove it.
-func RegisterOrderSink(s OrderSink) {
+// SetOrderSink installs the sink this DB applies feed orders through; Open
+// installs the orders capability's (FeedOrderSink). Pass nil to remove it.
+func (db *DB) SetOrderSink(s OrderSink) {
 	if s == nil {
-		orderSink.Store(nil)
+		db.sink.Store(nil)
 		return
 	}
-	orderSink.Store(&sinkBox{s})
+	db.sink.Store(&sinkBox{s})
 }
 
-// CurrentOrderSink returns the registered sink, or nil.
-func CurrentOrderSink() OrderSink {
-	if b := orderSink.Load(); b != nil {
+// OrderSink returns the installed sink, or nil.
+func (db *DB) OrderSink() OrderSink {
+	if b := db.sink.Load(); b != nil {
 		return b.s
 	}
 	return nil
@@ -51,15 +48,15 @@ func CurrentOrderSink() OrderSink {
 
 // SwapOrderSinkForTest installs s and returns a function that restores the
 // previous sink (tests only).
-func SwapOrderSinkForTest(s OrderSink) (restore func()) {
-	prev := orderSink.Load()
-	RegisterOrderSink(s)
-	return func() { orderSink.Store(prev) }
+func (db *DB) SwapOrderSinkForTest(s OrderSink) (restore func()) {
+	prev := db.sink.Load()
+	db.SetOrderSink(s)
+	return func() { db.sink.Store(prev) }
 }
 
-// Pending reasons: why an event waits instead of being applied.
+// Pending reasons are the domain's; the names stay here for the feed code.
 const (
-	PendingNoOrderSink   = "no_order_sink"   // orders are not built into this version yet
-	PendingPaused        = "paused"          // the connector is paused
-	PendingOrderNotFound = "order_not_found" // a cancel arrived before its order
+	PendingNoOrderSink   = domain.PendingNoOrderSink
+	PendingPaused        = domain.PendingPaused
+	PendingOrderNotFound = domain.PendingOrderNotFound
 )

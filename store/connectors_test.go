@@ -18,7 +18,7 @@ import (
 // connector mapping ext ids L1..Ln and I1..Im onto them.
 type feedWorld struct {
 	db   *store.DB
-	conn store.Connector
+	conn domain.Connector
 	locs []string // our codes
 	skus []string
 }
@@ -188,7 +188,7 @@ func TestIngestDeadLettersMalformedAndUnmappedAndGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dls) != 2 || !slices.ContainsFunc(dls, func(d store.DeadLetter) bool { return d.SourceEventID == "s-unmapped" && d.Error != "" }) {
+	if len(dls) != 2 || !slices.ContainsFunc(dls, func(d domain.DeadLetter) bool { return d.SourceEventID == "s-unmapped" && d.Error != "" }) {
 		t.Fatalf("dead letters %+v", dls)
 	}
 	var exc int
@@ -200,7 +200,7 @@ func TestIngestDeadLettersMalformedAndUnmappedAndGoesOn(t *testing.T) {
 	if err := w.db.SetMappings(ctx, domain.SystemActor("test"), w.conn.ID, []store.Mapping{{Kind: "item", ExternalID: "I9", Code: w.skus[1]}}); err != nil {
 		t.Fatal(err)
 	}
-	var dl store.DeadLetter
+	var dl domain.DeadLetter
 	for _, d := range dls {
 		if d.SourceEventID == "s-unmapped" {
 			dl = d
@@ -412,7 +412,7 @@ func orderEvent(ref string, item int, at time.Time) store.InboundEvent {
 func TestOrderEventsWaitForASinkThenApply(t *testing.T) {
 	ctx := context.Background()
 	w := newFeedWorld(t, 1, 1)
-	restore := store.SwapOrderSinkForTest(nil)
+	restore := w.db.SwapOrderSinkForTest(nil)
 	defer restore()
 	cancel := store.InboundEvent{SourceEventID: "order:1001:cancelled", Type: "shopify.order_cancelled", OccurredAt: t0.Add(time.Hour),
 		Payload: []byte(`{}`), Cancel: &domain.ExternalOrderCancel{ExternalRef: "1001", CancelledAt: t0.Add(time.Hour)}}
@@ -423,12 +423,12 @@ func TestOrderEventsWaitForASinkThenApply(t *testing.T) {
 	if res.Pending != 2 || res.DeadLettered != 1 {
 		t.Fatalf("without a sink: %+v (want 2 pending, the unmapped one dead)", res)
 	}
-	pend, err := w.db.PendingEvents(ctx, w.conn.ID, []string{store.PendingNoOrderSink}, 0)
+	pend, err := w.db.PendingEvents(ctx, w.conn.ID, []string{domain.PendingNoOrderSink}, 0)
 	if err != nil || len(pend) != 2 || pend[0].SourceEventID != "order:1001:created" {
 		t.Fatalf("pending in source order: %+v %v", pend, err)
 	}
 	sink := &fakeSink{orders: map[string]domain.ExternalOrder{}, cancelled: map[string]bool{}}
-	store.RegisterOrderSink(sink)
+	w.db.SetOrderSink(sink)
 	// The adapter re-reads the stored payloads; here we hand back the parsed events.
 	again := []store.InboundEvent{orderEvent("1001", 1, t0), cancel}
 	again[0].ID, again[1].ID = pend[0].ID, pend[1].ID

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/lib/pq"
 
@@ -54,24 +53,16 @@ func (db *DB) CountItems(ctx context.Context, skus, barcodes []string) (bySKU, b
 	return bySKU, byBarcode, nil
 }
 
-// CountUpload is a validated count file.
-type CountUpload struct {
-	ID          int64           `db:"id"`
-	LocationID  int64           `db:"location_id"`
-	Location    string          `db:"location"`
-	Timezone    string          `db:"timezone"`
-	Filename    string          `db:"filename"`
-	UploadedBy  string          `db:"uploaded_by"`
-	TotalRows   int             `db:"total_rows"`
-	Rows        json.RawMessage `db:"rows"`   // the valid lines, as the handler stored them
-	Errors      json.RawMessage `db:"errors"` // [{line, message}]
-	Status      string          `db:"status"` // validated or applied
-	AppliedRows int             `db:"applied_rows"`
-	ChangedRows int             `db:"changed_rows"`
-	CreatedAt   time.Time       `db:"created_at"`
-	AppliedAt   sql.NullTime    `db:"applied_at"`
-	ErrorCount  int             `db:"error_count"`
-	ValidCount  int             `db:"valid_count"`
+// countUploadRow is a count upload as scanned.
+type countUploadRow struct {
+	domain.CountUpload
+	AppliedAt sql.NullTime `db:"applied_at"`
+}
+
+func (r countUploadRow) upload() domain.CountUpload {
+	u := r.CountUpload
+	u.AppliedAt = r.AppliedAt.Time
+	return u
 }
 
 const countUploadCols = `u.id, u.location_id, l.code AS location, l.timezone, u.filename, u.uploaded_by, u.total_rows, u.rows, u.errors,
@@ -79,14 +70,14 @@ const countUploadCols = `u.id, u.location_id, l.code AS location, l.timezone, u.
 	jsonb_array_length(u.errors) AS error_count, jsonb_array_length(u.rows) AS valid_count`
 
 // SaveCountUpload records a validated count file (nothing is applied).
-func (db *DB) SaveCountUpload(ctx context.Context, actor domain.Actor, locationID int64, filename string, total int, rows, errs any) (CountUpload, error) {
+func (db *DB) SaveCountUpload(ctx context.Context, actor domain.Actor, locationID int64, filename string, total int, rows, errs any) (domain.CountUpload, error) {
 	r, err := jsonArray(rows)
 	if err != nil {
-		return CountUpload{}, err
+		return domain.CountUpload{}, err
 	}
 	e, err := jsonArray(errs)
 	if err != nil {
-		return CountUpload{}, err
+		return domain.CountUpload{}, err
 	}
 	var id int64
 	err = db.InTx(ctx, func(tx *Tx) error {
@@ -98,21 +89,20 @@ func (db *DB) SaveCountUpload(ctx context.Context, actor domain.Actor, locationI
 			map[string]any{"location_id": locationID, "filename": filename, "lines": total})
 	})
 	if err != nil {
-		return CountUpload{}, err
+		return domain.CountUpload{}, err
 	}
 	return db.CountUploadByID(ctx, id)
 }
 
 // CountUploadByID returns one upload, or ENOTFOUND.
-func (db *DB) CountUploadByID(ctx context.Context, id int64) (CountUpload, error) {
-	var u CountUpload
-	err := db.GetContext(ctx, &u, `SELECT `+countUploadCols+` FROM count_uploads u JOIN locations l ON l.id = u.location_id WHERE u.id = $1`, id)
+func (db *DB) CountUploadByID(ctx context.Context, id int64) (domain.CountUpload, error) {
+	u, err := getAs(ctx, db, countUploadRow.upload, `SELECT `+countUploadCols+` FROM count_uploads u JOIN locations l ON l.id = u.location_id WHERE u.id = $1`, id)
 	return u, notFound(err, "Count upload %d does not exist.", id)
 }
 
 // RecentCountUploads lists uploads newest first, for the given location
 // codes (nil: every location).
-func (db *DB) RecentCountUploads(ctx context.Context, locations []string, limit int) ([]CountUpload, error) {
+func (db *DB) RecentCountUploads(ctx context.Context, locations []string, limit int) ([]domain.CountUpload, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 20
 	}
@@ -120,8 +110,7 @@ func (db *DB) RecentCountUploads(ctx context.Context, locations []string, limit 
 	if locations != nil {
 		codes = pq.Array(locations)
 	}
-	var out []CountUpload
-	err := db.SelectContext(ctx, &out, `SELECT `+countUploadCols+` FROM count_uploads u JOIN locations l ON l.id = u.location_id
+	out, err := selectAs(ctx, db, countUploadRow.upload, `SELECT `+countUploadCols+` FROM count_uploads u JOIN locations l ON l.id = u.location_id
 		WHERE $1::text[] IS NULL OR l.code = ANY($1::text[]) ORDER BY u.id DESC LIMIT $2`, codes, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: recent count uploads: %w", err)

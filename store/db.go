@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -21,8 +22,11 @@ import (
 type DB struct {
 	*sqlx.DB
 	now      func() time.Time
-	policies policyCache // see CachedPolicies
-	resv     resvRuntime // see reservations_batch.go
+	policies policyCache             // see CachedPolicies
+	resv     resvRuntime             // see reservations_batch.go
+	sink     atomic.Pointer[sinkBox] // feed orders go here; see SetOrderSink
+	dsn      string                  // for the availability listener (availability_listen.go)
+	avail    availCache              // see availability_cache.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
@@ -40,7 +44,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: ping: %w", err)
 	}
-	return &DB{DB: db, now: time.Now}, nil
+	d := &DB{DB: db, now: time.Now, dsn: dsn}
+	d.SetOrderSink(FeedOrderSink())
+	return d, nil
 }
 
 // Now is the store's clock; tests may replace it with SetClock.
@@ -75,6 +81,8 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
+	touched := beginTouch(ctx) // collects touchStock's product ids (stock_touch.go)
+	defer endTouch(ctx, touched)
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -86,6 +94,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	db.stockCommitted(touched)
 	return nil
 }
 
@@ -103,10 +112,20 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pqErr) && pqErr.Code == "23505"
 }
 
-// notFound turns sql.ErrNoRows into an ENOTFOUND domain error.
+// notFound turns sql.ErrNoRows into an ENOTFOUND domain error. Any other
+// error passes through: a database failure is never "not found".
 func notFound(err error, format string, args ...any) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Errorf(domain.ENOTFOUND, format, args...)
 	}
 	return err
+}
+
+// notFoundField names the input field of an ENOTFOUND error (an unknown
+// location typed into a form); any other error passes through unchanged.
+func notFoundField(err error, field string) error {
+	if domain.ErrorCode(err) != domain.ENOTFOUND {
+		return err
+	}
+	return &domain.Error{Code: domain.ENOTFOUND, Field: field, Message: domain.ErrorMessage(err)}
 }

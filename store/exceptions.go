@@ -55,25 +55,37 @@ func openException(ctx context.Context, tx *Tx, e NewException) error {
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
-// ExceptionRow is an exception as listed on pages.
-type ExceptionRow struct {
-	ID        int64          `db:"id"`
-	Kind      string         `db:"kind"`
-	Severity  string         `db:"severity"`
-	Status    string         `db:"status"`
-	Location  sql.NullString `db:"location"`
-	SKU       sql.NullString `db:"sku"`
-	Ref       string         `db:"ref"`
-	Title     string         `db:"title"`
-	Detail    string         `db:"detail"`
-	DueAt     sql.NullTime   `db:"due_at"`
-	CreatedAt time.Time      `db:"created_at"`
+// exceptionRow and exceptionDetailRow are exceptions as scanned.
+type exceptionRow struct {
+	domain.ExceptionRow
+	Location sql.NullString `db:"location"`
+	SKU      sql.NullString `db:"sku"`
+	DueAt    sql.NullTime   `db:"due_at"`
+}
+
+func (r exceptionRow) row() domain.ExceptionRow {
+	e := r.ExceptionRow
+	e.Location, e.SKU, e.DueAt = r.Location.String, r.SKU.String, r.DueAt.Time
+	return e
+}
+
+type exceptionDetailRow struct {
+	domain.ExceptionDetail
+	Location   sql.NullString `db:"location"`
+	SKU        sql.NullString `db:"sku"`
+	DueAt      sql.NullTime   `db:"due_at"`
+	ResolvedAt sql.NullTime   `db:"resolved_at"`
+}
+
+func (r exceptionDetailRow) detail() domain.ExceptionDetail {
+	e := r.ExceptionDetail
+	e.Location, e.SKU, e.DueAt, e.ResolvedAt = r.Location.String, r.SKU.String, r.DueAt.Time, r.ResolvedAt.Time
+	return e
 }
 
 // OpenExceptionsForProduct lists the open exceptions about a product.
-func (db *DB) OpenExceptionsForProduct(ctx context.Context, productID int64) ([]ExceptionRow, error) {
-	var out []ExceptionRow
-	err := db.SelectContext(ctx, &out, `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at
+func (db *DB) OpenExceptionsForProduct(ctx context.Context, productID int64) ([]domain.ExceptionRow, error) {
+	out, err := selectAs(ctx, db, exceptionRow.row, `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at
 		FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
 		WHERE e.product_id = $1 AND e.status IN ('open', 'in_progress') ORDER BY e.id DESC LIMIT 50`, productID)
 	if err != nil {
@@ -96,16 +108,6 @@ const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS lo
 	FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
 	LEFT JOIN users u ON u.id = e.assignee_id`
 
-// ExceptionDetail is an exception with its assignee and resolution.
-type ExceptionDetail struct {
-	ExceptionRow
-	Assignee       string       `db:"assignee"`
-	ResolutionCode string       `db:"resolution_code"`
-	ResolutionNote string       `db:"resolution_note"`
-	ResolvedAt     sql.NullTime `db:"resolved_at"`
-	UpdatedAt      time.Time    `db:"updated_at"`
-}
-
 func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	where, args := []string{}, []any{}
 	st := f.Statuses
@@ -127,7 +129,7 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 
 // ListExceptions returns a page of exceptions, overdue and most severe
 // first within the page order of newest id, plus the total matching.
-func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]ExceptionDetail, int, error) {
+func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.ExceptionDetail, int, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
@@ -141,26 +143,19 @@ func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]Exceptio
 		where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
 	}
 	args = append(args, f.Limit)
-	var out []ExceptionDetail
 	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY e.id DESC LIMIT $%d`, len(args))
-	if err := db.SelectContext(ctx, &out, q, args...); err != nil {
+	out, err := selectAs(ctx, db, exceptionDetailRow.detail, q, args...)
+	if err != nil {
 		return nil, 0, fmt.Errorf("store: list exceptions: %w", err)
 	}
 	return out, total, nil
 }
 
-// KindCount is how many open exceptions there are of one kind.
-type KindCount struct {
-	Kind    string `db:"kind"`
-	Count   int    `db:"count"`
-	Overdue int    `db:"overdue"`
-}
-
 // ExceptionCounts counts open and in-progress exceptions per kind within
 // the location scope (nil means all).
-func (db *DB) ExceptionCounts(ctx context.Context, locations []string) ([]KindCount, error) {
+func (db *DB) ExceptionCounts(ctx context.Context, locations []string) ([]domain.KindCount, error) {
 	where, args := exceptionWhere(ExceptionFilter{Locations: locations})
-	var out []KindCount
+	var out []domain.KindCount
 	err := db.SelectContext(ctx, &out, `SELECT e.kind, count(*) AS count, count(*) FILTER (WHERE e.due_at < now()) AS overdue
 		FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where)+` GROUP BY e.kind ORDER BY count(*) DESC, e.kind`, args...)
 	if err != nil {
@@ -170,9 +165,9 @@ func (db *DB) ExceptionCounts(ctx context.Context, locations []string) ([]KindCo
 }
 
 // ExceptionByID returns one exception, or ENOTFOUND.
-func (db *DB) ExceptionByID(ctx context.Context, id int64) (ExceptionDetail, error) {
-	var e ExceptionDetail
-	if err := db.GetContext(ctx, &e, exceptionSelect+` WHERE e.id = $1`, id); err != nil {
+func (db *DB) ExceptionByID(ctx context.Context, id int64) (domain.ExceptionDetail, error) {
+	e, err := getAs(ctx, db, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1`, id)
+	if err != nil {
 		return e, notFound(err, "Exception %d does not exist.", id)
 	}
 	return e, nil
@@ -202,8 +197,8 @@ func (db *DB) CloseException(ctx context.Context, actor domain.Actor, id int64, 
 
 func (db *DB) moveException(ctx context.Context, actor domain.Actor, id int64, to string, update func(tx *Tx) error) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		var before ExceptionDetail
-		if err := tx.GetContext(ctx, &before, exceptionSelect+` WHERE e.id = $1 FOR UPDATE OF e`, id); err != nil {
+		before, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1 FOR UPDATE OF e`, id)
+		if err != nil {
 			return notFound(err, "Exception %d does not exist.", id)
 		}
 		if err := domain.CheckExceptionMove(before.Status, to); err != nil {
@@ -212,8 +207,8 @@ func (db *DB) moveException(ctx context.Context, actor domain.Actor, id int64, t
 		if err := update(tx); err != nil {
 			return fmt.Errorf("store: update exception: %w", err)
 		}
-		var after ExceptionDetail
-		if err := tx.GetContext(ctx, &after, exceptionSelect+` WHERE e.id = $1`, id); err != nil {
+		after, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1`, id)
+		if err != nil {
 			return err
 		}
 		if err := insertAudit(ctx, tx, actor, "exception."+to, "exception", fmt.Sprint(id),

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -233,12 +232,12 @@ func saveResponses(ctx context.Context, tx *Tx, keys []IdempotencyKey, res []Res
 }
 
 func mismatch() error {
-	return &domain.Error{Code: domain.CodeIdempotencyMismatch, Status: http.StatusUnprocessableEntity,
+	return &domain.Error{Code: domain.CodeIdempotencyMismatch,
 		Message: "This Idempotency-Key was already used with a different request. Use a new key for a new request."}
 }
 
 func inProgress() error {
-	return &domain.Error{Code: domain.CodeIdempotencyInProgress, Status: http.StatusConflict,
+	return &domain.Error{Code: domain.CodeIdempotencyInProgress,
 		Message: "A request with this Idempotency-Key is still being processed; retry shortly to get its answer."}
 }
 

@@ -66,7 +66,7 @@ func queueNotification(ctx context.Context, tx *Tx, o *Order, kind string, vars 
 		return fmt.Errorf("store: template: %w", err)
 	}
 	v := map[string]string{"customer": firstNonEmpty(o.CustomerName, "customer"), "order": o.Number,
-		"store": firstNonEmpty(o.PickupLocationName.String, o.PickupLocation.String), "items": orderItems(o), "tracking": "", "reason": ""}
+		"store": firstNonEmpty(o.PickupLocationName, o.PickupLocation), "items": orderItems(o), "tracking": "", "reason": ""}
 	for k, x := range vars {
 		v[k] = x
 	}
@@ -118,22 +118,16 @@ func orderItems(o *Order) string {
 	return strings.Join(s, ", ")
 }
 
-// Notification is one customer message.
-type Notification struct {
-	ID        int64        `db:"id"`
-	OrderID   int64        `db:"order_id"`
-	Number    string       `db:"number"`
-	Kind      string       `db:"kind"`
-	Channel   string       `db:"channel"`
-	Recipient string       `db:"recipient"`
-	Subject   string       `db:"subject"`
-	Body      string       `db:"body"`
-	Status    string       `db:"status"`
-	Attempts  int          `db:"attempts"`
-	LastError string       `db:"last_error"`
-	SentVia   string       `db:"sent_via"`
-	CreatedAt time.Time    `db:"created_at"`
-	SentAt    sql.NullTime `db:"sent_at"`
+// notificationRow is a notification as scanned.
+type notificationRow struct {
+	domain.Notification
+	SentAt sql.NullTime `db:"sent_at"`
+}
+
+func (r notificationRow) notification() domain.Notification {
+	n := r.Notification
+	n.SentAt = r.SentAt.Time
+	return n
 }
 
 const notificationSelect = `SELECT n.id, n.order_id, o.number, n.kind, n.channel, n.recipient, n.subject, n.body, n.status, n.attempts,
@@ -141,31 +135,31 @@ const notificationSelect = `SELECT n.id, n.order_id, o.number, n.kind, n.channel
 
 // Notifications lists messages newest first, paging backwards from
 // beforeID (0: newest); the local outbox page of the demo.
-func (db *DB) Notifications(ctx context.Context, beforeID int64, limit int) ([]Notification, error) {
+func (db *DB) Notifications(ctx context.Context, beforeID int64, limit int) ([]domain.Notification, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
 	if beforeID <= 0 {
 		beforeID = 1 << 62
 	}
-	var out []Notification
-	if err := db.SelectContext(ctx, &out, notificationSelect+` WHERE n.id < $1 ORDER BY n.id DESC LIMIT $2`, beforeID, limit); err != nil {
+	out, err := selectAs(ctx, db, notificationRow.notification, notificationSelect+` WHERE n.id < $1 ORDER BY n.id DESC LIMIT $2`, beforeID, limit)
+	if err != nil {
 		return nil, fmt.Errorf("store: notifications: %w", err)
 	}
 	return out, nil
 }
 
 // NotificationByID returns one message, or ENOTFOUND.
-func (db *DB) NotificationByID(ctx context.Context, id int64) (Notification, error) {
-	var n Notification
-	if err := db.GetContext(ctx, &n, notificationSelect+` WHERE n.id = $1`, id); err != nil {
+func (db *DB) NotificationByID(ctx context.Context, id int64) (domain.Notification, error) {
+	n, err := getAs(ctx, db, notificationRow.notification, notificationSelect+` WHERE n.id = $1`, id)
+	if err != nil {
 		return n, notFound(err, "There is no notification %d.", id)
 	}
 	return n, nil
 }
 
 // SendFunc delivers one message and names how ("smtp", "local outbox").
-type SendFunc func(ctx context.Context, n Notification) (via string, err error)
+type SendFunc func(ctx context.Context, n domain.Notification) (via string, err error)
 
 // MaxNotificationAttempts is how often a failing message is tried before
 // it is marked failed.
@@ -183,8 +177,7 @@ func (db *DB) SendQueuedNotifications(ctx context.Context, send SendFunc, limit 
 	for done < limit {
 		handled := false
 		err := db.InTx(ctx, func(tx *Tx) error {
-			var n Notification
-			err := tx.GetContext(ctx, &n, notificationSelect+` WHERE n.status = 'queued' ORDER BY n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED`)
+			n, err := getAs(ctx, tx, notificationRow.notification, notificationSelect+` WHERE n.status = 'queued' ORDER BY n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED`)
 			if err == sql.ErrNoRows {
 				return nil
 			} else if err != nil {

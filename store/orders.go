@@ -15,81 +15,54 @@ import (
 	"stockline/domain"
 )
 
-// Order is an order header with its lines.
-type Order struct {
-	ID                 int64          `db:"id" json:"id"`
-	Number             string         `db:"number" json:"number"`
-	Channel            string         `db:"channel" json:"channel"`
-	Fulfilment         string         `db:"fulfilment" json:"fulfilment"`
-	Source             string         `db:"source" json:"source"`
-	ExternalRef        string         `db:"external_ref" json:"external_ref"`
-	Status             string         `db:"status" json:"status"`
-	HoldReason         string         `db:"hold_reason" json:"hold_reason,omitempty"`
-	CustomerName       string         `db:"customer_name" json:"-"`
-	CustomerEmail      string         `db:"customer_email" json:"-"`
-	CustomerPhone      string         `db:"customer_phone" json:"-"`
-	PaymentStatus      string         `db:"payment_status" json:"payment_status"`
-	PickupLocationID   sql.NullInt64  `db:"pickup_location_id" json:"-"`
-	PickupLocation     sql.NullString `db:"pickup_location" json:"-"`
-	PickupLocationName sql.NullString `db:"pickup_location_name" json:"-"`
-	PickupTimezone     sql.NullString `db:"pickup_timezone" json:"-"`
-	PromisedAt         sql.NullTime   `db:"promised_at" json:"-"`
-	PickupUntil        sql.NullTime   `db:"pickup_until" json:"-"`
-	PlacedAt           time.Time      `db:"placed_at" json:"placed_at"`
-	CreatedAt          time.Time      `db:"created_at" json:"-"`
-	UpdatedAt          time.Time      `db:"updated_at" json:"-"`
-	ReadyAt            sql.NullTime   `db:"ready_at" json:"-"`
-	ClosedAt           sql.NullTime   `db:"closed_at" json:"-"`
-	Lines              []OrderLine    `db:"-" json:"-"`
+// Order and OrderLine are the domain's; the names stay here so the write
+// paths read as before.
+type (
+	Order     = domain.Order
+	OrderLine = domain.OrderLine
+	StoreATP  = domain.StoreATP
+)
+
+// orderRow is an orders row as scanned: the nullable columns shadow the
+// domain fields and become plain values in order().
+type orderRow struct {
+	domain.Order
+	PickupLocationID   sql.NullInt64  `db:"pickup_location_id"`
+	PickupLocation     sql.NullString `db:"pickup_location"`
+	PickupLocationName sql.NullString `db:"pickup_location_name"`
+	PickupTimezone     sql.NullString `db:"pickup_timezone"`
+	PromisedAt         sql.NullTime   `db:"promised_at"`
+	PickupUntil        sql.NullTime   `db:"pickup_until"`
+	ReadyAt            sql.NullTime   `db:"ready_at"`
+	ClosedAt           sql.NullTime   `db:"closed_at"`
 }
 
-// Customer is the order's customer as the domain names it.
-func (o Order) Customer() domain.Customer {
-	return domain.Customer{Name: o.CustomerName, Email: o.CustomerEmail, Phone: o.CustomerPhone}
+func (r orderRow) order() domain.Order {
+	o := r.Order
+	o.PickupLocationID, o.PickupLocation, o.PickupLocationName, o.PickupTimezone =
+		r.PickupLocationID.Int64, r.PickupLocation.String, r.PickupLocationName.String, r.PickupTimezone.String
+	o.PromisedAt, o.PickupUntil, o.ReadyAt, o.ClosedAt = r.PromisedAt.Time, r.PickupUntil.Time, r.ReadyAt.Time, r.ClosedAt.Time
+	return o
 }
 
-// Facts is what the order's status is derived from.
-func (o Order) Facts() domain.OrderFacts {
-	f := domain.OrderFacts{Fulfilment: o.Fulfilment, Hold: o.HoldReason != ""}
-	for _, l := range o.Lines {
-		f.Lines = append(f.Lines, l.LineQty)
-	}
-	return f
-}
-
-// Open reports whether the order still has work: not completed or cancelled.
-func (o Order) Open() bool {
-	return o.Status != domain.OrderCompleted && o.Status != domain.OrderCancelled
-}
-
-// Line returns the line with id, or nil.
-func (o Order) Line(id int64) *OrderLine {
-	for i := range o.Lines {
-		if o.Lines[i].ID == id {
-			return &o.Lines[i]
-		}
-	}
-	return nil
-}
-
-// OrderLine is one line: a SKU at one location, with its quantity states.
-type OrderLine struct {
-	ID                int64          `db:"id"`
-	OrderID           int64          `db:"order_id"`
-	LineNo            int            `db:"line_no"`
-	ProductID         int64          `db:"product_id"`
-	SKU               string         `db:"sku"`
-	ProductName       string         `db:"product_name"`
-	Barcode           string         `db:"barcode"`
+// orderLineRow is an order_lines row as scanned.
+type orderLineRow struct {
+	domain.OrderLine
 	LocationID        sql.NullInt64  `db:"location_id"`
 	Location          sql.NullString `db:"location"`
 	ReservationID     sql.NullInt64  `db:"reservation_id"`
 	ReservationLineNo sql.NullInt64  `db:"reservation_line_no"`
 	MovedFrom         sql.NullInt64  `db:"moved_from"`
-	RejectedAt        pq.StringArray `db:"rejected_at"`           // codes of the stores that could not pick it
-	RejectedIDs       pq.Int64Array  `db:"rejected_location_ids"` // their ids
-	RejectReason      string         `db:"reject_reason"`
-	domain.LineQty
+	RejectedAt        pq.StringArray `db:"rejected_at"`
+	RejectedIDs       pq.Int64Array  `db:"rejected_location_ids"`
+}
+
+func (r orderLineRow) line() domain.OrderLine {
+	l := r.OrderLine
+	l.LocationID, l.Location = r.LocationID.Int64, r.Location.String
+	l.ReservationID, l.ReservationLineNo, l.MovedFrom = r.ReservationID.Int64, int(r.ReservationLineNo.Int64), r.MovedFrom.Int64
+	l.RejectedAt, l.RejectedIDs = []string(r.RejectedAt), []int64(r.RejectedIDs)
+	return l
 }
 
 const orderSelect = `SELECT o.id, o.number, o.channel, o.fulfilment, o.source, o.external_ref, o.status, o.hold_reason,
@@ -111,16 +84,21 @@ type queryer interface {
 }
 
 func loadOrder(ctx context.Context, q queryer, where string, arg any, lock bool) (Order, error) {
-	var o Order
+	var r orderRow
 	query := orderSelect + ` WHERE ` + where
 	if lock {
 		query += ` FOR UPDATE OF o`
 	}
-	if err := q.GetContext(ctx, &o, query, arg); err != nil {
-		return o, notFound(err, "There is no order %v.", arg)
+	if err := q.GetContext(ctx, &r, query, arg); err != nil {
+		return Order{}, notFound(err, "There is no order %v.", arg)
 	}
-	if err := q.SelectContext(ctx, &o.Lines, orderLineSelect+` WHERE ol.order_id = $1 ORDER BY ol.line_no`, o.ID); err != nil {
+	o := r.order()
+	var lines []orderLineRow
+	if err := q.SelectContext(ctx, &lines, orderLineSelect+` WHERE ol.order_id = $1 ORDER BY ol.line_no`, o.ID); err != nil {
 		return o, fmt.Errorf("store: order lines: %w", err)
+	}
+	for _, l := range lines {
+		o.Lines = append(o.Lines, l.line())
 	}
 	return o, nil
 }
@@ -132,6 +110,9 @@ func (db *DB) OrderByID(ctx context.Context, id int64) (Order, error) {
 
 // OrderByNumber returns one order by its number (SL-100001), or ENOTFOUND.
 func (db *DB) OrderByNumber(ctx context.Context, number string) (Order, error) {
+	if !storable(number) { // cannot match, and PostgreSQL would refuse it as text
+		return Order{}, domain.Errorf(domain.ENOTFOUND, "There is no order %v.", number)
+	}
 	return loadOrder(ctx, db, `o.number = $1`, NormalizeOrderNumber(number), false)
 }
 
@@ -147,19 +128,10 @@ func NormalizeOrderNumber(s string) string {
 	return s
 }
 
-// OrderSummary is one row of an order search.
-type OrderSummary struct {
-	ID             int64          `db:"id" json:"id"`
-	Number         string         `db:"number" json:"number"`
-	ExternalRef    string         `db:"external_ref" json:"external_ref"`
-	Channel        string         `db:"channel" json:"channel"`
-	Status         string         `db:"status" json:"status"`
-	CustomerName   string         `db:"customer_name" json:"-"`
-	CustomerEmail  string         `db:"customer_email" json:"-"`
-	PickupLocation sql.NullString `db:"pickup_location" json:"-"`
-	PlacedAt       time.Time      `db:"placed_at" json:"-"`
-	HoldReason     string         `db:"hold_reason" json:"-"`
-	Units          int            `db:"units" json:"-"`
+// orderSummaryRow is a search hit as scanned.
+type orderSummaryRow struct {
+	domain.OrderSummary
+	PickupLocation sql.NullString `db:"pickup_location"`
 }
 
 // OrderQuery filters SearchOrders. Q is what a person types: an order
@@ -180,7 +152,7 @@ type OrderQuery struct {
 // SearchOrders finds orders newest first and returns the BeforeID of the
 // next page (0 when this is the last). Every filter goes through an index,
 // so a search over a million orders answers in milliseconds.
-func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]OrderSummary, int64, error) {
+func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]domain.OrderSummary, int64, error) {
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
@@ -240,9 +212,15 @@ func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]OrderSummary, i
 			(SELECT COALESCE(sum(qty - moved), 0) FROM order_lines x WHERE x.order_id = o.id) AS units
 		FROM ` + from + ` LEFT JOIN locations pl ON pl.id = o.pickup_location_id
 		WHERE ` + where + ` ORDER BY o.id DESC LIMIT ` + arg(q.Limit+1)
-	var out []OrderSummary
-	if err := db.SelectContext(ctx, &out, query, args...); err != nil {
+	var rows []orderSummaryRow
+	if err := db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, 0, fmt.Errorf("store: search orders: %w", err)
+	}
+	var out []domain.OrderSummary
+	for _, r := range rows {
+		o := r.OrderSummary
+		o.PickupLocation = r.PickupLocation.String
+		out = append(out, o)
 	}
 	var next int64
 	if len(out) > q.Limit {
@@ -252,48 +230,19 @@ func (db *DB) SearchOrders(ctx context.Context, q OrderQuery) ([]OrderSummary, i
 	return out, next, nil
 }
 
-// Pickup queue tabs.
-const (
-	TabToPick  = "to_pick"
-	TabReady   = "ready"
-	TabOverdue = "overdue"
-	TabToShip  = "to_ship"
-)
-
-// PickupRow is one order in a store's pickup (or ship) queue.
-type PickupRow struct {
-	ID             int64          `db:"id"`
-	Number         string         `db:"number"`
-	Status         string         `db:"status"`
-	Channel        string         `db:"channel"`
-	CustomerName   string         `db:"customer_name"`
+// pickupRow is a queue row as scanned.
+type pickupRow struct {
+	domain.PickupRow
 	PickupLocation sql.NullString `db:"pickup_location"`
 	PickupTZ       sql.NullString `db:"pickup_timezone"`
 	PromisedAt     sql.NullTime   `db:"promised_at"`
 	PickupUntil    sql.NullTime   `db:"pickup_until"`
-	PlacedAt       time.Time      `db:"placed_at"`
-	HoldReason     string         `db:"hold_reason"`
-	Units          int            `db:"units"`   // open units of the order
-	ToPickHere     int            `db:"to_pick"` // reserved units at the queue's stores
-	PickedHere     int            `db:"picked"`  // picked units at the queue's stores
-	Lines          string         `db:"lines"`   // "2 × FOO-10001, 1 × FOO-10002"
 }
 
-// Due is the time the row is measured against: the promised ready time,
-// or for an order waiting on the shelf, the end of its pickup window.
-func (r PickupRow) Due() (time.Time, bool) {
-	if r.Status == domain.OrderReadyForPickup && r.PickupUntil.Valid {
-		return r.PickupUntil.Time, true
-	}
-	return r.PromisedAt.Time, r.PromisedAt.Valid
-}
-
-// QueueCounts is how many orders each tab holds.
-type QueueCounts struct {
-	ToPick  int
-	Ready   int
-	Overdue int
-	ToShip  int
+func (r pickupRow) row() domain.PickupRow {
+	p := r.PickupRow
+	p.PickupLocation, p.PickupTZ, p.PromisedAt, p.PickupUntil = r.PickupLocation.String, r.PickupTZ.String, r.PromisedAt.Time, r.PickupUntil.Time
+	return p
 }
 
 // queueCand is a candidate order with what its tabs are decided by.
@@ -307,6 +256,11 @@ type queueCand struct {
 	HoldReason  string       `db:"hold_reason"`
 	ToPick      int          `db:"to_pick"` // reserved units at the stores in scope
 	Picked      int          `db:"picked"`  // picked units at the stores in scope
+}
+
+func (c queueCand) facts() domain.QueueFacts {
+	return domain.QueueFacts{Status: c.Status, Fulfilment: c.Fulfilment, PromisedAt: c.PromisedAt.Time, PickupUntil: c.PickupUntil.Time,
+		AtMine: c.AtMine, OnHold: c.HoldReason != "", ToPick: c.ToPick, Picked: c.Picked}
 }
 
 // The queue's candidates: open pickup orders whose pickup store is in
@@ -341,51 +295,37 @@ const queueDetails = `
 	) q
 	WHERE o.id = ANY($1)`
 
-// PickupQueue returns one tab of the queue for the given location ids,
-// the most urgent first (at most limit rows), and the counts of every tab:
-//
-//	to pick: a pickup order with units reserved at these stores, or on hold
-//	         (units waiting for a decision) with its pickup store here;
-//	ready:   a pickup order ready for pickup at these stores;
-//	to ship: a ship order with units held at these stores;
-//	overdue: any of those past its promise (ready ones: past the end of
-//	         the pickup window).
-func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, now time.Time, limit int) ([]PickupRow, QueueCounts, error) {
-	var counts QueueCounts
+// PickupQueue returns one tab of the queue for the given location ids
+// (domain.QueueFacts.Tabs decides which), the most urgent first (at most
+// limit rows), and the counts of every tab.
+func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, now time.Time, limit int) ([]domain.PickupRow, domain.QueueCounts, error) {
+	var counts domain.QueueCounts
 	if limit <= 0 || limit > 200 {
 		limit = 100
 	}
 	if tab == "" {
-		tab = TabToPick
+		tab = domain.TabToPick
 	}
 	var cands []queueCand
 	if err := db.SelectContext(ctx, &cands, queueCandidates, pq.Array(locationIDs)); err != nil {
 		return nil, counts, fmt.Errorf("store: queue: %w", err)
 	}
-	due := func(c queueCand) (time.Time, bool) {
-		if c.Status == domain.OrderReadyForPickup && c.PickupUntil.Valid {
-			return c.PickupUntil.Time, true
-		}
-		return c.PromisedAt.Time, c.PromisedAt.Valid
+	type candFacts struct {
+		queueCand
+		f domain.QueueFacts
 	}
-	var page []queueCand
+	var page []candFacts
 	for _, c := range cands {
-		pick := c.Fulfilment == domain.FulfilPickup && (c.ToPick > 0 || c.HoldReason != "" && c.AtMine)
-		ready := c.Fulfilment == domain.FulfilPickup && c.Status == domain.OrderReadyForPickup && c.AtMine
-		ship := c.Fulfilment == domain.FulfilShip && c.ToPick+c.Picked > 0
-		d, ok := due(c)
-		overdue := ok && d.Before(now) && (pick || ready || ship)
-		counts.ToPick += b2i(pick)
-		counts.Ready += b2i(ready)
-		counts.ToShip += b2i(ship)
-		counts.Overdue += b2i(overdue)
-		if map[string]bool{TabToPick: pick, TabReady: ready, TabToShip: ship, TabOverdue: overdue}[tab] {
-			page = append(page, c)
+		f := c.facts()
+		tabs := f.Tabs(now)
+		counts.Add(tabs)
+		if tabs[tab] {
+			page = append(page, candFacts{c, f})
 		}
 	}
 	sort.SliceStable(page, func(i, j int) bool {
-		di, oki := due(page[i])
-		dj, okj := due(page[j])
+		di, oki := page[i].f.Due()
+		dj, okj := page[j].f.Due()
 		if oki != okj {
 			return oki
 		}
@@ -404,15 +344,15 @@ func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, 
 	for i, c := range page {
 		ids[i] = c.ID
 	}
-	var details []PickupRow
+	var details []pickupRow
 	if err := db.SelectContext(ctx, &details, queueDetails, pq.Array(ids)); err != nil {
 		return nil, counts, fmt.Errorf("store: queue details: %w", err)
 	}
-	byID := make(map[int64]PickupRow, len(details))
+	byID := make(map[int64]domain.PickupRow, len(details))
 	for _, d := range details {
-		byID[d.ID] = d
+		byID[d.ID] = d.row()
 	}
-	rows := make([]PickupRow, 0, len(page))
+	rows := make([]domain.PickupRow, 0, len(page))
 	for _, c := range page {
 		if r, ok := byID[c.ID]; ok {
 			r.ToPickHere, r.PickedHere = c.ToPick, c.Picked
@@ -422,13 +362,6 @@ func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, 
 	return rows, counts, nil
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // LocationIDs turns location codes into ids, skipping unknown codes.
 func (db *DB) LocationIDs(ctx context.Context, codes []string) ([]int64, error) {
 	var ids []int64
@@ -436,15 +369,6 @@ func (db *DB) LocationIDs(ctx context.Context, codes []string) ([]int64, error) 
 		return nil, fmt.Errorf("store: location ids: %w", err)
 	}
 	return ids, nil
-}
-
-// StoreATP is a store's available-to-promise for a SKU, as offered when a
-// line must move: reallocation targets and pickup store alternatives.
-type StoreATP struct {
-	LocationID int64  `db:"id"`
-	Code       string `db:"code"`
-	Name       string `db:"name"`
-	ATP        int    `db:"atp"`
 }
 
 // AlternativeStores lists the locations that could take qty units of the
@@ -500,6 +424,9 @@ func productBySKUIn(ctx context.Context, q queryer, sku string) (domain.Product,
 
 func locationByCodeIn(ctx context.Context, q queryer, code string) (domain.Location, error) {
 	var l domain.Location
+	if !storable(code) {
+		return l, domain.Errorf(domain.ENOTFOUND, "Location %q does not exist.", code)
+	}
 	err := q.GetContext(ctx, &l, `SELECT id, code, name, kind, region, timezone, pickup, ship_from_store FROM locations WHERE code = $1`, code)
 	if err != nil {
 		return l, notFound(err, "Location %q does not exist.", code)

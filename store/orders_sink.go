@@ -9,10 +9,11 @@ import (
 	"stockline/domain"
 )
 
-// The orders capability's OrderSink: ecommerce feeds' orders become
-// Stockline orders, and their cancellations cancel them, inside the
-// connector's transaction (connectors_orders.go).
-func init() { RegisterOrderSink(feedOrderSink{}) }
+// FeedOrderSink is the orders capability's OrderSink: ecommerce feeds'
+// orders become Stockline orders, and their cancellations cancel them,
+// inside the connector's transaction (connectors_orders.go). Open installs
+// it on every DB.
+func FeedOrderSink() OrderSink { return feedOrderSink{} }
 
 type feedOrderSink struct{}
 

@@ -44,7 +44,7 @@ func position(t *testing.T, db *store.DB, sku, loc string) domain.Position {
 	return pos
 }
 
-func mustCreate(t *testing.T, db *store.DB, in domain.NewOrder) store.Order {
+func mustCreate(t *testing.T, db *store.DB, in domain.NewOrder) domain.Order {
 	t.Helper()
 	res, err := db.CreateOrder(context.Background(), orderActor, in)
 	if err != nil {
@@ -53,13 +53,13 @@ func mustCreate(t *testing.T, db *store.DB, in domain.NewOrder) store.Order {
 	return res.Order
 }
 
-func openExceptions(t *testing.T, db *store.DB, kind, ref string) []store.ExceptionDetail {
+func openExceptions(t *testing.T, db *store.DB, kind, ref string) []domain.ExceptionDetail {
 	t.Helper()
 	rows, _, err := db.ListExceptions(context.Background(), store.ExceptionFilter{Kind: kind, Limit: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.ExceptionDetail
+	var out []domain.ExceptionDetail
 	for _, r := range rows {
 		if r.Ref == ref {
 			out = append(out, r)
@@ -85,15 +85,15 @@ func TestOrderPickupFlow(t *testing.T) {
 	if got := position(t, db, a, "S01"); got.Reserved != before.Reserved+2 {
 		t.Fatalf("reserved %d, want %d", got.Reserved, before.Reserved+2)
 	}
-	r, err := db.Reservation(ctx, o.Lines[0].ReservationID.Int64)
+	r, err := db.Reservation(ctx, o.Lines[0].ReservationID)
 	if err != nil || r.Status != domain.Committed || r.OrderRef != o.Number {
 		t.Fatalf("reservation: %+v %v", r, err)
 	}
 	mustCheck(t, db)
 
 	ids, _ := db.LocationIDs(ctx, []string{"S01"})
-	rows, counts, err := db.PickupQueue(ctx, ids, store.TabToPick, time.Now(), 200)
-	if err != nil || counts.ToPick == 0 || !slices.ContainsFunc(rows, func(r store.PickupRow) bool { return r.ID == o.ID && r.ToPickHere == 3 }) {
+	rows, counts, err := db.PickupQueue(ctx, ids, domain.TabToPick, time.Now(), 200)
+	if err != nil || counts.ToPick == 0 || !slices.ContainsFunc(rows, func(r domain.PickupRow) bool { return r.ID == o.ID && r.ToPickHere == 3 }) {
 		t.Fatalf("queue: %v %+v %+v", err, counts, rows)
 	}
 	// A wrong scan is refused and names what is expected.
@@ -164,7 +164,7 @@ func TestOrderOversellGoesOnHold(t *testing.T) {
 		t.Fatalf("held %d pending %d: %+v", held, pending, o.Lines)
 	}
 	ex := openExceptions(t, db, "oversell", o.Number)
-	if len(ex) != 1 || ex[0].Location.String != "S02" || ex[0].SKU.String != a {
+	if len(ex) != 1 || ex[0].Location != "S02" || ex[0].SKU != a {
 		t.Fatalf("oversell exceptions: %+v", ex)
 	}
 	if len(openExceptions(t, db, "payment_before_stock", o.Number)) != 1 {
@@ -213,10 +213,10 @@ func TestOrderRejectAndReallocate(t *testing.T) {
 	}
 	mustCheck(t, db)
 
-	if _, err := db.ReallocateLine(ctx, orderActor, o.ID, o.Lines[0].ID, []store.Allocation{{"S03", 3}}); domain.AsError(err) == nil || domain.AsError(err).Field != "location" {
+	if _, err := db.ReallocateLine(ctx, orderActor, o.ID, o.Lines[0].ID, []domain.LineAllocation{{Location: "S03", Qty: 3}}); domain.AsError(err) == nil || domain.AsError(err).Field != "location" {
 		t.Fatalf("back to the rejecting store: %v", err)
 	}
-	if _, err := db.ReallocateLine(ctx, orderActor, o.ID, o.Lines[0].ID, []store.Allocation{{"S04", 3}}); domain.ErrorCode(err) != domain.CodeInsufficientStock {
+	if _, err := db.ReallocateLine(ctx, orderActor, o.ID, o.Lines[0].ID, []domain.LineAllocation{{Location: "S04", Qty: 3}}); domain.ErrorCode(err) != domain.CodeInsufficientStock {
 		t.Fatalf("too little at S04: %v", err)
 	}
 	alts, err := db.AlternativeStores(ctx, domain.BOPIS, o.Lines[0].ProductID, o.Lines[0].RejectedIDs, 0)
@@ -224,12 +224,12 @@ func TestOrderRejectAndReallocate(t *testing.T) {
 		t.Fatalf("alternatives: %+v %v", alts, err)
 	}
 	// Split: 1 from S04, 2 from S05.
-	o, err = db.ReallocateLine(ctx, orderActor, o.ID, o.Lines[0].ID, []store.Allocation{{"S04", 1}, {"S05", 2}})
+	o, err = db.ReallocateLine(ctx, orderActor, o.ID, o.Lines[0].ID, []domain.LineAllocation{{Location: "S04", Qty: 1}, {Location: "S05", Qty: 2}})
 	if err != nil || o.Status != domain.OrderAllocated || len(o.Lines) != 3 || o.Lines[0].State() != "reallocated" {
 		t.Fatalf("split: %v %s %+v", err, o.Status, o.Lines)
 	}
 	for _, l := range o.Lines[1:] {
-		if !l.MovedFrom.Valid || len(l.RejectedAt) != 1 || l.RejectedAt[0] != "S03" {
+		if l.MovedFrom == 0 || len(l.RejectedAt) != 1 || l.RejectedAt[0] != "S03" {
 			t.Fatalf("new line %+v", l)
 		}
 	}
@@ -255,10 +255,10 @@ func TestOrderShipPartially(t *testing.T) {
 	setReservable(t, db, domain.ShipFromStore, a, "S02", 0)
 	o := mustCreate(t, db, domain.NewOrder{Channel: domain.ShipFromStore, Customer: domain.Customer{Email: "bo@example.com"},
 		Lines: []domain.OrderLineInput{{SKU: a, Qty: 2}, {SKU: b, Qty: 3}}})
-	if o.Status != domain.OrderAllocated || len(o.Lines) != 2 || o.Lines[0].Location.String == o.Lines[1].Location.String {
+	if o.Status != domain.OrderAllocated || len(o.Lines) != 2 || o.Lines[0].Location == o.Lines[1].Location {
 		t.Fatalf("split sourcing: %s %+v", o.Status, o.Lines)
 	}
-	var la, lb store.OrderLine
+	var la, lb domain.OrderLine
 	for _, l := range o.Lines {
 		if l.SKU == a {
 			la = l
@@ -266,19 +266,19 @@ func TestOrderShipPartially(t *testing.T) {
 			lb = l
 		}
 	}
-	if _, err := db.Ship(ctx, orderActor, o.ID, la.Location.String, []store.ShipLine{{la.ID, 2}}, "UPS", ""); domain.AsError(err).Field != "tracking" {
+	if _, err := db.Ship(ctx, orderActor, o.ID, la.Location, []store.ShipLine{{la.ID, 2}}, "UPS", ""); domain.AsError(err).Field != "tracking" {
 		t.Fatalf("no tracking: %v", err)
 	}
-	o, err := db.Ship(ctx, orderActor, o.ID, la.Location.String, []store.ShipLine{{la.ID, 2}}, "UPS", "1Z999")
+	o, err := db.Ship(ctx, orderActor, o.ID, la.Location, []store.ShipLine{{la.ID, 2}}, "UPS", "1Z999")
 	if err != nil || o.Status != domain.OrderPartiallyFulfilled {
 		t.Fatalf("first shipment: %v %s", err, o.Status)
 	}
-	o, err = db.Ship(ctx, orderActor, o.ID, lb.Location.String, []store.ShipLine{{lb.ID, 1}}, "", "TRK-2")
+	o, err = db.Ship(ctx, orderActor, o.ID, lb.Location, []store.ShipLine{{lb.ID, 1}}, "", "TRK-2")
 	if err != nil || o.Status != domain.OrderPartiallyFulfilled || o.Line(lb.ID).Reserved != 2 {
 		t.Fatalf("second shipment: %v %s", err, o.Status)
 	}
 	mustCheck(t, db)
-	o, err = db.Ship(ctx, orderActor, o.ID, lb.Location.String, []store.ShipLine{{lb.ID, 2}}, "", "TRK-3")
+	o, err = db.Ship(ctx, orderActor, o.ID, lb.Location, []store.ShipLine{{lb.ID, 2}}, "", "TRK-3")
 	if err != nil || o.Status != domain.OrderCompleted {
 		t.Fatalf("last shipment: %v %s", err, o.Status)
 	}
@@ -305,7 +305,7 @@ func TestOrderChangePickupLocation(t *testing.T) {
 	if e == nil || e.Code != domain.CodeInsufficientStock || !strings.Contains(e.Message, "S05") {
 		t.Fatalf("no stock at S02: %v", err)
 	}
-	if alts, _ := e.Details["alternatives"].([]store.StoreATP); len(alts) == 0 {
+	if alts, _ := e.Details["alternatives"].([]domain.StoreATP); len(alts) == 0 {
 		t.Fatalf("alternatives: %+v", e.Details)
 	}
 	if got := reservable(t, db, domain.BOPIS, a, "S01"); got != 0 {
@@ -316,7 +316,7 @@ func TestOrderChangePickupLocation(t *testing.T) {
 		t.Fatal(err, o.Status)
 	}
 	o, err = db.ChangePickupLocation(ctx, orderActor, o.ID, "S05")
-	if err != nil || o.PickupLocation.String != "S05" || o.Lines[0].Location.String != "S05" || o.Lines[0].Reserved != 2 || o.Status != domain.OrderAllocated {
+	if err != nil || o.PickupLocation != "S05" || o.Lines[0].Location != "S05" || o.Lines[0].Reserved != 2 || o.Status != domain.OrderAllocated {
 		t.Fatalf("moved: %v %+v %s", err, o.Lines, o.Status)
 	}
 	if reservable(t, db, domain.BOPIS, a, "S01") != 2 || reservable(t, db, domain.BOPIS, a, "S05") != 2 {
@@ -336,7 +336,7 @@ func TestOrderConcurrentChangesAndCancels(t *testing.T) {
 		setReservable(t, db, domain.BOPIS, a, s, 12)
 		setReservable(t, db, domain.BOPIS, b, s, 12)
 	}
-	var orders []store.Order
+	var orders []domain.Order
 	for i := range 6 {
 		orders = append(orders, mustCreate(t, db, newBopis(stores[i%len(stores)], domain.OrderLineInput{SKU: a, Qty: 2}, domain.OrderLineInput{SKU: b, Qty: 2})))
 	}
@@ -376,8 +376,8 @@ func TestOrderConcurrentChangesAndCancels(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, l := range o.Lines {
-			if l.Held() > 0 && l.Location.String != o.PickupLocation.String {
-				t.Fatalf("order %s line %s held at %s but pickup is %s", o.Number, l.SKU, l.Location.String, o.PickupLocation.String)
+			if l.Held() > 0 && l.Location != o.PickupLocation {
+				t.Fatalf("order %s line %s held at %s but pickup is %s", o.Number, l.SKU, l.Location, o.PickupLocation)
 			}
 		}
 	}
@@ -414,7 +414,7 @@ func TestOrderFromReservation(t *testing.T) {
 	}
 	in.Lines[0].Qty = 2
 	o := mustCreate(t, db, in)
-	if o.PickupLocation.String != "S07" || o.Status != domain.OrderAllocated || o.Lines[0].ReservationID.Int64 != r.ID {
+	if o.PickupLocation != "S07" || o.Status != domain.OrderAllocated || o.Lines[0].ReservationID != r.ID {
 		t.Fatalf("from reservation: %+v", o)
 	}
 	got, _ := db.Reservation(ctx, r.ID)
@@ -430,7 +430,7 @@ func TestOrderSinkCreatesAndCancels(t *testing.T) {
 	ctx := context.Background()
 	a := orderSKU(t, db, 11)
 	setReservable(t, db, domain.EcommerceShip, a, "DC1", 5)
-	sink := store.CurrentOrderSink()
+	sink := db.OrderSink()
 	if sink == nil {
 		t.Fatal("the orders capability registers an order sink")
 	}
@@ -489,7 +489,7 @@ func TestOrderSearch(t *testing.T) {
 	}
 }
 
-func containsOrder(rows []store.OrderSummary, id int64) bool {
+func containsOrder(rows []domain.OrderSummary, id int64) bool {
 	for _, r := range rows {
 		if r.ID == id {
 			return true
@@ -510,8 +510,8 @@ func TestNotificationsSendAndRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sent []store.Notification
-	n, err := db.SendQueuedNotifications(ctx, func(ctx context.Context, n store.Notification) (string, error) {
+	var sent []domain.Notification
+	n, err := db.SendQueuedNotifications(ctx, func(ctx context.Context, n domain.Notification) (string, error) {
 		if n.Kind != domain.NotifyReadyForPickup {
 			return "", fmt.Errorf("unexpected %s", n.Kind)
 		}
@@ -521,7 +521,7 @@ func TestNotificationsSendAndRelay(t *testing.T) {
 	if err != nil || n == 0 || len(sent) == 0 {
 		t.Fatalf("sent %d %v", n, err)
 	}
-	var mine *store.Notification
+	var mine *domain.Notification
 	for i := range sent {
 		if sent[i].OrderID == o.ID {
 			mine = &sent[i]

@@ -11,16 +11,11 @@ import (
 	"stockline/domain"
 )
 
-// TimelineEntry is one thing that happened to an order, from any record:
-// who or what did it, when, from which system, and a link to the record.
-type TimelineEntry struct {
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"`
-	Actor   string    `json:"actor"`
-	Source  string    `json:"source"`
-	Message string    `json:"message"`
-	Link    string    `json:"-"`
-	order   int       // tie-break within one instant: record order
+// timelineEntry is an entry with its tie-break within one instant: the
+// record it came from.
+type timelineEntry struct {
+	domain.TimelineEntry
+	order int
 }
 
 // OrderTimeline merges everything that happened to an order into one list,
@@ -36,8 +31,8 @@ type TimelineEntry struct {
 // Each source is read through an index on the order (order_events_order,
 // reservations_order_ref, ledger_source_ref), so the page costs the same
 // with a million orders as with ten.
-func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, error) {
-	var out []TimelineEntry
+func (db *DB) OrderTimeline(ctx context.Context, o domain.Order) ([]domain.TimelineEntry, error) {
+	var out []timelineEntry
 	var evs []struct {
 		ID      int64     `db:"id"`
 		At      time.Time `db:"at"`
@@ -51,7 +46,7 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 		return nil, fmt.Errorf("store: order events: %w", err)
 	}
 	for i, e := range evs {
-		out = append(out, TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Source: e.Source, Message: e.Message, Link: e.Link, order: 10 * i})
+		out = append(out, timelineEntry{domain.TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Source: e.Source, Message: e.Message, Link: e.Link}, 10 * i})
 	}
 
 	var res []struct {
@@ -75,18 +70,18 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 	for _, r := range res {
 		link := reservationLink(o.Number, r.ID)
 		refs = append(refs, fmt.Sprintf("reservation:%d", r.ID))
-		out = append(out, TimelineEntry{At: r.CreatedAt, Kind: "reservation", Actor: r.CreatedBy, Source: "reservations",
-			Message: fmt.Sprintf("Reservation %d held %s.", r.ID, r.Lines), Link: link, order: 1})
+		out = append(out, timelineEntry{domain.TimelineEntry{At: r.CreatedAt, Kind: "reservation", Actor: r.CreatedBy, Source: "reservations",
+			Message: fmt.Sprintf("Reservation %d held %s.", r.ID, r.Lines), Link: link}, 1})
 		if r.CommittedAt != nil && !r.CommittedAt.Equal(r.CreatedAt) {
-			out = append(out, TimelineEntry{At: *r.CommittedAt, Kind: "reservation", Actor: r.CreatedBy, Source: "reservations",
-				Message: fmt.Sprintf("Reservation %d committed to %s.", r.ID, o.Number), Link: link, order: 2})
+			out = append(out, timelineEntry{domain.TimelineEntry{At: *r.CommittedAt, Kind: "reservation", Actor: r.CreatedBy, Source: "reservations",
+				Message: fmt.Sprintf("Reservation %d committed to %s.", r.ID, o.Number), Link: link}, 2})
 		}
 		if r.ClosedAt != nil {
 			msg := fmt.Sprintf("Reservation %d %s (%s).", r.ID, r.Status, r.Lines)
 			if r.Reason != "" {
 				msg = fmt.Sprintf("Reservation %d %s (%s): %s.", r.ID, r.Status, r.Lines, r.Reason)
 			}
-			out = append(out, TimelineEntry{At: *r.ClosedAt, Kind: "reservation", Actor: "", Source: "reservations", Message: msg, Link: link, order: 3})
+			out = append(out, timelineEntry{domain.TimelineEntry{At: *r.ClosedAt, Kind: "reservation", Actor: "", Source: "reservations", Message: msg, Link: link}, 3})
 		}
 	}
 
@@ -99,9 +94,9 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 		return nil, fmt.Errorf("store: order ledger: %w", err)
 	}
 	for _, g := range led {
-		out = append(out, TimelineEntry{At: g.OccurredAt, Kind: "ledger", Actor: g.Actor, Source: g.Source,
+		out = append(out, timelineEntry{domain.TimelineEntry{At: g.OccurredAt, Kind: "ledger", Actor: g.Actor, Source: g.Source,
 			Message: fmt.Sprintf("Ledger: %s %+d at %s for %s (%s, %s).", g.Bucket, g.Delta, g.Location, g.SKU, g.Reason, g.SourceRef),
-			Link:    fmt.Sprintf("/inventory/%s?location=%s", g.SKU, g.Location), order: 4})
+			Link:    fmt.Sprintf("/inventory/%s?location=%s", g.SKU, g.Location)}, 4})
 	}
 	// Connector deliveries are order events of kind "connector", written by
 	// the order sink with the feed's source event id and how it arrived.
@@ -111,5 +106,9 @@ func (db *DB) OrderTimeline(ctx context.Context, o Order) ([]TimelineEntry, erro
 		}
 		return out[i].order < out[j].order
 	})
-	return out, nil
+	entries := make([]domain.TimelineEntry, len(out))
+	for i, e := range out {
+		entries[i] = e.TimelineEntry
+	}
+	return entries, nil
 }

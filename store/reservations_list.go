@@ -22,26 +22,9 @@ type ReservationFilter struct {
 	Limit     int // 1..200, default 50
 }
 
-// ReservationRow is one reservation line as the reservations page lists it.
-type ReservationRow struct {
-	ID          int64     `db:"id"`
-	LineNo      int       `db:"line_no"`
-	Channel     string    `db:"channel"`
-	Status      string    `db:"status"`
-	SKU         string    `db:"sku"`
-	ProductName string    `db:"product_name"`
-	Location    string    `db:"location"`
-	Timezone    string    `db:"timezone"`
-	Qty         int       `db:"qty"`
-	ExpiresAt   time.Time `db:"expires_at"`
-	CreatedAt   time.Time `db:"created_at"`
-	CheckoutRef string    `db:"checkout_ref"`
-	OrderRef    string    `db:"order_ref"`
-}
-
 // ListReservations returns one page of reservation lines, soonest expiry
 // first, and how many match in all.
-func (db *DB) ListReservations(ctx context.Context, f ReservationFilter) ([]ReservationRow, int, error) {
+func (db *DB) ListReservations(ctx context.Context, f ReservationFilter) ([]domain.ReservationRow, int, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
@@ -72,7 +55,7 @@ func (db *DB) ListReservations(ctx context.Context, f ReservationFilter) ([]Rese
 	}
 	args = append(args, f.Limit, max(0, f.Offset))
 	var rows []struct {
-		ReservationRow
+		domain.ReservationRow
 		Total int `db:"total"`
 	}
 	err := db.SelectContext(ctx, &rows, `SELECT r.id, rl.line_no, r.channel, r.status, p.sku, p.name AS product_name, l.code AS location,
@@ -83,7 +66,7 @@ func (db *DB) ListReservations(ctx context.Context, f ReservationFilter) ([]Rese
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list reservations: %w", err)
 	}
-	out := make([]ReservationRow, len(rows))
+	out := make([]domain.ReservationRow, len(rows))
 	total := 0
 	for i, r := range rows {
 		out[i], total = r.ReservationRow, r.Total
@@ -98,22 +81,14 @@ func (db *DB) ListReservations(ctx context.Context, f ReservationFilter) ([]Rese
 	return out, total, nil
 }
 
-// LocationHolds is how much a location holds for active reservations.
-type LocationHolds struct {
-	Location string `db:"location"`
-	Lines    int    `db:"lines"`
-	Units    int    `db:"units"`
-	Overdue  int    `db:"overdue"` // lines past their expiry (holds about to be swept, committed ones waiting)
-}
-
 // ReservationCounts sums the active reservation lines per location in
 // scope (nil means every location), in location code order.
-func (db *DB) ReservationCounts(ctx context.Context, scope []string, now time.Time) ([]LocationHolds, error) {
+func (db *DB) ReservationCounts(ctx context.Context, scope []string, now time.Time) ([]domain.LocationHolds, error) {
 	var codes any
 	if scope != nil {
 		codes = pq.Array(scope)
 	}
-	var out []LocationHolds
+	var out []domain.LocationHolds
 	err := db.SelectContext(ctx, &out, `SELECT l.code AS location, count(*) AS lines, sum(rl.qty) AS units,
 			count(*) FILTER (WHERE r.expires_at <= $2) AS overdue
 		FROM reservations r JOIN reservation_lines rl ON rl.reservation_id = r.id JOIN locations l ON l.id = rl.location_id

@@ -282,21 +282,26 @@ func (db *DB) DeleteSession(ctx context.Context, rawID string) error {
 	return err
 }
 
-// APIToken is a token's record; the raw token is shown only once.
-type APIToken struct {
-	ID         int64          `db:"id"`
-	Name       string         `db:"name"`
-	Prefix     string         `db:"prefix"`
+// apiTokenRow is an api_tokens row as scanned (never the hash).
+type apiTokenRow struct {
+	domain.APIToken
 	Scopes     pq.StringArray `db:"scopes"`
-	CreatedAt  time.Time      `db:"created_at"`
 	LastUsedAt sql.NullTime   `db:"last_used_at"`
 	RevokedAt  sql.NullTime   `db:"revoked_at"`
 }
 
+func (r apiTokenRow) token() domain.APIToken {
+	t := r.APIToken
+	t.Scopes, t.LastUsedAt, t.RevokedAt = []string(r.Scopes), r.LastUsedAt.Time, r.RevokedAt.Time
+	return t
+}
+
+const apiTokenCols = `id, name, prefix, scopes, created_at, last_used_at, revoked_at`
+
 // CreateToken stores a hashed API token with scopes. raw is the secret the
 // client will send; only its hash and first characters are kept.
-func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw string, scopes []string) (APIToken, error) {
-	var t APIToken
+func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw string, scopes []string) (domain.APIToken, error) {
+	var t domain.APIToken
 	if strings.TrimSpace(name) == "" {
 		return t, domain.FieldError("name", "Give the token a name.")
 	}
@@ -309,8 +314,9 @@ func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw str
 		}
 	}
 	err := db.InTx(ctx, func(tx *Tx) error {
-		err := tx.GetContext(ctx, &t, `INSERT INTO api_tokens (name, token_hash, prefix, scopes) VALUES ($1, $2, $3, $4)
-			RETURNING id, name, prefix, scopes, created_at, last_used_at, revoked_at`, name, hashToken(raw), raw[:min(len(raw), 8)], pq.Array(scopes))
+		var err error
+		t, err = getAs(ctx, tx, apiTokenRow.token, `INSERT INTO api_tokens (name, token_hash, prefix, scopes) VALUES ($1, $2, $3, $4)
+			RETURNING `+apiTokenCols, name, hashToken(raw), raw[:min(len(raw), 8)], pq.Array(scopes))
 		if err != nil {
 			return fmt.Errorf("store: create token: %w", err)
 		}
@@ -323,26 +329,27 @@ func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw str
 }
 
 // TokenByRaw returns the active token matching raw, or EUNAUTHORIZED.
-func (db *DB) TokenByRaw(ctx context.Context, raw string) (APIToken, error) {
-	var t APIToken
+func (db *DB) TokenByRaw(ctx context.Context, raw string) (domain.APIToken, error) {
+	var r apiTokenRow
 	// Every API request asks: prepared once per connection.
-	err := db.prepared().getDB(ctx, &t, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
+	err := db.prepared().getDB(ctx, &r, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
 		WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(raw))
+	t := r.token()
 	if err == sql.ErrNoRows {
 		return t, domain.Errorf(domain.EUNAUTHORIZED, "The API token is missing, unknown or revoked.")
 	} else if err != nil {
 		return t, fmt.Errorf("store: token: %w", err)
 	}
-	if !t.LastUsedAt.Valid || time.Since(t.LastUsedAt.Time) > time.Minute {
+	if t.LastUsedAt.IsZero() || time.Since(t.LastUsedAt) > time.Minute {
 		db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, t.ID)
 	}
 	return t, nil
 }
 
 // ListTokens returns every token, newest first, without secrets.
-func (db *DB) ListTokens(ctx context.Context) ([]APIToken, error) {
-	var out []APIToken
-	if err := db.SelectContext(ctx, &out, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC`); err != nil {
+func (db *DB) ListTokens(ctx context.Context) ([]domain.APIToken, error) {
+	out, err := selectAs(ctx, db, apiTokenRow.token, `SELECT `+apiTokenCols+` FROM api_tokens ORDER BY id DESC`)
+	if err != nil {
 		return nil, fmt.Errorf("store: tokens: %w", err)
 	}
 	return out, nil

@@ -14,7 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"stockline/store"
+	"stockline/domain"
 )
 
 // AdminAuditQuery is the audit page's filter and paging state.
@@ -57,7 +57,7 @@ func adminJSON(raw *json.RawMessage) string {
 
 // AdminAudit is the audit trail, newest first: who did what, when, to
 // which record, with the record before and after.
-func AdminAudit(v Ctx, rows []store.Audit, q AdminAuditQuery) templ.Component {
+func AdminAudit(v Ctx, rows []domain.Audit, q AdminAuditQuery) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -15,45 +15,13 @@ type Ctx struct {
 	User *domain.User
 	CSRF string
 	Path string
+	Nav  []NavItem // the links the user's role may follow (handlers derive them from the route table)
 }
 
 // NavItem is one link in the top navigation.
 type NavItem struct {
 	Label string
 	Href  string
-	Roles []domain.Role
-}
-
-// Nav lists every navigation link with the roles that see it. A link
-// appears only for roles whose route check would let them through.
-var Nav = []NavItem{
-	{"Exceptions", "/exceptions", domain.Roles},
-	{"Inventory", "/inventory", domain.Roles},
-	{"Locations", "/locations", domain.Roles},
-	{"Reservations", "/reservations", domain.Roles},
-	{"Channel policies", "/policies", []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}},
-	{"Counts", "/counts", []domain.Role{domain.RoleAssociate, domain.RoleInventoryLead, domain.RoleAdmin}},
-	{"Connectors", "/connectors", []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}},
-	{"Users", "/admin/users", []domain.Role{domain.RoleAdmin}},
-	{"API tokens", "/admin/tokens", []domain.Role{domain.RoleAdmin}},
-	{"Audit", "/admin/audit", []domain.Role{domain.RoleAdmin}},
-}
-
-// NavFor returns the links the user's role may follow.
-func NavFor(u *domain.User) []NavItem {
-	if u == nil {
-		return nil
-	}
-	var out []NavItem
-	for _, n := range Nav {
-		for _, r := range n.Roles {
-			if r == u.Role {
-				out = append(out, n)
-				break
-			}
-		}
-	}
-	return out
 }
 
 func active(v Ctx, href string) bool {

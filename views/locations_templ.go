@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 import (
 	"fmt"
-	"stockline/store"
+	"stockline/domain"
 )
 
 func locYesNo(b bool) string {
@@ -34,7 +34,7 @@ func locKindLabel(k string) string {
 }
 
 // LocationsPage lists every location with its flags and open exceptions.
-func LocationsPage(v Ctx, rows []store.LocationSummary) templ.Component {
+func LocationsPage(v Ctx, rows []domain.LocationSummary) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

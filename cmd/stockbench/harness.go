@@ -26,6 +26,7 @@ import (
 	"stockline/domain"
 	"stockline/handlers"
 	"stockline/store"
+	"stockline/store/benchdata"
 	"stockline/store/pgcluster"
 )
 
@@ -41,7 +42,7 @@ type harness struct {
 
 	// The locations × skus retailer, built once in positionsTemplate and
 	// handed to the sections that need it pristine (see positionsDB).
-	dataset     store.BenchDataset
+	dataset     benchdata.Dataset
 	built       bool
 	buildTime   time.Duration
 	pendingUses int // positionsDB calls still to come; the last one takes the template itself
@@ -72,23 +73,23 @@ func (h *harness) newDB(ctx context.Context, name string) (*store.DB, error) {
 }
 
 // positionsDB returns database name holding the locations × skus retailer
-// as LoadBenchDataset built it, untouched by any other section. The
+// as benchdata.LoadRetailer built it, untouched by any other section. The
 // retailer is built once; every use but the last gets a file copy of it
 // (CREATE DATABASE … TEMPLATE, a few seconds where building takes
 // tens), and the last use takes the template itself, renamed.
-func (h *harness) positionsDB(ctx context.Context, name string) (*store.DB, store.BenchDataset, error) {
+func (h *harness) positionsDB(ctx context.Context, name string) (*store.DB, benchdata.Dataset, error) {
 	if !h.built {
 		t := time.Now()
 		fmt.Fprintf(h.out, "building %d locations × %d SKUs = %d positions (with their opening ledger rows), once for every section that uses them...\n",
 			h.cfg.locations, h.cfg.skus, h.cfg.locations*h.cfg.skus)
 		db, err := h.newDB(ctx, positionsTemplate)
 		if err != nil {
-			return nil, store.BenchDataset{}, err
+			return nil, benchdata.Dataset{}, err
 		}
-		h.dataset, err = db.LoadBenchDataset(ctx, h.cfg.locations, h.cfg.skus)
+		h.dataset, err = benchdata.LoadRetailer(ctx, db, h.cfg.locations, h.cfg.skus)
 		db.Close()
 		if err != nil {
-			return nil, store.BenchDataset{}, err
+			return nil, benchdata.Dataset{}, err
 		}
 		h.built, h.buildTime = true, time.Since(t)
 		fmt.Fprintf(h.out, "positions built in %s\n", h.buildTime.Round(100*time.Millisecond))
@@ -101,7 +102,7 @@ func (h *harness) positionsDB(ctx context.Context, name string) (*store.DB, stor
 		how, stmt = "renamed from", fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, positionsTemplate, name)
 	}
 	if err := h.admin(stmt); err != nil {
-		return nil, store.BenchDataset{}, err
+		return nil, benchdata.Dataset{}, err
 	}
 	fmt.Fprintf(h.out, "database %s %s %s in %s\n", name, how, positionsTemplate, time.Since(t).Round(100*time.Millisecond))
 	db, err := store.Open(ctx, h.cluster.DSN(name))

@@ -24,6 +24,7 @@ import (
 	"stockline/connectors"
 	"stockline/connectors/sim"
 	"stockline/store"
+	"stockline/store/benchdata"
 )
 
 // ingestConfig is the section's flags.
@@ -61,7 +62,7 @@ func runIngest(ctx context.Context, h *harness) error {
 		if err != nil {
 			return err
 		}
-		if err := db.AddIngestBenchConnector(ctx); err != nil {
+		if err := benchdata.AddIngestConnector(ctx, db); err != nil {
 			db.Close()
 			return err
 		}
@@ -116,11 +117,11 @@ type feedStats struct {
 // generateFeed builds the feed: Square-style changes at random store
 // positions, in the order Square recorded them, some of them late,
 // redelivered or malformed.
-func generateFeed(cfg ingestConfig, locations, skus int) ([][]byte, []store.BaselineChange, feedStats) {
+func generateFeed(cfg ingestConfig, locations, skus int) ([][]byte, []benchdata.BaselineChange, feedStats) {
 	rng := mrand.New(mrand.NewPCG(2026, 5))
 	var st feedStats
 	feed := make([][]byte, 0, cfg.events)
-	cols := make([]store.BaselineChange, 0, cfg.events)
+	cols := make([]benchdata.BaselineChange, 0, cfg.events)
 	base := time.Now().Add(-3 * time.Hour)
 	step := 2 * time.Hour / time.Duration(cfg.events)
 	loc := func() string { return fmt.Sprintf("L%03d", 2+rng.IntN(locations-1)) }
@@ -140,7 +141,7 @@ func generateFeed(cfg ingestConfig, locations, skus int) ([][]byte, []store.Base
 		}
 		id := fmt.Sprintf("B%08d", i)
 		var raw []byte
-		bc := store.BaselineChange{SourceEventID: "square:adjustment:" + id, Type: "ADJUSTMENT", OccurredAt: sim.SquareTime(occurred)}
+		bc := benchdata.BaselineChange{SourceEventID: "square:adjustment:" + id, Type: "ADJUSTMENT", OccurredAt: sim.SquareTime(occurred)}
 		adj := func(from, to string, q int) []byte {
 			bc.Location, bc.Item, bc.FromState, bc.ToState, bc.Quantity = loc(), item(), from, to, fmt.Sprint(q)
 			return sim.SquareAdjustment(id, from, to, bc.Location, bc.Item, q, occurred, created)
@@ -166,13 +167,13 @@ func generateFeed(cfg ingestConfig, locations, skus int) ([][]byte, []store.Base
 				to = fmt.Sprintf("L%03d", 2+(rng.IntN(locations-1)+1)%(locations-1))
 			}
 			q := 1 + rng.IntN(4)
-			bc = store.BaselineChange{SourceEventID: "square:transfer:" + id, Type: "TRANSFER", OccurredAt: bc.OccurredAt,
+			bc = benchdata.BaselineChange{SourceEventID: "square:transfer:" + id, Type: "TRANSFER", OccurredAt: bc.OccurredAt,
 				Location: from, ToLocation: to, Item: item(), Quantity: fmt.Sprint(q)}
 			raw = sim.SquareTransfer(id, from, to, bc.Item, q, occurred, created)
 			st.transfers++
 		default:
 			q := 20 + rng.IntN(80)
-			bc = store.BaselineChange{SourceEventID: "square:physical_count:" + id, Type: "PHYSICAL_COUNT", OccurredAt: bc.OccurredAt,
+			bc = benchdata.BaselineChange{SourceEventID: "square:physical_count:" + id, Type: "PHYSICAL_COUNT", OccurredAt: bc.OccurredAt,
 				Location: loc(), Item: item(), Quantity: fmt.Sprint(q)}
 			raw = sim.SquareCount(id, bc.Location, bc.Item, q, occurred, created)
 			st.counts++
@@ -183,8 +184,8 @@ func generateFeed(cfg ingestConfig, locations, skus int) ([][]byte, []store.Base
 	return feed, cols, st
 }
 
-func runIngestBaseline(ctx context.Context, db *store.DB, cfg ingestConfig, feed []store.BaselineChange, out io.Writer) (ingestResult, error) {
-	c, err := db.ConnectorByName(ctx, store.IngestBenchConnector)
+func runIngestBaseline(ctx context.Context, db *store.DB, cfg ingestConfig, feed []benchdata.BaselineChange, out io.Writer) (ingestResult, error) {
+	c, err := db.ConnectorByName(ctx, benchdata.IngestConnector)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -192,7 +193,7 @@ func runIngestBaseline(ctx context.Context, db *store.DB, cfg ingestConfig, feed
 	t := time.Now()
 	applied := 0
 	for start := 0; start < len(feed); start += cfg.batch {
-		n, err := db.IngestBaseline(ctx, c.ID, feed[start:min(start+cfg.batch, len(feed))])
+		n, err := benchdata.IngestBaseline(ctx, db, c.ID, feed[start:min(start+cfg.batch, len(feed))])
 		if err != nil {
 			return ingestResult{}, err
 		}
@@ -215,7 +216,7 @@ func runIngestBaseline(ctx context.Context, db *store.DB, cfg ingestConfig, feed
 // consistency check.
 func runIngestReal(ctx context.Context, h *harness, db *store.DB, feed [][]byte, st feedStats) (ingestResult, error) {
 	cfg, out := h.cfg.ingest, h.out
-	c, err := db.ConnectorByName(ctx, store.IngestBenchConnector)
+	c, err := db.ConnectorByName(ctx, benchdata.IngestConnector)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -268,7 +269,7 @@ func runIngestReal(ctx context.Context, h *harness, db *store.DB, feed [][]byte,
 		accounted = fmt.Errorf("events unaccounted for: %+v", total)
 	}
 	h.addCheck("ingest", fmt.Sprintf("every event of %d applied once, dropped as a redelivery or dead-lettered", len(feed)), accounted)
-	pos, led, err := db.BenchOnHandTotals(ctx)
+	pos, led, err := benchdata.OnHandTotals(ctx, db)
 	if err == nil && pos != led {
 		err = fmt.Errorf("on hand over all positions is %d but the ledger sums to %d", pos, led)
 	}

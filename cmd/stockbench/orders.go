@@ -28,6 +28,7 @@ import (
 
 	"stockline/domain"
 	"stockline/store"
+	"stockline/store/benchdata"
 )
 
 // ordersConfig is the section's flags.
@@ -104,7 +105,7 @@ func runOrders(ctx context.Context, h *harness) error {
 	cfg := h.cfg.orders
 	t0 := time.Now()
 	fmt.Fprintf(h.out, "orders: generating %d orders set-based in SQL over the demo retailer...\n", cfg.orders)
-	ds, err := db.LoadOrdersBenchDataset(ctx, cfg.orders, func(step string, took time.Duration) {
+	ds, err := benchdata.LoadOrders(ctx, db, cfg.orders, func(step string, took time.Duration) {
 		fmt.Fprintf(h.out, "  %-30s %s\n", step, took.Round(10*time.Millisecond))
 	})
 	if err != nil {
@@ -135,7 +136,7 @@ func runOrders(ctx context.Context, h *harness) error {
 	randomOrder := func(r *mrand.Rand) int64 { return ds.MinID + r.Int64N(ds.MaxID-ds.MinID+1) }
 	randomEmail := func(r *mrand.Rand) string { return fmt.Sprintf("customer%d@example.com", r.IntN(250000)) }
 	pickupQueue := func(ctx context.Context, _ *mrand.Rand) error {
-		_, _, err := db.PickupQueue(ctx, s01, store.TabToPick, time.Now(), 50)
+		_, _, err := db.PickupQueue(ctx, s01, domain.TabToPick, time.Now(), 50)
 		return err
 	}
 	runs := []struct {
@@ -153,7 +154,10 @@ func runOrders(ctx context.Context, h *harness) error {
 				if err != nil {
 					return err
 				}
-				_, err = db.OrderTimeline(ctx, o)
+				if _, err = db.OrderTimeline(ctx, o); err != nil {
+					return err
+				}
+				_, err = db.OrderFulfilments(ctx, o.ID)
 				return err
 			}},
 		{"pickup queue", true,

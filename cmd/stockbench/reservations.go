@@ -18,6 +18,7 @@ import (
 
 	"stockline/domain"
 	"stockline/store"
+	"stockline/store/benchdata"
 )
 
 // reservationsConfig is the section's flags.
@@ -26,13 +27,16 @@ type reservationsConfig struct {
 	spread int
 	rate   int
 	runs   []string // hot, spread, availability
+	// availRates are the availability knee's steps (availability.go).
+	availRates []int
 }
 
 // reservations is the state one section run shares between its runs.
 type reservations struct {
 	h       *harness
 	db      *store.DB
-	ds      store.BenchDataset
+	ds      benchdata.Dataset
+	ceiling *benchdata.Ceiling // the raw-SQL ceiling
 	srv     *server
 	client  *http.Client
 	token   string
@@ -44,15 +48,18 @@ type reservations struct {
 	reqErr  error // the first run with failed requests
 }
 
+// reservationsDB is the section's database.
+const reservationsDB = "bench_reservations"
+
 func runReservations(ctx context.Context, h *harness) error {
-	const name = "bench_reservations"
+	const name = reservationsDB
 	db, ds, err := h.positionsDB(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer h.dropDB(name)
 	defer db.Close()
-	r := &reservations{h: h, db: db, ds: ds, expires: time.Now().Add(time.Hour), since: time.Now()}
+	r := &reservations{h: h, db: db, ds: ds, ceiling: benchdata.NewCeiling(db), expires: time.Now().Add(time.Hour), since: time.Now()}
 	if r.token, err = apiToken(ctx, db); err != nil {
 		return err
 	}
@@ -60,7 +67,9 @@ func runReservations(ctx context.Context, h *harness) error {
 		return err
 	}
 	defer r.srv.Close()
+	defer r.ceiling.Close()
 	r.client = r.srv.client()
+	defer listen(db)() // the availability cache's listener, as cmd/stockline runs it
 	cfg := h.cfg.reservations
 	fmt.Fprintf(h.out, "reservations: server on %s; each run: %s warm-up, %s measured\n", r.srv.base, h.cfg.warmup, h.cfg.duration)
 	if slices.Contains(cfg.runs, "hot") {
@@ -76,8 +85,10 @@ func runReservations(ctx context.Context, h *harness) error {
 		}
 	}
 	if slices.Contains(cfg.runs, "availability") {
-		if err := r.availability(ctx); err != nil {
-			return err
+		for _, run := range []func(context.Context) error{r.availability, r.availabilityKnee, r.availabilityBatch, r.availabilityStaleness} {
+			if err := run(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	h.addCheck("reservations", fmt.Sprintf("every request of %d runs answered (reservations 201 or 409)", r.runs), r.reqErr)
@@ -162,9 +173,9 @@ func (r *reservations) reservationRows(name string, app, ceiling stats, goal, le
 func (r *reservations) hot(ctx context.Context, n int) error {
 	ds := r.ds
 	ceiling := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
-		return r.db.BenchCeilingReserve(ctx, ds.HotLocation.ID, ds.CeilingSKU.ID, r.expires)
+		return r.ceiling.Reserve(ctx, ds.HotLocation.ID, ds.CeilingSKU.ID, r.expires)
 	})
-	if err := r.db.BenchCeilingReset(ctx, []int64{ds.HotLocation.ID}, []int64{ds.CeilingSKU.ID}); err != nil {
+	if err := r.ceiling.Reset(ctx, []int64{ds.HotLocation.ID}, []int64{ds.CeilingSKU.ID}); err != nil {
 		return err
 	}
 	app := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
@@ -178,7 +189,7 @@ func (r *reservations) hot(ctx context.Context, n int) error {
 // spread: a random SKU at a random store, against the ceiling on random
 // positions.
 func (r *reservations) spread(ctx context.Context) error {
-	prodIDs, err := r.db.BenchProductIDs(ctx)
+	prodIDs, err := benchdata.ProductIDs(ctx, r.db)
 	if err != nil {
 		return err
 	}
@@ -200,9 +211,9 @@ func (r *reservations) spread(ctx context.Context) error {
 		touchedMu.Lock()
 		touchedLoc, touchedProd = append(touchedLoc, l), append(touchedProd, p)
 		touchedMu.Unlock()
-		return r.db.BenchCeilingReserve(ctx, l, p, r.expires)
+		return r.ceiling.Reserve(ctx, l, p, r.expires)
 	})
-	if err := r.db.BenchCeilingReset(ctx, touchedLoc, touchedProd); err != nil {
+	if err := r.ceiling.Reset(ctx, touchedLoc, touchedProd); err != nil {
 		return err
 	}
 	skus := make([]string, len(prodIDs))
@@ -250,7 +261,7 @@ func checkAfter(ctx context.Context, db *store.DB, run string, since time.Time) 
 	if err != nil {
 		return err
 	}
-	over, err := db.Oversold(ctx)
+	over, err := benchdata.Oversold(ctx, db)
 	if err != nil {
 		return err
 	}

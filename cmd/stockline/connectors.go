@@ -21,26 +21,24 @@ import (
 // SIMULATORS=true (make run) it first starts the Square-style and
 // Shopify-style simulators on loopback and points the two demo connectors
 // at them; a plain serve starts none, and simulated connectors stay idle.
-func init() {
-	workerFactories = append(workerFactories, func(m *Main) func(ctx context.Context) {
-		sealer, err := connectors.NewSealer(m.Config.ConnectorSecretKey)
-		if err != nil {
-			m.Log.Error("connectors: CONNECTOR_SECRET_KEY unusable; only env: credentials will work", "err", err.Error())
-		}
-		return func(ctx context.Context) {
-			r := &connectors.Runner{DB: m.DB, Log: m.Log, Owner: instanceName(), Sealer: sealer, Simulators: m.Config.Simulators}
-			if m.Config.Simulators {
-				stop, err := startSimulators(ctx, m)
-				if err != nil {
-					m.Log.Error("simulators did not start", "err", err.Error())
-					r.Simulators = false
-				} else {
-					defer stop()
-				}
+func connectorWorker(m *Main) func(ctx context.Context) {
+	sealer, err := connectors.NewSealer(m.Config.ConnectorSecretKey)
+	if err != nil {
+		m.Log.Error("connectors: CONNECTOR_SECRET_KEY unusable; only env: credentials will work", "err", err.Error())
+	}
+	return func(ctx context.Context) {
+		r := &connectors.Runner{DB: m.DB, Log: m.Log, Owner: instanceName(), Sealer: sealer, Simulators: m.Config.Simulators}
+		if m.Config.Simulators {
+			stop, err := startSimulators(ctx, m)
+			if err != nil {
+				m.Log.Error("simulators did not start", "err", err.Error())
+				r.Simulators = false
+			} else {
+				defer stop()
 			}
-			r.Run(ctx)
 		}
-	})
+		r.Run(ctx)
+	}
 }
 
 // instanceName names this process on connector leases.

@@ -343,7 +343,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	for _, w := range workerFactories {
+	for _, w := range backgroundWorkers {
 		fn := w(m)
 		if fn == nil {
 			continue
@@ -378,10 +378,15 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// workerFactories build the background goroutines from the running
-// program; each returns the loop to run, or nil when it is switched off.
-// Capabilities append to it from their own files.
-var workerFactories []func(m *Main) func(ctx context.Context)
+// backgroundWorkers are the background goroutines, each built from the running
+// program; a builder returns the loop to run, or nil when it is switched
+// off. To add a worker, add it here.
+var backgroundWorkers = []func(m *Main) func(ctx context.Context){
+	connectorWorker,    // connectors.go: feed pulls under leases, and the simulators
+	notifyWorker,       // notify.go: outbox relay and customer messages
+	sweeperWorker,      // sweeper.go: expired holds and old idempotency keys
+	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
+}
 
 // Close shuts down in order: HTTP, then workers, then the database.
 func (m *Main) Close() error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"stockline/domain"
 	"stockline/store"
 )
 
@@ -18,14 +19,12 @@ import (
 // customer messages, by SMTP when SMTP_ADDR is set and otherwise to the
 // local outbox page (/notifications). Several instances may run it: both
 // steps take rows with FOR UPDATE SKIP LOCKED.
-func init() {
-	workerFactories = append(workerFactories, func(m *Main) func(ctx context.Context) {
-		send := localSender
-		if m.Config.SMTPAddr != "" {
-			send = smtpSender(m.Config.SMTPAddr, m.Config.SMTPFrom)
-		}
-		return func(ctx context.Context) { relayAndNotify(ctx, m.DB, m.Log, m.Config.NotifyInterval, send) }
-	})
+func notifyWorker(m *Main) func(ctx context.Context) {
+	send := localSender
+	if m.Config.SMTPAddr != "" {
+		send = smtpSender(m.Config.SMTPAddr, m.Config.SMTPFrom)
+	}
+	return func(ctx context.Context) { relayAndNotify(ctx, m.DB, m.Log, m.Config.NotifyInterval, send) }
 }
 
 const (
@@ -49,13 +48,13 @@ func relayAndNotify(ctx context.Context, db *store.DB, log *slog.Logger, interva
 
 // localSender delivers to the local outbox: the message is already stored
 // and shown on /notifications, so delivering is recording it as sent.
-func localSender(ctx context.Context, n store.Notification) (string, error) {
+func localSender(ctx context.Context, n domain.Notification) (string, error) {
 	return "local outbox", nil
 }
 
 // smtpSender delivers by plain SMTP to addr (host:port) from from.
 func smtpSender(addr, from string) store.SendFunc {
-	return func(ctx context.Context, n store.Notification) (string, error) {
+	return func(ctx context.Context, n domain.Notification) (string, error) {
 		if strings.ContainsAny(n.Recipient, "\r\n") || strings.ContainsAny(from, "\r\n") {
 			return "", fmt.Errorf("refusing a header with a line break")
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"stockline/store"
+	"stockline/domain"
 )
 
 // fakeSMTP accepts one message on loopback and returns what it received.
@@ -71,7 +71,7 @@ func fakeSMTP(t *testing.T) (addr string, got <-chan string) {
 func TestSMTPSender(t *testing.T) {
 	addr, got := fakeSMTP(t)
 	send := smtpSender(addr, "orders@shop.example")
-	n := store.Notification{ID: 7, Recipient: "ann@example.com", Subject: "Order SL-1 is ready for pickup", Body: "Hi Ann,\nyour order is ready."}
+	n := domain.Notification{ID: 7, Recipient: "ann@example.com", Subject: "Order SL-1 is ready for pickup", Body: "Hi Ann,\nyour order is ready."}
 	via, err := send(context.Background(), n)
 	if err != nil || !strings.HasPrefix(via, "smtp ") {
 		t.Fatalf("send: %q %v", via, err)

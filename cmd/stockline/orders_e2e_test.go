@@ -146,7 +146,7 @@ func TestOrderJourneys(t *testing.T) {
 	}
 	var atS03 bool
 	for _, l := range o.Lines {
-		atS03 = atS03 || l.Location.String == "S03" && l.Reserved == 2
+		atS03 = atS03 || l.Location == "S03" && l.Reserved == 2
 	}
 	if !atS03 {
 		t.Fatalf("lines after reallocation: %+v", o.Lines)

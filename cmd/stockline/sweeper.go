@@ -8,10 +8,9 @@ import (
 	"stockline/store"
 )
 
-func init() {
-	workerFactories = append(workerFactories, func(m *Main) func(ctx context.Context) {
-		return func(ctx context.Context) { sweepReservations(ctx, m.DB, m.Log, m.Config.SweepInterval) }
-	})
+// sweeperWorker expires overdue reservation holds and old idempotency keys.
+func sweeperWorker(m *Main) func(ctx context.Context) {
+	return func(ctx context.Context) { sweepReservations(ctx, m.DB, m.Log, m.Config.SweepInterval) }
 }
 
 // sweepBatch is how many overdue holds one sweep transaction expires.

@@ -1,7 +1,7 @@
-package store
+package benchdata
 
 // The SQL behind the ingest section of `make bench` (cmd/stockbench): the
-// connector the feed arrives through, over the retailer LoadBenchDataset
+// connector the feed arrives through, over the retailer LoadRetailer
 // builds, and the bare-SQL baseline the apply path is measured against. It
 // runs only on the benchmark's own throwaway cluster.
 
@@ -12,18 +12,19 @@ import (
 	"github.com/lib/pq"
 
 	"stockline/domain"
+	"stockline/store"
 )
 
-// IngestBenchConnector is the connector the ingest benchmark feeds.
-const IngestBenchConnector = "bench-pos"
+// IngestConnector is the connector the ingest benchmark feeds.
+const IngestConnector = "bench-pos"
 
-// AddIngestBenchConnector adds the Square-style connector the ingest
+// AddIngestConnector adds the Square-style connector the ingest
 // benchmark feeds to a database LoadBenchDataset filled, with a mapping for
 // every location and product: locations are L001… in id order (the DC
 // first, then the stores), items I000001… by their SKU's number
 // (BEN-000001 is I000001).
-func (db *DB) AddIngestBenchConnector(ctx context.Context) error {
-	c, err := db.CreateConnector(ctx, domain.SystemActor("bench"), NewConnector{Name: IngestBenchConnector, Kind: "pos", Adapter: "square",
+func AddIngestConnector(ctx context.Context, db *store.DB) error {
+	c, err := db.CreateConnector(ctx, domain.SystemActor("bench"), store.NewConnector{Name: IngestConnector, Kind: "pos", Adapter: "square",
 		BaseURL: "http://127.0.0.1:1", Enabled: true})
 	if err != nil {
 		return err
@@ -36,7 +37,7 @@ func (db *DB) AddIngestBenchConnector(ctx context.Context) error {
 	}
 	for _, q := range steps {
 		if _, err := db.ExecContext(ctx, q, c.ID); err != nil {
-			return fmt.Errorf("store: bench mappings: %w", err)
+			return fmt.Errorf("benchdata: mappings: %w", err)
 		}
 	}
 	_, err = db.ExecContext(ctx, `ANALYZE connectors; ANALYZE connector_mappings`)
@@ -65,8 +66,8 @@ type BaselineChange struct {
 // ledger rows and position updates for the events that were new (state
 // pairs decided by a CASE, counts as count minus on hand). It is the
 // ceiling the real apply path is compared with.
-func (db *DB) IngestBaseline(ctx context.Context, connectorID int64, batch []BaselineChange) (applied int, err error) {
-	err = db.InTx(ctx, func(tx *Tx) error {
+func IngestBaseline(ctx context.Context, db *store.DB, connectorID int64, batch []BaselineChange) (applied int, err error) {
+	err = db.InTx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			CREATE TEMP TABLE IF NOT EXISTS bench_stage (sid text, type text, occ timestamptz, item text, loc text, loc2 text,
 				from_state text, to_state text, qty int, payload text) ON COMMIT DELETE ROWS;
@@ -137,7 +138,7 @@ func (db *DB) IngestBaseline(ctx context.Context, connectorID int64, batch []Bas
 			}
 		}
 		// Positions are keyed lookups, as in the real path.
-		if err := keyedPlans(ctx, tx, true); err != nil {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bench_moves m SET delta = m.counted - p.on_hand
@@ -157,10 +158,10 @@ func (db *DB) IngestBaseline(ctx context.Context, connectorID int64, batch []Bas
 	return applied, err
 }
 
-// BenchOnHandTotals sums on_hand over every position and over the ledger:
+// OnHandTotals sums on_hand over every position and over the ledger:
 // the two agree when every movement reached both. It is the benchmark's
 // quick whole-database check (Check itself is the thorough one).
-func (db *DB) BenchOnHandTotals(ctx context.Context) (positions, ledger int64, err error) {
+func OnHandTotals(ctx context.Context, db *store.DB) (positions, ledger int64, err error) {
 	err = db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(sum(on_hand), 0) FROM positions),
 		(SELECT COALESCE(sum(delta), 0) FROM ledger WHERE bucket = 'on_hand')`).Scan(&positions, &ledger)
 	return

@@ -1,14 +1,16 @@
-package store
+package benchdata
 
 import (
 	"context"
 	"fmt"
 	"strings"
 	"time"
+
+	"stockline/store"
 )
 
-// OrdersBenchDataset is what LoadOrdersBenchDataset built.
-type OrdersBenchDataset struct {
+// OrdersDataset is what LoadOrdersDataset built.
+type OrdersDataset struct {
 	Orders    int   `db:"orders"` // orders in the table
 	Open      int   `db:"open"`   // of them still open (allocated, with committed reservations)
 	MinID     int64 `db:"minid"`  // the bench orders' id range
@@ -18,7 +20,7 @@ type OrdersBenchDataset struct {
 	OpenAtS01 int   `db:"opens01"` // open pickup orders whose pickup store is S01
 }
 
-// LoadOrdersBenchDataset adds n orders to a seeded demo database, set-based
+// LoadOrders adds n orders to a seeded demo database, set-based
 // in SQL (the orders section of cmd/stockbench): two thirds bopis at the pickup stores, one third
 // shipped from DC1; the newest one in 200 still open, as in a real shop
 // where the old orders are done (allocated, held by a committed
@@ -27,8 +29,8 @@ type OrdersBenchDataset struct {
 // cancelled, the rest completed; one or two lines each; a created and a
 // status event per order on the timeline; customers' emails and phones
 // repeat across orders as real customers' do.
-func (db *DB) LoadOrdersBenchDataset(ctx context.Context, n int, progress func(step string, took time.Duration)) (OrdersBenchDataset, error) {
-	var ds OrdersBenchDataset
+func LoadOrders(ctx context.Context, db *store.DB, n int, progress func(step string, took time.Duration)) (OrdersDataset, error) {
+	var ds OrdersDataset
 	steps := []struct{ what, sql string }{
 		{"orders", `
 			WITH st AS (SELECT array_agg(id ORDER BY code) AS a, count(*)::int AS n FROM locations WHERE pickup AND kind = 'store'),
@@ -117,7 +119,7 @@ func (db *DB) LoadOrdersBenchDataset(ctx context.Context, n int, progress func(s
 		}
 		t := time.Now()
 		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			return ds, fmt.Errorf("store: orders bench %s: %w", s.what, err)
+			return ds, fmt.Errorf("benchdata: orders %s: %w", s.what, err)
 		}
 		if progress != nil {
 			progress(s.what, time.Since(t))

@@ -1,22 +1,25 @@
-package store
-
-// The SQL behind `make bench` (cmd/stockbench): a generated retailer at
-// scale, and the raw-SQL ceiling the reservation path is measured against.
-// It runs only on the benchmark's own throwaway cluster.
+// Package benchdata holds the SQL behind `make bench` (cmd/stockbench):
+// the generated retailer at scale, the orders and feed datasets, and the
+// raw-SQL ceilings and baselines the application's paths are measured
+// against. It runs only on the benchmark's own throwaway cluster. Only
+// cmd/stockbench and tests import it (a test checks that no production
+// package does), so none of it ships in the stockline binary; it lives
+// under store/ because SQL lives only there.
+package benchdata
 
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"stockline/domain"
+	"stockline/store"
 )
 
-// BenchDataset is what LoadBenchDataset built.
-type BenchDataset struct {
+// Dataset is what LoadRetailer built.
+type Dataset struct {
 	Locations   int
 	SKUs        int
 	Positions   int
@@ -25,11 +28,11 @@ type BenchDataset struct {
 	CeilingSKU  domain.Product  // the raw-SQL ceiling's own hot position, at HotLocation
 }
 
-// benchHotStock is added to the hot positions. on_hand: enough that no run can
+// hotStock is added to the hot positions. on_hand: enough that no run can
 // sell them out, so every request measures a successful hold.
-const benchHotStock = 1_000_000
+const hotStock = 1_000_000
 
-// LoadBenchDataset fills an empty, migrated database with a generated
+// LoadRetailer fills an empty, migrated database with a generated
 // retailer, set-based in SQL: one DC and locations-1 pickup stores (every
 // other one ships from store), skus products, a position for every pair
 // with 20–99 units on hand, and the opening ledger rows behind them, so
@@ -37,14 +40,14 @@ const benchHotStock = 1_000_000
 // are dropped during the load and rebuilt after it, which is several times
 // faster than maintaining them row by row. The default channel policies
 // are saved. It refuses a database that already has locations.
-func (db *DB) LoadBenchDataset(ctx context.Context, locations, skus int) (BenchDataset, error) {
-	ds := BenchDataset{Locations: locations, SKUs: skus, Positions: locations * skus}
+func LoadRetailer(ctx context.Context, db *store.DB, locations, skus int) (Dataset, error) {
+	ds := Dataset{Locations: locations, SKUs: skus, Positions: locations * skus}
 	if locations < 2 || skus < 3 {
-		return ds, fmt.Errorf("store: bench dataset needs at least 2 locations and 3 SKUs")
+		return ds, fmt.Errorf("benchdata: dataset needs at least 2 locations and 3 SKUs")
 	}
 	var n int
 	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM locations`); err != nil || n > 0 {
-		return ds, fmt.Errorf("store: bench dataset needs an empty database (found %d locations): %v", n, err)
+		return ds, fmt.Errorf("benchdata: dataset needs an empty database (found %d locations): %v", n, err)
 	}
 	conn, err := db.Connx(ctx)
 	if err != nil {
@@ -53,7 +56,7 @@ func (db *DB) LoadBenchDataset(ctx context.Context, locations, skus int) (BenchD
 	defer conn.Close()
 	exec := func(q string, args ...any) error {
 		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("store: bench dataset: %w\n%s", err, q)
+			return fmt.Errorf("benchdata: dataset: %w\n%s", err, q)
 		}
 		return nil
 	}
@@ -115,7 +118,7 @@ func (db *DB) LoadBenchDataset(ctx context.Context, locations, skus int) (BenchD
 			return ds, err
 		}
 	}
-	for _, p := range DefaultPolicies() {
+	for _, p := range store.DefaultPolicies() {
 		if err := db.SavePolicy(ctx, domain.SystemActor("bench"), p); err != nil {
 			return ds, err
 		}
@@ -130,7 +133,7 @@ func (db *DB) LoadBenchDataset(ctx context.Context, locations, skus int) (BenchD
 		return ds, err
 	}
 	for _, p := range []domain.Product{ds.HotSKU, ds.CeilingSKU} {
-		counted := benchHotStock
+		counted := hotStock
 		if _, err := db.Adjust(ctx, domain.SystemActor("bench"), p.SKU, ds.HotLocation.Code,
 			domain.Adjustment{Reason: domain.ReasonReceived, Delta: &counted, Note: "bench hot stock"}); err != nil {
 			return ds, err
@@ -149,7 +152,7 @@ func dropIndexes(ctx context.Context, conn *sqlx.Conn, tables ...string) ([]stri
 	}
 	if err := conn.SelectContext(ctx, &cons, `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
 		FROM pg_constraint WHERE conrelid = ANY($1::text[]::regclass[]) AND contype IN ('p', 'u')`, pq.Array(tables)); err != nil {
-		return nil, fmt.Errorf("store: bench dataset: %w", err)
+		return nil, fmt.Errorf("benchdata: dataset: %w", err)
 	}
 	var idx []struct {
 		Name string `db:"indexname"`
@@ -158,81 +161,20 @@ func dropIndexes(ctx context.Context, conn *sqlx.Conn, tables ...string) ([]stri
 	if err := conn.SelectContext(ctx, &idx, `SELECT indexname, indexdef FROM pg_indexes
 		WHERE schemaname = current_schema() AND tablename = ANY($1)
 			AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))`, pq.Array(tables)); err != nil {
-		return nil, fmt.Errorf("store: bench dataset: %w", err)
+		return nil, fmt.Errorf("benchdata: dataset: %w", err)
 	}
 	var rebuild []string
 	for _, c := range cons {
 		if _, err := conn.ExecContext(ctx, `ALTER TABLE `+c.Table+` DROP CONSTRAINT `+pq.QuoteIdentifier(c.Name)); err != nil {
-			return nil, fmt.Errorf("store: bench dataset: %w", err)
+			return nil, fmt.Errorf("benchdata: dataset: %w", err)
 		}
 		rebuild = append(rebuild, `ALTER TABLE `+c.Table+` ADD CONSTRAINT `+pq.QuoteIdentifier(c.Name)+` `+c.Def)
 	}
 	for _, i := range idx {
 		if _, err := conn.ExecContext(ctx, `DROP INDEX `+pq.QuoteIdentifier(i.Name)); err != nil {
-			return nil, fmt.Errorf("store: bench dataset: %w", err)
+			return nil, fmt.Errorf("benchdata: dataset: %w", err)
 		}
 		rebuild = append(rebuild, i.Def)
 	}
 	return rebuild, nil
-}
-
-// BenchCeilingReserve is the raw-SQL ceiling: one statement that takes a
-// unit from the position with the conditional UPDATE and inserts the
-// reservation row, committed durably on its own (autocommit), from a
-// statement prepared once per connection. ok is false
-// when the position had no unit left.
-func (db *DB) BenchCeilingReserve(ctx context.Context, locationID, productID int64, expires time.Time) (bool, error) {
-	var n int
-	// Prepared, as the application's own hot statements are.
-	err := db.prepared().getRow(ctx, `WITH u AS (
-			UPDATE positions SET reserved = reserved + 1
-			WHERE location_id = $1 AND product_id = $2
-				AND on_hand - reserved - damaged - quality_hold - transfer_out - 1 >= 1
-			RETURNING 1
-		), r AS (
-			INSERT INTO reservations (channel, status, checkout_ref, expires_at, created_at, created_by)
-			SELECT 'bopis', 'released', 'bench-ceiling', $3, now(), 'system:bench-ceiling' FROM u
-			RETURNING 1
-		)
-		SELECT count(*) FROM r`, []any{locationID, productID, expires}, &n)
-	return n == 1, err
-}
-
-// BenchCeilingReset undoes the ceiling's effect on the given positions:
-// reserved goes back to what the ledger says and the ceiling's rows go, so
-// the consistency check judges only the application's work.
-func (db *DB) BenchCeilingReset(ctx context.Context, locationIDs, productIDs []int64) error {
-	_, err := db.ExecContext(ctx, `WITH t AS (SELECT DISTINCT * FROM unnest($1::bigint[], $2::bigint[]) AS t(loc, prod))
-		UPDATE positions p SET reserved = COALESCE((SELECT sum(delta) FROM ledger g
-			WHERE g.location_id = p.location_id AND g.product_id = p.product_id AND g.bucket = 'reserved'), 0)
-		FROM t WHERE p.location_id = t.loc AND p.product_id = t.prod`, pq.Array(locationIDs), pq.Array(productIDs))
-	if err != nil {
-		return fmt.Errorf("store: bench ceiling reset: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `DELETE FROM reservations WHERE checkout_ref = 'bench-ceiling' AND created_by = 'system:bench-ceiling'`); err != nil {
-		return fmt.Errorf("store: bench ceiling reset: %w", err)
-	}
-	return nil
-}
-
-// BenchProductIDs returns every product id, for the load generator's
-// random picks.
-func (db *DB) BenchProductIDs(ctx context.Context) ([]int64, error) {
-	var ids []int64
-	if err := db.SelectContext(ctx, &ids, `SELECT id FROM products ORDER BY id`); err != nil {
-		return nil, fmt.Errorf("store: bench products: %w", err)
-	}
-	return ids, nil
-}
-
-// Oversold counts positions holding more for reservations than they have
-// sellable: reserved above on_hand less damaged, quality hold and transfer
-// out. A correct reservation path keeps it at zero.
-func (db *DB) Oversold(ctx context.Context) (int, error) {
-	var n int
-	err := db.GetContext(ctx, &n, `SELECT count(*) FROM positions WHERE reserved > 0 AND reserved > on_hand - damaged - quality_hold - transfer_out`)
-	if err != nil {
-		return 0, fmt.Errorf("store: oversold: %w", err)
-	}
-	return n, nil
 }
