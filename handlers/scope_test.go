@@ -78,7 +78,7 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 	}
 	var held *store.OrderLine
 	for i := range after.Lines {
-		if after.Lines[i].Location.String == "S07" && after.Lines[i].Held() > 0 {
+		if after.Lines[i].Location == "S07" && after.Lines[i].Held() > 0 {
 			held = &after.Lines[i]
 		}
 	}
