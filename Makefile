@@ -51,12 +51,14 @@ vulncheck:
 	  echo "vulncheck: $$($(GO) env GOVERSION), database golang.org/x/vulndb@$(VULNDB_VERSION) ($$(ls $$dir/data/osv | wc -l) advisories)"; \
 	  $(GO) tool govulncheck -db "file://$$dir/data/osv" -format json ./... | $(GO) run ./cmd/vulntriage -triage vulncheck-triage.txt
 
-## fuzz-short: every connector payload parser and the count CSV parser under go test -fuzz for FUZZTIME each.
+## fuzz-short: every connector payload parser, the count CSV parser and the HTTP edge's parsers (form decoding, query
+## string, Idempotency-Key, sign-in next, webhook dead-letter escaping) under go test -fuzz for FUZZTIME each.
 ## A count (Nx), not a duration: a timed run can end while the fuzzer is still handling a new input and then
 ## fails with "context deadline exceeded" though nothing crashed; a count has no deadline. 100000x is ~2-5 s a target.
 FUZZTIME ?= 100000x
 FUZZ_TARGETS := FuzzParseSquareChange FuzzParseShopifyOrder FuzzParseShopifyRefund FuzzParseShopifyInventoryLevel \
-	FuzzParseShopifyWebhook FuzzParseCountCSV FuzzParseCountEvent FuzzParseWholeQuantity FuzzParseRetryAfter FuzzVerifyShopifyHMAC
+	FuzzParseShopifyWebhook FuzzParseCountCSV FuzzParseCountEvent FuzzParseWholeQuantity FuzzParseRetryAfter FuzzVerifyShopifyHMAC \
+	FuzzFormDecoding FuzzQueryParams FuzzIdempotencyKey FuzzSafeNext FuzzCleanPayload
 fuzz-short:
 	@for f in $(FUZZ_TARGETS); do \
 	  out=$$($(GO) test ./connectors/fuzz -run '^$$' -fuzz "^$$f\$$" -fuzztime=$(FUZZTIME) 2>&1) || { \

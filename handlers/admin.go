@@ -148,6 +148,9 @@ func (s *Server) renderAdminUser(c echo.Context, status int, u domain.UserSummar
 	if err != nil {
 		return err
 	}
+	if f.Lock, err = s.userLock(c, u.Email); err != nil {
+		return err
+	}
 	return render(c, status, views.AdminUser(s.viewCtx(c), u, locs, f, flash))
 }
 

@@ -158,8 +158,8 @@ func TestAvailabilityAPI(t *testing.T) {
 		{"/api/v1/availability?sku=FOO-10008&location=S99", 404, "not_found", ""},
 		{"/api/v1/availability?channel=bopis", 400, "invalid", "sku"},
 		{"/api/v1/availability?sku=NOPE-00000&channel=carrier_pigeon", 400, "invalid", "channel"},
-		{"/api/v1/availability?sku=%00", 404, "not_found", ""},
-		{"/api/v1/availability?sku=%ff%fe", 404, "not_found", ""},
+		{"/api/v1/availability?sku=%00", 400, "invalid", "sku"}, // refused at the edge (handlers/textguard.go)
+		{"/api/v1/availability?sku=%ff%fe", 400, "invalid", "sku"},
 	}
 	for _, e := range errs {
 		res, body := app.apiDo(http.MethodGet, e.path, "")
@@ -280,11 +280,15 @@ func TestProductsAPI(t *testing.T) {
 	if p := decodeAs[productsBody](t, body); res.StatusCode != 200 || p.Products == nil || len(p.Products) != 0 || p.NextCursor != nil {
 		t.Fatalf("no match should be an empty list: %s", body)
 	}
-	for _, q := range []string{"%ff%fe", "%00", "100%25", "_"} {
+	for _, q := range []string{"100%25", "_", "%27%3B--", "%3Cscript%3E"} {
 		res, body := app.apiDo(http.MethodGet, "/api/v1/products?limit=3&q="+q, "")
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("odd query %q: %d %s", q, res.StatusCode, body)
 		}
+	}
+	for _, q := range []string{"%ff%fe", "%00"} { // text PostgreSQL cannot hold: refused at the edge
+		res, body := app.apiDo(http.MethodGet, "/api/v1/products?limit=3&q="+q, "")
+		wantAPIError(t, res, body, 400, "invalid", "q")
 	}
 	for _, bad := range []string{"0", "201", "abc", "2.5"} {
 		res, body := app.apiDo(http.MethodGet, "/api/v1/products?limit="+bad, "")
@@ -398,7 +402,7 @@ func TestAdjustmentsAPI(t *testing.T) {
 		{"missing location", `{"sku":"` + apiAdjustSKU + `","reason":"received","delta":1}`, 400, "invalid", "location"},
 		{"sku not a string", `{"sku":12,"location":"S01","reason":"received","delta":1}`, 400, "invalid", "sku"},
 		{"note with NUL", body0(`,"reason":"received","delta":1,"note":"a\u0000b"`), 400, "invalid", "note"},
-		{"unknown sku with NUL", `{"sku":"FOO\u0000","location":"S01","reason":"received","delta":1}`, 404, "not_found", ""},
+		{"sku with NUL", `{"sku":"FOO\u0000","location":"S01","reason":"received","delta":1}`, 400, "invalid", "sku"},
 		{"not JSON", `{"sku":`, 400, "invalid_json", ""},
 		{"empty body", ``, 400, "invalid_json", ""},
 	}

@@ -23,6 +23,9 @@ func (s *Server) handleLoginForm(c echo.Context) error {
 	return render(c, http.StatusOK, views.Login(s.viewCtx(c), views.LoginForm{Next: safeNext(c.QueryParam("next"))}))
 }
 
+// maxPasswordBytes is the longest password bcrypt can check in full.
+const maxPasswordBytes = 72
+
 // handleLogin checks the throttle, then the password; on success it issues
 // a new session id (never reusing the pre-login one) and redirects to the
 // role's home page.
@@ -41,6 +44,15 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if byEmail >= s.opts.LoginMaxPerAccount || byIP >= s.opts.LoginMaxPerIP {
 		form.Error = "Too many failed sign-ins. Wait " + s.opts.LoginWindow.String() + " and try again, or ask an admin."
 		return render(c, http.StatusTooManyRequests, views.Login(s.viewCtx(c), form))
+	}
+	if len(password) > maxPasswordBytes {
+		// bcrypt reads only the first 72 bytes: a longer password would
+		// sign in on its first 72 alone, so it is refused, and counted.
+		if err := s.DB.RecordLogin(ctx, email, ip, false); err != nil {
+			return err
+		}
+		form.Error = "That password is longer than a Stockline password can be (72 bytes at most), so it cannot be right. Check what was pasted."
+		return render(c, http.StatusUnprocessableEntity, views.Login(s.viewCtx(c), form))
 	}
 	u, err := s.DB.Authenticate(ctx, email, password)
 	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
@@ -84,13 +96,4 @@ func (s *Server) handleLogout(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
-}
-
-// safeNext keeps only same-site relative paths, so ?next= cannot send a
-// user to another site after sign-in.
-func safeNext(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.HasPrefix(p, "/login") {
-		return ""
-	}
-	return p
 }

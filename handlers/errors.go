@@ -18,7 +18,7 @@ import (
 var statusByCode = map[string]int{
 	domain.EINVALID:      http.StatusBadRequest,
 	domain.EBADJSON:      http.StatusBadRequest,
-	domain.ETOOLARGE:     http.StatusBadRequest,
+	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	domain.ENOTFOUND:     http.StatusNotFound,
 	domain.ECONFLICT:     http.StatusConflict,
 	domain.EUNAUTHORIZED: http.StatusUnauthorized,

@@ -20,7 +20,7 @@ func TestStatusForEveryCode(t *testing.T) {
 	want := map[string]int{
 		domain.EINVALID:      http.StatusBadRequest,
 		domain.EBADJSON:      http.StatusBadRequest,
-		domain.ETOOLARGE:     http.StatusBadRequest,
+		domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 		domain.ENOTFOUND:     http.StatusNotFound,
 		domain.ECONFLICT:     http.StatusConflict,
 		domain.EUNAUTHORIZED: http.StatusUnauthorized,

@@ -69,7 +69,7 @@ func (s *Server) exceptionInScope(c echo.Context) (domain.ExceptionDetail, error
 		return e, err
 	}
 	if u := currentUser(c); u.Role.Scoped() && (e.Location == "" || !u.CanSeeLocation(e.Location)) {
-		return e, domain.Errorf(domain.EFORBIDDEN, "This exception belongs to a location outside your stores.")
+		return e, domain.Errorf(domain.ENOTFOUND, "There is no exception %q.", c.Param("id"))
 	}
 	return e, nil
 }

@@ -37,7 +37,7 @@ func TestExceptionQueueScopeAndClose(t *testing.T) {
 	if !strings.Contains(body, title+" at S01") || strings.Contains(body, title+" at S07") {
 		t.Fatalf("associate queue should show S01 only:\n%s", body)
 	}
-	if res, _ := assoc.get(fmt.Sprintf("/exceptions/%d", ids["S07"])); res.StatusCode != http.StatusForbidden {
+	if res, _ := assoc.get(fmt.Sprintf("/exceptions/%d", ids["S07"])); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("associate opening another store's exception: %d", res.StatusCode)
 	}
 	res, body := assoc.get(fmt.Sprintf("/exceptions/%d", ids["S01"]))

@@ -88,8 +88,13 @@ func TestInventorySearch(t *testing.T) {
 		t.Fatal("history restore should get the full page")
 	}
 
-	for _, odd := range []string{"%ff%fe", "%00", "100%25"} {
+	for _, odd := range []string{"100%25", "%27%20OR%201%3D1--"} {
 		if res, body := b.get("/inventory?q=" + odd); res.StatusCode != http.StatusOK {
+			t.Fatalf("odd query %q: %d\n%s", odd, res.StatusCode, body)
+		}
+	}
+	for _, odd := range []string{"%ff%fe", "%00"} { // refused at the edge with the field named
+		if res, body := b.get("/inventory?q=" + odd); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The value of q") {
 			t.Fatalf("odd query %q: %d\n%s", odd, res.StatusCode, body)
 		}
 	}

@@ -185,16 +185,21 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		want, _ := c.Get(ctxCSRF).(string)
-		got := c.Request().Header.Get("X-CSRF-Token")
-		if got == "" {
-			got = c.FormValue("_csrf")
+		got, err := csrfFromRequest(c)
+		if err != nil {
+			return err
 		}
 		if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return &domain.Error{Code: domain.CodeCSRFInvalid,
-				Message: "This form has expired or did not come from Stockline. Reload the page and try again."}
+			return errCSRF()
 		}
 		return next(c)
 	}
+}
+
+// errCSRF is the refusal of a request without the session's CSRF token.
+func errCSRF() *domain.Error {
+	return &domain.Error{Code: domain.CodeCSRFInvalid,
+		Message: "This form has expired or did not come from Stockline. Reload the page and try again."}
 }
 
 // requireRole lets through a signed-in user whose role is one of roles.

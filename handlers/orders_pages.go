@@ -34,7 +34,9 @@ func (s *Server) orderInScope(c echo.Context) (domain.Order, error) {
 		return o, err
 	}
 	if !orderVisible(currentUser(c), o) {
-		return o, domain.Errorf(domain.EFORBIDDEN, "Order %s belongs to stores outside yours.", o.Number)
+		// The same answer as an order that does not exist, so order
+		// numbers of other stores cannot be probed.
+		return o, domain.Errorf(domain.ENOTFOUND, "There is no order %q.", c.Param("id"))
 	}
 	return o, nil
 }
@@ -192,12 +194,15 @@ func (s *Server) handleOrderNote(c echo.Context) error {
 }
 
 func (s *Server) handleOrderLineCancel(c echo.Context) error {
-	o, err := s.orderInScope(c)
+	o, l, err := s.lineHere(c) // the line's own store, as on the pick screen
 	if err != nil {
 		return err
 	}
-	lineID, _ := strconv.ParseInt(c.Param("line"), 10, 64)
-	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	lineID := l.ID
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return s.orderActionFailed(c, o, "cancel", err, nil)
+	}
 	reason := c.FormValue("reason")
 	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: lineID, LineQty: qty, Reason: reason})
 	if err != nil {

@@ -284,7 +284,7 @@ func TestPickupPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, _ = b.get(fmt.Sprintf("/pickups/%d", other.Order.ID))
-	if res.StatusCode != http.StatusForbidden {
+	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("other store's order: %d", res.StatusCode)
 	}
 	checkOK(t, app.DB)

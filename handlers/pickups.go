@@ -226,7 +226,7 @@ func (s *Server) lineHere(c echo.Context) (domain.Order, domain.OrderLine, error
 		return o, domain.OrderLine{}, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s.", o.Number, c.Param("line"))
 	}
 	if l.Location != "" && !currentUser(c).CanSeeLocation(l.Location) {
-		return o, *l, domain.Errorf(domain.EFORBIDDEN, "This line is held at %s, outside your stores.", l.Location)
+		return o, *l, domain.Errorf(domain.ENOTFOUND, "Order %s has no line %s at your stores.", o.Number, c.Param("line"))
 	}
 	return o, *l, nil
 }
@@ -252,7 +252,10 @@ func (s *Server) handleRejectLine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "reject", err)
+	}
 	reason := c.FormValue("reason")
 	if _, err := s.DB.RejectLine(c.Request().Context(), actor(c), o.ID, l.ID, reason, qty, c.FormValue("note")); err != nil {
 		return s.pickFailed(c, o, l.ID, "reject", err)
@@ -276,7 +279,9 @@ func (s *Server) handleReallocateLine(c echo.Context) error {
 	for i, loc := range locs {
 		n := 0
 		if i < len(qtys) {
-			n, _ = strconv.Atoi(qtys[i])
+			if n, err = formQty(qtys[i]); err != nil {
+				return s.pickFailed(c, o, l.ID, "reallocate", err)
+			}
 		}
 		allocs = append(allocs, domain.LineAllocation{Location: loc, Qty: n})
 	}
@@ -296,7 +301,10 @@ func (s *Server) handlePickCancelLine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	qty, _ := strconv.Atoi(c.FormValue("qty"))
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "cancel", err)
+	}
 	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: l.ID, LineQty: qty, Reason: c.FormValue("reason")})
 	if err != nil {
 		return s.pickFailed(c, o, l.ID, "cancel", err)
@@ -310,7 +318,7 @@ func (s *Server) handleHandOver(c echo.Context) error {
 		return err
 	}
 	if u := currentUser(c); !u.CanSeeLocation(o.PickupLocation) {
-		return domain.Errorf(domain.EFORBIDDEN, "Order %s is collected at %s, outside your stores.", o.Number, o.PickupLocation)
+		return domain.Errorf(domain.ENOTFOUND, "Order %s is not collected at your stores.", o.Number)
 	}
 	after, err := s.DB.HandOver(c.Request().Context(), actor(c), o.ID)
 	if err != nil {

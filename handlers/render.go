@@ -71,7 +71,7 @@ func decodeBody(c echo.Context, v any, emptyOK bool) error {
 	if dec.More() {
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body has data after the JSON object."}
 	}
-	return nil
+	return checkJSONText(v)
 }
 
 // jsonFieldPath is the field path of a JSON type error without array

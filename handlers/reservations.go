@@ -262,7 +262,7 @@ func (s *Server) handleReservationReleaseForm(c echo.Context) error {
 	u := currentUser(c)
 	for _, l := range r.Lines {
 		if !u.CanSeeLocation(l.Location) {
-			return domain.Errorf(domain.EFORBIDDEN, "Reservation %d holds stock at %s, outside your stores.", id, l.Location)
+			return domain.Errorf(domain.ENOTFOUND, "There is no reservation %d.", id)
 		}
 	}
 	back := c.FormValue("back")

@@ -128,6 +128,7 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/admin/users", s.handleAdminUserCreate, adminRoles...),
 		page(get, "/admin/users/:id", s.handleAdminUser, adminRoles...),
 		page(post, "/admin/users/:id", s.handleAdminUserUpdate, adminRoles...),
+		page(post, "/admin/users/:id/unlock", s.handleAdminUserUnlock, adminRoles...),
 		page(get, "/admin/tokens", s.handleAdminTokens, adminRoles...).inNav("API tokens"),
 		page(post, "/admin/tokens", s.handleAdminTokenCreate, adminRoles...),
 		page(post, "/admin/tokens/:id/revoke", s.handleAdminTokenRevoke, adminRoles...),

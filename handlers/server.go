@@ -95,7 +95,10 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	}))
 	e.Use(s.securityHeaders)
 	e.Use(s.loadSession)
+	e.Use(s.noStoreSignedIn)
+	e.Use(s.limitBody) // before anything reads a body
 	e.Use(s.csrf)
+	e.Use(s.guardText) // the one place that refuses NUL and invalid UTF-8
 
 	s.mount(s.routes())
 	return s

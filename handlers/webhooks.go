@@ -10,6 +10,7 @@ import (
 
 	"stockline/connectors"
 	"stockline/domain"
+	"stockline/store"
 )
 
 // maxWebhookBody bounds a webhook body; Shopify orders with many lines run
@@ -62,7 +63,7 @@ func (s *Server) handleShopifyWebhook(c echo.Context) error {
 	if seen {
 		return c.JSON(http.StatusOK, map[string]any{"status": "duplicate", "webhook_id": webhookID})
 	}
-	events, err := connectors.ParseShopifyWebhook(topic, body)
+	events, err := shopifyWebhookEvents(topic, body)
 	if err != nil {
 		return err
 	}
@@ -84,4 +85,24 @@ func (s *Server) handleShopifyWebhook(c echo.Context) error {
 		"applied", res.Applied, "duplicates", res.Duplicates, "pending", res.Pending, "dead_lettered", res.DeadLettered)
 	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "connector": conn.Name, "received": res.Received,
 		"applied": res.Applied, "duplicates": res.Duplicates, "pending": res.Pending, "dead_lettered": res.DeadLettered})
+}
+
+// shopifyWebhookEvents parses a signed body, except one that cannot be
+// stored as text (a NUL byte, a \u0000 escape, bytes that are not UTF-8):
+// that becomes one dead-lettered event holding the body with those bytes
+// escaped, so the delivery is answered 200 and kept for a person instead
+// of failing on every redelivery.
+func shopifyWebhookEvents(topic string, body []byte) ([]store.InboundEvent, error) {
+	clean, changed := cleanPayload(body)
+	if !changed {
+		return connectors.ParseShopifyWebhook(topic, body)
+	}
+	typ := map[string]string{"orders/cancelled": "shopify.order_cancelled", "refunds/create": "shopify.refund",
+		"inventory_levels/update": "shopify.inventory_level"}[topic]
+	if typ == "" {
+		typ = "shopify.order"
+	}
+	return []store.InboundEvent{{SourceEventID: store.SyntheticEventID(body), Type: typ, Payload: clean,
+		Err: "The webhook body contains a NUL byte or bytes that are not UTF-8, which Stockline cannot store; " +
+			"it is kept here with those bytes escaped (\\u0000, \\xHH). Fix the payload and retry, or dismiss it."}}, nil
 }

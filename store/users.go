@@ -223,10 +223,12 @@ func (db *DB) RecordLogin(ctx context.Context, email, ip string, ok bool) error 
 }
 
 // FailedLogins counts failed attempts since the given time for the email
+// (only those after an admin last unlocked the account, see UnlockUser)
 // and for the client IP.
 func (db *DB) FailedLogins(ctx context.Context, email, ip string, since time.Time) (byEmail, byIP int, err error) {
 	err = db.QueryRowxContext(ctx, `SELECT
-		(SELECT count(*) FROM login_attempts WHERE lower(email) = lower($1) AND NOT ok AND at > $3),
+		(SELECT count(*) FROM login_attempts WHERE lower(email) = lower($1) AND NOT ok AND at > $3
+			AND at > COALESCE((`+lastUnlock+`), '-infinity')),
 		(SELECT count(*) FROM login_attempts WHERE ip = $2 AND NOT ok AND at > $3)`, email, ip, since).Scan(&byEmail, &byIP)
 	return byEmail, byIP, err
 }
