@@ -41,6 +41,8 @@ var statusByCode = map[string]int{
 	domain.CodeIdempotencyInProgress:  http.StatusConflict,
 
 	domain.CodeStillFailing: http.StatusUnprocessableEntity,
+
+	domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
 }
 
 // statusFor is the HTTP status of an error, from its code alone. A code

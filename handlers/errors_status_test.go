@@ -45,6 +45,8 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.CodeIdempotencyInProgress:  http.StatusConflict,
 
 		domain.CodeStillFailing: http.StatusUnprocessableEntity,
+
+		domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
 	}
 	codes := domainErrorCodes(t)
 	for name, code := range codes {
