@@ -3,6 +3,7 @@ package domain
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // CancelReason is the code a cancellation (or pick rejection) carries so
@@ -73,4 +74,15 @@ func RejectCancelReason(reject string) CancelReason {
 		return CancelOutOfStock
 	}
 	return CancelItemNotFound
+}
+
+// UncollectedReason is not_collected for a pickup order that was made
+// ready and whose pickup window has passed by now, and "" otherwise: a
+// cancellation without an explicit code of such an order is counted as
+// not collected.
+func UncollectedReason(o Order, now time.Time) CancelReason {
+	if o.Fulfilment == FulfilPickup && !o.ReadyAt.IsZero() && !o.PickupUntil.IsZero() && now.After(o.PickupUntil) {
+		return CancelNotCollected
+	}
+	return ""
 }

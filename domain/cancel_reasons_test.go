@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestResolveCancelReason(t *testing.T) {
 	for _, tc := range []struct {
@@ -37,6 +40,25 @@ func TestShopifyCancelReason(t *testing.T) {
 		"fraud": CancelFraud, "declined": CancelPaymentFailed, "other": CancelOther, "": CancelOther, "staff": CancelOther} {
 		if got := ShopifyCancelReason(in); got != want {
 			t.Fatalf("%q: got %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestUncollectedReason(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	ready := Order{Fulfilment: FulfilPickup, ReadyAt: now.Add(-72 * time.Hour), PickupUntil: now.Add(-time.Hour)}
+	if got := UncollectedReason(ready, now); got != CancelNotCollected {
+		t.Fatalf("past the window: %q", got)
+	}
+	inWindow := ready
+	inWindow.PickupUntil = now.Add(time.Hour)
+	notReady := ready
+	notReady.ReadyAt = time.Time{}
+	shipped := ready
+	shipped.Fulfilment = "ship"
+	for _, o := range []Order{inWindow, notReady, shipped} {
+		if got := UncollectedReason(o, now); got != "" {
+			t.Fatalf("%+v: %q, want none", o, got)
 		}
 	}
 }
