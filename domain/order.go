@@ -103,8 +103,9 @@ type Fulfilment struct {
 
 // FulfilmentLine is how many units of one order line a fulfilment took.
 type FulfilmentLine struct {
-	OrderLineID int64 `db:"order_line_id"`
-	Qty         int   `db:"qty"`
+	OrderLineID int64  `db:"order_line_id"`
+	SKU         string `db:"sku"`
+	Qty         int    `db:"qty"`
 }
 
 // OrderSummary is one row of an order search.

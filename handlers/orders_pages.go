@@ -94,8 +94,12 @@ func (s *Server) orderView(c echo.Context, o domain.Order) (views.OrderView, err
 	if err != nil {
 		return views.OrderView{}, err
 	}
+	fs, err := s.DB.OrderFulfilments(ctx, o.ID)
+	if err != nil {
+		return views.OrderView{}, err
+	}
 	u := currentUser(c)
-	m := views.OrderView{Order: o, Timeline: tl, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role)}
+	m := views.OrderView{Order: o, Timeline: tl, Fulfilments: fs, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role)}
 	if o.Fulfilment == domain.FulfilPickup && o.Open() && m.CanAct {
 		locs, err := s.DB.ListLocations(ctx)
 		if err != nil {

@@ -25,6 +25,8 @@ type DB struct {
 	policies policyCache             // see CachedPolicies
 	resv     resvRuntime             // see reservations_batch.go
 	sink     atomic.Pointer[sinkBox] // feed orders go here; see SetOrderSink
+	dsn      string                  // for the availability listener (availability_listen.go)
+	avail    availCache              // see availability_cache.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
@@ -42,7 +44,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: ping: %w", err)
 	}
-	d := &DB{DB: db, now: time.Now}
+	d := &DB{DB: db, now: time.Now, dsn: dsn}
 	d.SetOrderSink(FeedOrderSink())
 	return d, nil
 }
@@ -79,6 +81,8 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
+	touched := beginTouch(ctx) // collects touchStock's product ids (stock_touch.go)
+	defer endTouch(ctx, touched)
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -90,6 +94,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	db.stockCommitted(touched)
 	return nil
 }
 

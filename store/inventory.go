@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/lib/pq"
@@ -153,90 +152,6 @@ func (db *DB) PositionAt(ctx context.Context, locationID, productID int64) (doma
 	return out[0], nil
 }
 
-// LedgerMeta describes why a set of movements happened.
-type LedgerMeta struct {
-	Reason     domain.Reason
-	Source     string // "stockline", a connector name, "api"
-	SourceRef  string // event id, order, transfer, count, reservation
-	Actor      domain.Actor
-	Note       string
-	OccurredAt time.Time // when it happened at the source; zero means now
-}
-
-// lockPosition returns the product's position at the location, creating a
-// zero row first if there is none, and holds its row lock until tx ends.
-func lockPosition(ctx context.Context, tx *Tx, locationID, productID int64) (domain.Position, error) {
-	var p domain.Position
-	err := tx.GetContext(ctx, &p, `SELECT on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
-		FROM positions WHERE location_id = $1 AND product_id = $2 FOR UPDATE`, locationID, productID)
-	if err == nil {
-		return p, nil
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO positions (location_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, locationID, productID); err != nil {
-		return p, fmt.Errorf("store: create position: %w", err)
-	}
-	err = tx.GetContext(ctx, &p, `SELECT on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
-		FROM positions WHERE location_id = $1 AND product_id = $2 FOR UPDATE`, locationID, productID)
-	if err != nil {
-		return p, fmt.Errorf("store: lock position: %w", err)
-	}
-	return p, nil
-}
-
-// applyMovements is the one way stock moves: it updates the position's
-// buckets and appends one ledger row per movement, inside tx, and returns
-// the new position. The caller holds the position lock or relies on the
-// UPDATE's own row lock. When the result breaks an invariant (a negative
-// bucket, reserved above on_hand) a negative_stock exception is opened so
-// the consistency check knows it was seen.
-func applyMovements(ctx context.Context, tx *Tx, locationID, productID int64, moves []domain.Movement, meta LedgerMeta) (domain.Position, error) {
-	var d domain.Position
-	buckets := make([]string, 0, len(moves))
-	deltas := make([]int64, 0, len(moves))
-	for _, m := range moves {
-		if m.Delta == 0 {
-			continue
-		}
-		d = d.Apply(m.Bucket, m.Delta)
-		buckets = append(buckets, string(m.Bucket))
-		deltas = append(deltas, int64(m.Delta))
-	}
-	var p domain.Position
-	err := tx.GetContext(ctx, &p, `UPDATE positions SET on_hand = on_hand + $3, reserved = reserved + $4, damaged = damaged + $5,
-			quality_hold = quality_hold + $6, transfer_out = transfer_out + $7, in_transit_in = in_transit_in + $8, updated_at = now()
-		WHERE location_id = $1 AND product_id = $2
-		RETURNING on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in`,
-		locationID, productID, d.OnHand, d.Reserved, d.Damaged, d.QualityHold, d.TransferOut, d.InTransitIn)
-	if err != nil {
-		return p, fmt.Errorf("store: apply movements: %w", err)
-	}
-	if len(buckets) == 0 {
-		return p, nil
-	}
-	occurred := meta.OccurredAt
-	if occurred.IsZero() {
-		occurred = time.Now()
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at)
-		SELECT $1, $2, b, d, $5, $6, $7, $8, $9, $10 FROM unnest($3::text[], $4::int[]) AS m(b, d)`,
-		locationID, productID, pq.Array(buckets), pq.Array(deltas), string(meta.Reason), meta.Source, meta.SourceRef,
-		meta.Actor.String(), meta.Note, occurred)
-	if err != nil {
-		return p, fmt.Errorf("store: insert ledger: %w", err)
-	}
-	if v := p.Violations(); len(v) > 0 {
-		if err := openException(ctx, tx, NewException{
-			Kind: "negative_stock", Severity: "high", LocationID: locationID, ProductID: productID,
-			Title:  "Stock position out of bounds",
-			Detail: strings.Join(v, "; ") + fmt.Sprintf(" after %s from %s %s", meta.Reason, meta.Source, meta.SourceRef),
-			Dedupe: true,
-		}); err != nil {
-			return p, err
-		}
-	}
-	return p, nil
-}
-
 // Adjust applies a person's adjustment to the product at the location in
 // one transaction: ledger rows, position, audit and an outbox event. It
 // returns the new position. Errors: ENOTFOUND, EINVALID.
@@ -284,20 +199,24 @@ func (db *DB) AdjustPosition(ctx context.Context, actor domain.Actor, sku, locat
 		if len(moves) == 0 {
 			return domain.FieldError("counted", "The count matches on hand (%d); nothing to adjust.", before.OnHand)
 		}
+		// The position is locked, so the outcome is known before the write
+		// and its event goes out in the same statement.
+		want := before
+		for _, m := range moves {
+			want = want.Apply(m.Bucket, m.Delta)
+		}
 		after, err := applyMovements(ctx, tx, loc.ID, prod.ID, moves, LedgerMeta{
 			Reason: adj.Reason, Source: "stockline", SourceRef: "adjustment", Actor: actor, Note: adj.Note,
+			Event: &StockEvent{Topic: "inventory.adjusted", Payload: map[string]any{"sku": sku, "location": location, "position": want, "reason": adj.Reason}},
 		})
 		if err != nil {
 			return err
 		}
 		res.Before, res.After, res.Moves = before, after, moves
 		id := sku + "@" + location
-		if err := insertAudit(ctx, tx, actor, "inventory.adjust", "position", id, before, map[string]any{
+		return insertAudit(ctx, tx, actor, "inventory.adjust", "position", id, before, map[string]any{
 			"position": after, "reason": adj.Reason, "note": adj.Note, "delta": adj.Delta, "counted": adj.Counted,
-		}); err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, "inventory.adjusted", map[string]any{"sku": sku, "location": location, "position": after, "reason": adj.Reason})
+		})
 	})
 	return res, err
 }

@@ -112,6 +112,6 @@ func lockOrderPositions(ctx context.Context, tx *Tx, keys []posKey) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := lockPositions(ctx, tx, keys)
+	_, err := lockStock(ctx, tx, keys, false)
 	return err
 }

@@ -74,6 +74,7 @@ func (db *DB) SavePolicy(ctx context.Context, actor domain.Actor, p domain.Polic
 		kinds[i] = string(k)
 	}
 	defer db.policies.invalidate() // after commit (or failure), so no reader caches the old rules
+	defer db.policiesChanged()     // and the other instances' caches (availability_listen.go)
 	return db.InTx(ctx, func(tx *Tx) error {
 		var before policyRow
 		_ = tx.GetContext(ctx, &before, `SELECT `+policyColumns+` FROM channel_policies WHERE channel = $1 FOR UPDATE`, string(p.Channel))

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -134,43 +133,6 @@ func (db *DB) resolveReservation(ctx context.Context, req domain.ReservationRequ
 	return rq, nil
 }
 
-// posKey names one position.
-type posKey struct{ loc, prod int64 }
-
-func comparePos(a, b posKey) int {
-	return cmp.Or(cmp.Compare(a.loc, b.loc), cmp.Compare(a.prod, b.prod))
-}
-
-// lockPositions locks the given positions in (location_id, product_id)
-// order, the one order every multi-position transaction uses, and returns
-// them. A position with no row is absent from the map: nothing can be held
-// there.
-func lockPositions(ctx context.Context, tx *Tx, keys []posKey) (map[posKey]domain.Position, error) {
-	keys = slices.Clone(keys)
-	slices.SortFunc(keys, comparePos)
-	keys = slices.Compact(keys)
-	locs, prods := make([]int64, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		locs[i], prods[i] = k.loc, k.prod
-	}
-	var rows []struct {
-		Loc  int64 `db:"location_id"`
-		Prod int64 `db:"product_id"`
-		domain.Position
-	}
-	err := tx.SelectContext(ctx, &rows, `SELECT location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
-		FROM positions WHERE (location_id, product_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
-		ORDER BY location_id, product_id FOR UPDATE`, pq.Array(locs), pq.Array(prods))
-	if err != nil {
-		return nil, fmt.Errorf("store: lock positions: %w", err)
-	}
-	out := make(map[posKey]domain.Position, len(rows))
-	for _, r := range rows {
-		out[posKey{r.Loc, r.Prod}] = r.Position
-	}
-	return out, nil
-}
-
 // reserveInTx holds a resolved request inside tx: it locks every candidate
 // position, sources the lines (domain.Source), and writes the reservation.
 // Too little stock is the domain's 409 insufficient_stock error, with
@@ -187,7 +149,7 @@ func reserveInTx(ctx context.Context, tx *Tx, actor domain.Actor, rq resolvedReq
 			keys = append(keys, posKey{l.ID, p.ID})
 		}
 	}
-	pos, err := lockPositions(ctx, tx, keys)
+	pos, err := lockStock(ctx, tx, keys, false)
 	if err != nil {
 		return r, err
 	}
@@ -348,107 +310,40 @@ func (a *stmtArgs) p(v any) string {
 type clause func(a *stmtArgs) string
 
 // moveStock applies the stock effect of reservation lines moving to status
-// to (domain.ReservationMovements): each position's buckets and one ledger
-// row per line and bucket, in one statement with any extra clauses. It is
-// applyMovements for many positions at once; the caller holds the
-// positions' locks. A hold's update is conditional on the position still
-// having the units for the channel, and fails the transaction if it does
-// not. A release or fulfilment that leaves a position out of bounds opens a
-// negative_stock exception, as applyMovements does.
+// to (domain.ReservationMovements) through the stock primitive: one ledger
+// row per line and bucket, each position's buckets, and any extra clauses,
+// in one statement. The caller holds the positions' locks. A hold is a
+// take under its channel's rule, so the primitive's guard refuses it (and
+// fails the transaction) if the position no longer has the units.
 func moveStock(ctx context.Context, tx *Tx, prep *stmtCache, to domain.ReservationStatus, moves []stockMove, meta LedgerMeta, extra ...clause) error {
 	if len(moves) == 0 {
 		return nil
 	}
-	type agg struct {
-		reserved, onHand int
-		safety           int
-		promise          bool
-	}
-	byPos := map[posKey]*agg{}
-	var order []posKey
-	var gLoc, gProd, gDelta []int64
-	var gBucket, gRef, gActor []string
-	var reason domain.Reason
+	b := stockBatch{meta: meta, locked: true, extra: extra}
 	for _, m := range moves {
 		mv, why := domain.ReservationMovements(to, m.Qty)
-		reason = why
-		a := byPos[m.Pos]
-		if a == nil {
-			a = &agg{safety: m.Safety}
-			byPos[m.Pos] = a
-			order = append(order, m.Pos)
+		b.meta.Reason = why
+		if to == domain.Held {
+			t, ok := b.takes[m.Pos]
+			if b.takes == nil {
+				b.takes = map[posKey]stockTake{}
+			}
+			if !ok {
+				t = stockTake{safety: m.Safety}
+			}
+			// Several holds on one position (the batcher): each was admitted
+			// in arrival order under its own rule, so the guard checks the
+			// sum against the loosest of them.
+			t.safety, t.promise = min(t.safety, m.Safety), t.promise || m.Promise
+			b.takes[m.Pos] = t
 		}
-		a.safety, a.promise = min(a.safety, m.Safety), a.promise || m.Promise
 		for _, x := range mv {
-			switch x.Bucket {
-			case domain.Reserved:
-				a.reserved += x.Delta
-			case domain.OnHand:
-				a.onHand += x.Delta
-			}
-			who := m.Actor
-			if who == "" {
-				who = meta.Actor.String()
-			}
-			gLoc, gProd, gDelta = append(gLoc, m.Pos.loc), append(gProd, m.Pos.prod), append(gDelta, int64(x.Delta))
-			gBucket, gRef, gActor = append(gBucket, string(x.Bucket)), append(gRef, "reservation:"+strconv.FormatInt(m.Ref, 10)), append(gActor, who)
+			b.add(stockRow{pos: m.Pos, bucket: x.Bucket, delta: x.Delta, ref: "reservation:" + strconv.FormatInt(m.Ref, 10), actor: m.Actor})
 		}
 	}
-	slices.SortFunc(order, comparePos)
-	pLoc, pProd, pRes, pOn, pSafety := make([]int64, len(order)), make([]int64, len(order)), make([]int64, len(order)), make([]int64, len(order)), make([]int64, len(order))
-	pPromise := make([]bool, len(order))
-	for i, k := range order {
-		a := byPos[k]
-		pLoc[i], pProd[i], pRes[i], pOn[i], pSafety[i], pPromise[i] = k.loc, k.prod, int64(a.reserved), int64(a.onHand), int64(a.safety), a.promise
-	}
-	occurred := meta.OccurredAt
-	if occurred.IsZero() {
-		occurred = time.Now()
-	}
-	var a stmtArgs
-	query := fmt.Sprintf(`WITH d AS (
-			SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::bool[]) AS t(loc, prod, res, onh, safety, promise)
-		), g AS (
-			INSERT INTO ledger (location_id, product_id, bucket, delta, source_ref, actor, reason, source, note, occurred_at)
-			SELECT *, %s, %s, %s, %s::timestamptz FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[])
-		)`, a.p(pq.Array(pLoc)), a.p(pq.Array(pProd)), a.p(pq.Array(pRes)), a.p(pq.Array(pOn)), a.p(pq.Array(pSafety)), a.p(pq.BoolArray(pPromise)),
-		a.p(string(reason)), a.p(meta.Source), a.p(meta.Note), a.p(occurred),
-		a.p(pq.Array(gLoc)), a.p(pq.Array(gProd)), a.p(pq.Array(gBucket)), a.p(pq.Array(gDelta)), a.p(pq.Array(gRef)), a.p(pq.Array(gActor)))
-	for _, c := range extra {
-		query += ", " + c(&a)
-	}
-	query += `
-		UPDATE positions p SET reserved = p.reserved + d.res, on_hand = p.on_hand + d.onh, updated_at = now()
-		FROM d WHERE p.location_id = d.loc AND p.product_id = d.prod
-			AND (d.res <= 0 OR d.res <= LEAST(p.on_hand - p.reserved,
-				p.on_hand - p.reserved - p.damaged - p.quality_hold - p.transfer_out + CASE WHEN d.promise THEN p.in_transit_in ELSE 0 END - d.safety))
-		RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`
-	var after []struct {
-		Loc  int64 `db:"location_id"`
-		Prod int64 `db:"product_id"`
-		domain.Position
-	}
-	if err := prep.selectIn(ctx, tx, &after, query, a...); err != nil {
-		return fmt.Errorf("store: move reserved stock: %w", err)
-	}
-	if len(after) != len(order) {
-		// Callers check availability under the positions' locks, so this is
-		// a bug, never a race; refuse rather than oversell.
-		return fmt.Errorf("store: reservation stock guard refused %d of %d positions", len(order)-len(after), len(order))
-	}
-	for _, p := range after {
-		if v := p.Violations(); len(v) > 0 {
-			if err := openException(ctx, tx, NewException{
-				Kind: "negative_stock", Severity: "high", LocationID: p.Loc, ProductID: p.Prod,
-				Title:  "Stock position out of bounds",
-				Detail: strings.Join(v, "; ") + fmt.Sprintf(" after %s from %s", reason, meta.Source),
-				Dedupe: true,
-			}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	b.cause = fmt.Sprintf("%s from %s", b.meta.Reason, meta.Source)
+	_, err := applyStock(ctx, tx, prep, b)
+	return err
 }
 
 const reservationColumns = `id, channel, status, checkout_ref, order_ref, expires_at, created_at, created_by, committed_at, closed_at, release_reason`
@@ -607,148 +502,4 @@ func commitInTx(ctx context.Context, tx *Tx, db *DB, actor domain.Actor, id int6
 		return r, err
 	}
 	return r, insertOutbox(ctx, tx, "reservation.committed", eventView(r))
-}
-
-// ReleaseReservation gives a held or committed reservation's stock back,
-// recording why. Releasing one already released or expired returns it
-// unchanged. Errors: EINVALID (reason), ENOTFOUND, 409 reservation_closed
-// for a fulfilled one.
-func (db *DB) ReleaseReservation(ctx context.Context, actor domain.Actor, id int64, reason string) (domain.Reservation, error) {
-	if err := domain.ValidateReleaseReason(reason); err != nil {
-		return domain.Reservation{}, err
-	}
-	var r domain.Reservation
-	err := db.runLimited(ctx, func() error {
-		return db.InTx(ctx, func(tx *Tx) error {
-			var err error
-			r, err = lockReservation(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			if r.Status == domain.Released || r.Status == domain.Expired {
-				return nil
-			}
-			if !domain.CanTransition(r.Status, domain.Released) {
-				return domain.TransitionError(r.ID, r.Status, domain.Released)
-			}
-			rs, err := closeReservations(ctx, tx, actor, []domain.Reservation{r}, domain.Released, strings.TrimSpace(reason), db.stamp())
-			if err != nil {
-				return err
-			}
-			r = rs[0]
-			return nil
-		})
-	})
-	return r, err
-}
-
-// FulfilReservation records that a committed reservation's units left the
-// building (picked up or shipped): reserved and on_hand both drop, with
-// ledger reason fulfilled. Fulfilling again returns it unchanged. Errors:
-// ENOTFOUND, 409 reservation_closed or reservation_expired.
-func (db *DB) FulfilReservation(ctx context.Context, actor domain.Actor, id int64) (domain.Reservation, error) {
-	var r domain.Reservation
-	err := db.runLimited(ctx, func() error {
-		return db.InTx(ctx, func(tx *Tx) error {
-			var err error
-			r, err = lockReservation(ctx, tx, id)
-			if err != nil || r.Status == domain.Fulfilled {
-				return err
-			}
-			if !domain.CanTransition(r.Status, domain.Fulfilled) {
-				return domain.TransitionError(r.ID, r.Status, domain.Fulfilled)
-			}
-			rs, err := closeReservations(ctx, tx, actor, []domain.Reservation{r}, domain.Fulfilled, "", db.stamp())
-			if err != nil {
-				return err
-			}
-			r = rs[0]
-			return nil
-		})
-	})
-	return r, err
-}
-
-// closeReservations moves locked, active reservations to a final status
-// (released, expired or fulfilled) inside tx: status rows, stock moves with
-// ledger rows, one audit and one outbox row each. The caller checked the
-// transitions.
-func closeReservations(ctx context.Context, tx *Tx, actor domain.Actor, rs []domain.Reservation, to domain.ReservationStatus, reason string, now time.Time) ([]domain.Reservation, error) {
-	var keys []posKey
-	var moves []stockMove
-	ids := make([]int64, len(rs))
-	befores, afters, events := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs))
-	for i := range rs {
-		r := &rs[i]
-		b, _ := json.Marshal(auditView(*r))
-		befores[i] = string(b)
-		r.Status, r.ClosedAt, r.ReleaseReason = to, &now, reason
-		a, _ := json.Marshal(auditView(*r))
-		e, _ := json.Marshal(eventView(*r))
-		afters[i], events[i], ids[i] = string(a), string(e), r.ID
-		for _, l := range r.Lines {
-			k := posKey{l.LocationID, l.ProductID}
-			keys = append(keys, k)
-			moves = append(moves, stockMove{Pos: k, Qty: l.Qty, Ref: r.ID})
-		}
-	}
-	if _, err := lockPositions(ctx, tx, keys); err != nil {
-		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `WITH u AS (
-			UPDATE reservations SET status = $2, closed_at = $3, release_reason = $4 WHERE id = ANY($1)
-		), a AS (
-			INSERT INTO audit_log (actor, action, entity, entity_id, before, after, request_id)
-			SELECT $5, $6, 'reservation', id::text, b::jsonb, a::jsonb, $7 FROM unnest($1::bigint[], $8::text[], $9::text[]) AS t(id, b, a)
-		)
-		INSERT INTO outbox (topic, payload) SELECT $10, doc::jsonb FROM unnest($11::text[]) AS t(doc)`,
-		pq.Array(ids), string(to), now, reason, actor.String(), "reservation."+closeVerb(to), actor.RequestID,
-		pq.Array(befores), pq.Array(afters), "reservation."+string(to), pq.Array(events)); err != nil {
-		return nil, fmt.Errorf("store: close reservations: %w", err)
-	}
-	return rs, moveStock(ctx, tx, nil, to, moves, LedgerMeta{Source: sourceOf(actor), Actor: actor, Note: reason, OccurredAt: now})
-}
-
-func closeVerb(to domain.ReservationStatus) string {
-	switch to {
-	case domain.Released:
-		return "release"
-	case domain.Expired:
-		return "expire"
-	case domain.Fulfilled:
-		return "fulfil"
-	}
-	return string(to)
-}
-
-// SweeperActor is the actor the expiry sweeper records.
-var SweeperActor = domain.SystemActor("reservation-sweeper")
-
-// ExpireHolds releases, with reason "expired", up to limit holds whose
-// expiry is at or before now, and says how many. Holds another instance's
-// sweeper (or a request) has locked are skipped, so several instances may
-// sweep at once.
-func (db *DB) ExpireHolds(ctx context.Context, now time.Time, limit int) (int, error) {
-	n := 0
-	err := db.InTx(ctx, func(tx *Tx) error {
-		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM reservations WHERE status = 'held' AND expires_at <= $1
-			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit); err != nil {
-			return fmt.Errorf("store: due holds: %w", err)
-		}
-		n = len(ids)
-		if n == 0 {
-			return nil
-		}
-		rs, err := loadReservations(ctx, tx, ids, false) // already locked above
-		if err != nil {
-			return err
-		}
-		_, err = closeReservations(ctx, tx, SweeperActor, rs, domain.Expired, "expired", now.UTC().Truncate(time.Microsecond))
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
 }

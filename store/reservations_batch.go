@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lib/pq"
-
 	"stockline/domain"
 )
 
@@ -217,21 +215,12 @@ func (db *DB) runBatch(batch []*batchReq) {
 // one, and locks the positions in (location_id, product_id) order, in one
 // statement. A position with no row is absent from pos.
 func claimAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) ([]bool, []int64, map[posKey]domain.Position, error) {
-	locs, prods := make([]int64, len(want)), make([]int64, len(want))
-	for i, k := range want {
-		locs[i], prods[i] = k.loc, k.prod
-	}
 	var a stmtArgs
-	query := `WITH ` + claimClause(keys)(&a) + fmt.Sprintf(`, lp AS (
-			SELECT location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
-			FROM positions WHERE (location_id, product_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))
-			ORDER BY location_id, product_id FOR UPDATE
-		)
+	query := `WITH ` + claimClause(keys)(&a) + `, ` + lockClause(want)(&a) + `
 		SELECT scope, key, nextval('reservations_id_seq') AS id, 0::bigint AS location_id, 0::bigint AS product_id,
 			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in FROM ck
 		UNION ALL
-		SELECT '', '', 0, location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`,
-		a.p(pq.Array(locs)), a.p(pq.Array(prods)))
+		SELECT '', '', 0, location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`
 	var rows []struct {
 		claimRow
 		Loc  int64 `db:"location_id"`

@@ -154,7 +154,10 @@ func runOrders(ctx context.Context, h *harness) error {
 				if err != nil {
 					return err
 				}
-				_, err = db.OrderTimeline(ctx, o)
+				if _, err = db.OrderTimeline(ctx, o); err != nil {
+					return err
+				}
+				_, err = db.OrderFulfilments(ctx, o.ID)
 				return err
 			}},
 		{"pickup queue", true,

@@ -27,6 +27,8 @@ type reservationsConfig struct {
 	spread int
 	rate   int
 	runs   []string // hot, spread, availability
+	// availRates are the availability knee's steps (availability.go).
+	availRates []int
 }
 
 // reservations is the state one section run shares between its runs.
@@ -46,8 +48,11 @@ type reservations struct {
 	reqErr  error // the first run with failed requests
 }
 
+// reservationsDB is the section's database.
+const reservationsDB = "bench_reservations"
+
 func runReservations(ctx context.Context, h *harness) error {
-	const name = "bench_reservations"
+	const name = reservationsDB
 	db, ds, err := h.positionsDB(ctx, name)
 	if err != nil {
 		return err
@@ -64,6 +69,7 @@ func runReservations(ctx context.Context, h *harness) error {
 	defer r.srv.Close()
 	defer r.ceiling.Close()
 	r.client = r.srv.client()
+	defer listen(db)() // the availability cache's listener, as cmd/stockline runs it
 	cfg := h.cfg.reservations
 	fmt.Fprintf(h.out, "reservations: server on %s; each run: %s warm-up, %s measured\n", r.srv.base, h.cfg.warmup, h.cfg.duration)
 	if slices.Contains(cfg.runs, "hot") {
@@ -79,8 +85,10 @@ func runReservations(ctx context.Context, h *harness) error {
 		}
 	}
 	if slices.Contains(cfg.runs, "availability") {
-		if err := r.availability(ctx); err != nil {
-			return err
+		for _, run := range []func(context.Context) error{r.availability, r.availabilityKnee, r.availabilityBatch, r.availabilityStaleness} {
+			if err := run(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	h.addCheck("reservations", fmt.Sprintf("every request of %d runs answered (reservations 201 or 409)", r.runs), r.reqErr)

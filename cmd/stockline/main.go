@@ -382,9 +382,10 @@ func (m *Main) Run(ctx context.Context) error {
 // program; a builder returns the loop to run, or nil when it is switched
 // off. To add a worker, add it here.
 var backgroundWorkers = []func(m *Main) func(ctx context.Context){
-	connectorWorker, // connectors.go: feed pulls under leases, and the simulators
-	notifyWorker,    // notify.go: outbox relay and customer messages
-	sweeperWorker,   // sweeper.go: expired holds and old idempotency keys
+	connectorWorker,    // connectors.go: feed pulls under leases, and the simulators
+	notifyWorker,       // notify.go: outbox relay and customer messages
+	sweeperWorker,      // sweeper.go: expired holds and old idempotency keys
+	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
 }
 
 // Close shuts down in order: HTTP, then workers, then the database.
