@@ -4,8 +4,13 @@ SHELL := /bin/bash
 BIN := bin/stockline
 GO ?= go
 DATA_DIR ?= .data
+# Go 1.27.3 is the toolchain every target builds and tests with: go1.26.8 (the machine's own Go) has eleven standard
+# library vulnerabilities that the code reaches (net/http, crypto/tls, crypto/x509, net/textproto; see `make
+# vulncheck`), fixed in 1.27.3. The go command fetches it from the Go module proxy once per machine (76 MB). Plain
+# `go build`/`go test` outside make need the same export (README).
+export GOTOOLCHAIN ?= go1.27.3
 
-.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short bench-ingest
+.PHONY: run build generate test check-static db-stop bench prereqs-pg prereqs-chromium fmt fuzz-short bench-ingest vulncheck soak
 
 ## build: compile bin/stockline
 build:
@@ -33,6 +38,18 @@ test: prereqs-pg prereqs-chromium check-static build
 	echo "test cluster: $$url"; \
 	STOCKLINE_TEST_PG=$$url $(GO) test -count=1 -timeout 9m ./...
 	@$(MAKE) --no-print-directory fuzz-short
+	@$(MAKE) --no-print-directory vulncheck
+
+## vulncheck: govulncheck (pinned in go.mod's tool block) against the Go vulnerability database read offline from the
+## golang.org/x/vulndb module (its data/osv folder, fetched through the Go module proxy like any module: vuln.go.dev is
+## not reachable here). Bump VULNDB_VERSION to take newer advisories. Called findings must be fixed or explained in
+## vulncheck-triage.txt (cmd/vulntriage fails on any other); see README, "Supply chain".
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+vulncheck:
+	@dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  if [ ! -d "$$dir/data/osv" ]; then echo "vulncheck: golang.org/x/vulndb@$(VULNDB_VERSION) has no data/osv folder"; exit 1; fi; \
+	  echo "vulncheck: $$($(GO) env GOVERSION), database golang.org/x/vulndb@$(VULNDB_VERSION) ($$(ls $$dir/data/osv | wc -l) advisories)"; \
+	  $(GO) tool govulncheck -db "file://$$dir/data/osv" -format json ./... | $(GO) run ./cmd/vulntriage -triage vulncheck-triage.txt
 
 ## fuzz-short: every connector payload parser and the count CSV parser under go test -fuzz for FUZZTIME each.
 ## A count (Nx), not a duration: a timed run can end while the fuzzer is still handling a new input and then
@@ -62,6 +79,18 @@ bench-orders: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=orders $(BENCH_FLAGS)
 bench-ingest: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=ingest $(BENCH_FLAGS)
+
+## soak: open-loop constant-rate load (cmd/stocksoak) on its own throwaway cluster: 200 checkouts/s, 500 Square feed
+## events/s, 20 page views/s over four roles, 10 minutes; SOAK_FLAGS="-duration 30s" shortens it, "-faults" restarts
+## PostgreSQL and disturbs the connection mid-load (go run ./cmd/stocksoak -h lists every flag). Exit 1 on a missed goal.
+SOAK_FLAGS ?=
+soak: prereqs-pg
+	$(GO) run ./cmd/stocksoak $(SOAK_FLAGS)
+
+## soak-faults: make soak with -faults (make itself cannot take -faults after the target)
+.PHONY: soak-faults
+soak-faults: prereqs-pg
+	$(GO) run ./cmd/stocksoak -faults $(SOAK_FLAGS)
 
 ## check-static: gofmt, go vet, fresh templ output, vendored asset checksums
 check-static:

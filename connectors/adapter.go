@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -169,6 +170,10 @@ func (s source) do(ctx context.Context, method, path string, body any) ([]byte, 
 	}
 	res, err := s.client.Do(req)
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			return nil, nil, fmt.Errorf("the source did not answer within %s (a slow or stuck source)", s.client.Timeout)
+		}
 		return nil, nil, err
 	}
 	defer res.Body.Close()

@@ -225,9 +225,13 @@ func (r *Runner) Round(ctx context.Context, c store.Connector) (time.Time, error
 		if err != nil {
 			return newest, err
 		}
+		g := pageGuard{seen: map[string]bool{cur: true}}
 		for pages := 0; ; pages++ {
 			page, err := ad.Pull(ctx, stream, cur)
 			if err != nil {
+				return newest, fmt.Errorf("%s: %w", stream, err)
+			}
+			if err := g.check(page); err != nil {
 				return newest, fmt.Errorf("%s: %w", stream, err)
 			}
 			for i := range page.Events {
@@ -256,8 +260,12 @@ func (r *Runner) Round(ctx context.Context, c store.Connector) (time.Time, error
 			if !page.More || ctx.Err() != nil {
 				break
 			}
-			if pages > 10_000 {
-				return newest, errors.New(stream + ": over 10,000 pages in one round; the source keeps returning more")
+			if pages+1 >= MaxPagesPerRound {
+				// A backlog this deep is taken MaxPagesPerRound pages a
+				// round, a poll interval apart, never in one unbounded loop.
+				r.Log.Warn("connector round stopped at the page limit; the next round goes on from the saved cursor",
+					"connector", c.Name, "stream", stream, "pages", pages+1)
+				break
 			}
 		}
 	}
@@ -265,6 +273,42 @@ func (r *Runner) Round(ctx context.Context, c store.Connector) (time.Time, error
 		return newest, err
 	}
 	return newest, ctx.Err()
+}
+
+// MaxPagesPerRound bounds the requests of one round to one stream: a
+// source that keeps saying there is more is read at most this many pages
+// per poll interval.
+const MaxPagesPerRound = 1000
+
+// pageGuard catches a source that would keep the pull loop going without
+// progress: a page cursor it already sent this round (the feed going in
+// circles, or backwards), or pages that say there is more but carry
+// nothing.
+type pageGuard struct {
+	seen  map[string]bool
+	empty int
+}
+
+// emptyPagesAllowed is how many pages in a row may promise more and carry
+// no events before the round stops as failing.
+const emptyPagesAllowed = 3
+
+func (g *pageGuard) check(p Page) error {
+	if !p.More {
+		return nil
+	}
+	if g.seen[p.Next] {
+		return errors.New("the source sent a page cursor it had already sent in this round: its pagination goes in circles or backwards, so the round stopped rather than read the same pages again")
+	}
+	g.seen[p.Next] = true
+	if len(p.Events) > 0 {
+		g.empty = 0
+		return nil
+	}
+	if g.empty++; g.empty >= emptyPagesAllowed {
+		return fmt.Errorf("the source sent %d pages in a row that promised more but carried no changes: a page that never ends, so the round stopped", g.empty)
+	}
+	return nil
 }
 
 // ApplyPending applies a connector's waiting events that can now go

@@ -22,6 +22,7 @@ const (
 	ETOOMANY      = "rate_limited"   // slow down
 	ETOOLARGE     = "body_too_large" // the request body is over the limit
 	EBADJSON      = "invalid_json"   // the body is not the JSON we expect
+	EUNAVAILABLE  = "unavailable"    // the database cannot be reached now; retry after a few seconds (503)
 
 	CodeMethodNotAllowed = "method_not_allowed" // the address does not accept the method
 	CodeCSRFInvalid      = "csrf_invalid"       // a page form's CSRF token is missing or wrong
@@ -39,6 +40,13 @@ const (
 	CodeIdempotencyKeyInvalid  = "idempotency_key_invalid"  // the Idempotency-Key header is malformed
 	CodeIdempotencyMismatch    = "idempotency_mismatch"     // the key was used with another request body
 	CodeIdempotencyInProgress  = "idempotency_in_progress"  // the key's first request is still running
+
+	// Transfers and returns.
+	CodeUnprocessable    = "unprocessable"     // a transfer or return names an unknown location or SKU, or a bad quantity (field)
+	CodeNotApproved      = "not_approved"      // shipping a transfer that is not approved
+	CodeAlreadyShipped   = "already_shipped"   // cancelling a transfer that has shipped
+	CodeNotShipped       = "not_shipped"       // receiving a transfer that has not shipped
+	CodeExceedsFulfilled = "exceeds_fulfilled" // returning more than was fulfilled and not yet returned
 
 	// Connectors.
 	CodeStillFailing = "still_failing" // a fixed dead letter still cannot be applied

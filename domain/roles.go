@@ -71,8 +71,10 @@ const (
 	ScopeInventory    = "inventory"
 	ScopeReservations = "reservations"
 	ScopeOrders       = "orders"
+	ScopeTransfers    = "transfers"
+	ScopeReturns      = "returns"
 	ScopeAdmin        = "admin"
 )
 
 // Scopes lists every API scope.
-var Scopes = []string{ScopeAvailability, ScopeInventory, ScopeReservations, ScopeOrders, ScopeAdmin}
+var Scopes = []string{ScopeAvailability, ScopeInventory, ScopeReservations, ScopeOrders, ScopeTransfers, ScopeReturns, ScopeAdmin}

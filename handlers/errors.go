@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"stockline/domain"
+	"stockline/store"
 	"stockline/views"
 )
 
@@ -23,6 +25,7 @@ var statusByCode = map[string]int{
 	domain.EFORBIDDEN:    http.StatusForbidden,
 	domain.ETOOMANY:      http.StatusTooManyRequests,
 	domain.EINTERNAL:     http.StatusInternalServerError,
+	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 
 	domain.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	domain.CodeCSRFInvalid:      http.StatusForbidden,
@@ -42,6 +45,12 @@ var statusByCode = map[string]int{
 
 	domain.CodeStillFailing: http.StatusUnprocessableEntity,
 
+	domain.CodeUnprocessable:    http.StatusUnprocessableEntity,
+	domain.CodeNotApproved:      http.StatusConflict,
+	domain.CodeAlreadyShipped:   http.StatusConflict,
+	domain.CodeNotShipped:       http.StatusConflict,
+	domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
+
 	domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
 }
 
@@ -58,6 +67,9 @@ func statusFor(e *domain.Error) int {
 // own errors (unknown route, wrong method) keep their status; anything
 // else is internal and its text stays in the logs.
 func asDomainError(err error) *domain.Error {
+	if store.Unavailable(err) {
+		return errUnavailable
+	}
 	if e := domain.AsError(err); e != nil {
 		return e
 	}
@@ -81,6 +93,14 @@ func asDomainError(err error) *domain.Error {
 	return &domain.Error{Code: domain.EINTERNAL, Message: "Internal error. It has been logged; please try again."}
 }
 
+// errUnavailable answers a request the database could not serve: it is
+// down, restarting, or did not answer within the request's time-out.
+var errUnavailable = &domain.Error{Code: domain.EUNAVAILABLE,
+	Message: "Stockline cannot reach its database right now. Please try again in a few seconds; a retry with the same Idempotency-Key is safe."}
+
+// retryAfterSeconds is the Retry-After sent with every 503.
+const retryAfterSeconds = "2"
+
 // handleError is the one Echo error handler. The API gets
 // {"error":{"code","message",...}}, htmx requests an error fragment, pages
 // a friendly error page. Internal details only go to the log.
@@ -89,12 +109,20 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	e := asDomainError(err)
+	if e.Code == domain.EINTERNAL && errors.Is(c.Request().Context().Err(), context.DeadlineExceeded) {
+		e = errUnavailable // the request's time-out ended a database call (see Server.ServeHTTP)
+	}
 	status := statusFor(e)
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
-	if status >= 500 {
+	if status == http.StatusServiceUnavailable {
+		s.Log.WarnContext(c.Request().Context(), "database unavailable", "request_id", rid, "path", c.Request().URL.Path, "err", err.Error())
+	} else if status >= 500 {
 		s.Log.ErrorContext(c.Request().Context(), "internal error", "request_id", rid, "path", c.Request().URL.Path, "err", err.Error())
 	} else {
 		s.Log.DebugContext(c.Request().Context(), "request error", "request_id", rid, "code", e.Code, "err", err.Error())
+	}
+	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", retryAfterSeconds)
 	}
 	var werr error
 	switch {

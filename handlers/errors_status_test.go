@@ -27,6 +27,7 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.EFORBIDDEN:    http.StatusForbidden,
 		domain.ETOOMANY:      http.StatusTooManyRequests,
 		domain.EINTERNAL:     http.StatusInternalServerError,
+		domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 
 		domain.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 		domain.CodeCSRFInvalid:      http.StatusForbidden,
@@ -45,6 +46,12 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.CodeIdempotencyInProgress:  http.StatusConflict,
 
 		domain.CodeStillFailing: http.StatusUnprocessableEntity,
+
+		domain.CodeUnprocessable:    http.StatusUnprocessableEntity,
+		domain.CodeNotApproved:      http.StatusConflict,
+		domain.CodeAlreadyShipped:   http.StatusConflict,
+		domain.CodeNotShipped:       http.StatusConflict,
+		domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
 
 		domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -61,7 +63,8 @@ func decodeBody(c echo.Context, v any, emptyOK bool) error {
 		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
-			return &domain.Error{Code: domain.EINVALID, Field: ute.Field, Message: "Field " + ute.Field + " has the wrong type; expected " + ute.Type.String() + "."}
+			f := jsonFieldPath(ute.Field)
+			return &domain.Error{Code: domain.EINVALID, Field: f, Message: "Field " + f + " has the wrong type; expected " + ute.Type.String() + "."}
 		}
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body is not valid JSON."}
 	}
@@ -69,6 +72,20 @@ func decodeBody(c echo.Context, v any, emptyOK bool) error {
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body has data after the JSON object."}
 	}
 	return nil
+}
+
+// jsonFieldPath is the field path of a JSON type error without array
+// indexes ("lines.qty"): Go 1.27's encoding/json names the element
+// ("lines.0.qty"), 1.26's did not, and the API's field names stay the same.
+func jsonFieldPath(f string) string {
+	parts := strings.Split(f, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -54,6 +54,7 @@ func (s *Server) publicRoutes() []route {
 	return []route{
 		public(get, "/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler()))),
 		public(get, "/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") }),
+		public(get, "/readyz", s.readyz),
 		public(get, "/login", s.handleLoginForm),
 		public(post, "/login", s.handleLogin),
 		page(post, "/logout", s.handleLogout, allRoles...),
@@ -155,6 +156,14 @@ func (s *Server) apiRoutes() []route {
 		api(get, "/api/v1/orders", s.handleOrderSearchAPI, domain.ScopeOrders),
 		api(get, "/api/v1/orders/:id", s.handleOrderGetAPI, domain.ScopeOrders),
 		api(post, "/api/v1/orders/:id/cancel", s.handleOrderCancelAPI, domain.ScopeOrders),
+		api(post, "/api/v1/transfers", s.handleTransferCreate, domain.ScopeTransfers),
+		api(get, "/api/v1/transfers", s.handleTransferListAPI, domain.ScopeTransfers),
+		api(get, "/api/v1/transfers/:id", s.handleTransferGetAPI, domain.ScopeTransfers),
+		api(post, "/api/v1/transfers/:id/ship", s.handleTransferShipAPI, domain.ScopeTransfers),
+		api(post, "/api/v1/transfers/:id/receive", s.handleTransferReceiveAPI, domain.ScopeTransfers),
+		api(post, "/api/v1/transfers/:id/cancel", s.handleTransferCancelAPI, domain.ScopeTransfers),
+		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeTransfers),
+		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeTransfers),
 	}
 }
 

@@ -31,8 +31,9 @@ type Options struct {
 	LoginMaxPerAccount   int            // failed sign-ins per account per LoginWindow
 	LoginMaxPerIP        int            // failed sign-ins per client IP per LoginWindow
 	LoginWindow          time.Duration
-	ShopifyWebhookSecret string // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
-	ConnectorSecretKey   string // seals connector credentials typed on the connector page (AES-256-GCM)
+	ShopifyWebhookSecret string        // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
+	ConnectorSecretKey   string        // seals connector credentials typed on the connector page (AES-256-GCM)
+	RequestTimeout       time.Duration // every request answers within this (503 past it); default 1 minute (timeout.go)
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -71,6 +72,9 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	}
 	if opts.LoginMaxPerIP == 0 {
 		opts.LoginMaxPerIP = 30
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = time.Minute
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -116,8 +120,10 @@ type RouteRule struct {
 	Known        bool // false means the route was added to Echo outside the route table
 }
 
-// ServeHTTP lets the server be used as an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Echo.ServeHTTP(w, r) }
+// ServeHTTP lets the server be used as an http.Handler. Each request
+// answers within RequestTimeout: a database that stopped answering fails
+// it with 503 in bounded time instead of holding it open (timeout.go).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serveWithTimeout(w, r) }
 
 // Shutdown stops accepting requests and waits for those in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.Echo.Shutdown(ctx) }

@@ -76,6 +76,49 @@ func (db *DB) check(ctx context.Context, since time.Time) (CheckReport, error) {
 	if err := tx.GetContext(ctx, &r.Positions, `SELECT count(*) FROM positions p WHERE `+scope("p"), args...); err != nil {
 		return r, fmt.Errorf("store: check: %w", err)
 	}
+	if r.LedgerMismatch, err = ledgerMismatches(ctx, tx, scope, args); err != nil {
+		return r, err
+	}
+	var bad []struct {
+		Location  string `db:"location"`
+		SKU       string `db:"sku"`
+		OnHand    int    `db:"on_hand"`
+		Reserved  int    `db:"reserved"`
+		Explained bool   `db:"explained"`
+	}
+	err = tx.SelectContext(ctx, &bad, `
+		WITH out_of_bounds AS MATERIALIZED ( -- usually empty: name the rows only after finding them
+			SELECT * FROM positions p
+			WHERE (p.on_hand < 0 OR p.reserved > p.on_hand OR p.reserved < 0 OR p.damaged < 0 OR p.quality_hold < 0
+				OR p.transfer_out < 0 OR p.in_transit_in < 0) AND `+scope("p")+`
+		)
+		SELECT l.code AS location, pr.sku, p.on_hand, p.reserved,
+			EXISTS (SELECT 1 FROM exceptions e WHERE e.kind = 'negative_stock' AND e.status IN ('open', 'in_progress')
+				AND e.location_id = p.location_id AND e.product_id = p.product_id) AS explained
+		FROM out_of_bounds p JOIN locations l ON l.id = p.location_id JOIN products pr ON pr.id = p.product_id
+		ORDER BY l.code, pr.sku LIMIT 1000`, args...)
+	if err != nil {
+		return r, fmt.Errorf("store: check invariants: %w", err)
+	}
+	for _, b := range bad {
+		if b.Explained {
+			r.Explained++
+			continue
+		}
+		r.Unexplained = append(r.Unexplained, fmt.Sprintf("%s@%s: on_hand %d, reserved %d", b.SKU, b.Location, b.OnHand, b.Reserved))
+	}
+	if r.ReservationLeak, err = reservationLeaks(ctx, tx, scope, args); err != nil {
+		return r, err
+	}
+	if r.OrderMismatch, err = orderReservationMismatches(ctx, tx); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// ledgerMismatches names the positions (within scope) whose buckets differ
+// from the sum of their ledger rows, bucket by bucket.
+func ledgerMismatches(ctx context.Context, tx *Tx, scope func(string) string, args []any) ([]string, error) {
 	var mism []struct {
 		Location string `db:"location"`
 		SKU      string `db:"sku"`
@@ -83,7 +126,7 @@ func (db *DB) check(ctx context.Context, since time.Time) (CheckReport, error) {
 		Position int64  `db:"position"`
 		Ledger   int64  `db:"ledger"`
 	}
-	err = tx.SelectContext(ctx, &mism, `
+	err := tx.SelectContext(ctx, &mism, `
 		WITH sums AS (
 			SELECT location_id, product_id,
 				sum(delta) FILTER (WHERE bucket = 'on_hand') AS on_hand,
@@ -121,44 +164,11 @@ func (db *DB) check(ctx context.Context, since time.Time) (CheckReport, error) {
 		FROM cmp c JOIN locations l ON l.id = c.location_id JOIN products pr ON pr.id = c.product_id
 		WHERE c.pos <> c.led ORDER BY l.code, pr.sku, c.bucket LIMIT 1000`, args...)
 	if err != nil {
-		return r, fmt.Errorf("store: check ledger: %w", err)
+		return nil, fmt.Errorf("store: check ledger: %w", err)
 	}
+	var out []string
 	for _, m := range mism {
-		r.LedgerMismatch = append(r.LedgerMismatch, fmt.Sprintf("%s@%s %s: position %d, ledger sum %d", m.SKU, m.Location, m.Bucket, m.Position, m.Ledger))
+		out = append(out, fmt.Sprintf("%s@%s %s: position %d, ledger sum %d", m.SKU, m.Location, m.Bucket, m.Position, m.Ledger))
 	}
-	var bad []struct {
-		Location  string `db:"location"`
-		SKU       string `db:"sku"`
-		OnHand    int    `db:"on_hand"`
-		Reserved  int    `db:"reserved"`
-		Explained bool   `db:"explained"`
-	}
-	err = tx.SelectContext(ctx, &bad, `
-		WITH out_of_bounds AS MATERIALIZED ( -- usually empty: name the rows only after finding them
-			SELECT * FROM positions p
-			WHERE (p.on_hand < 0 OR p.reserved > p.on_hand OR p.reserved < 0 OR p.damaged < 0 OR p.quality_hold < 0
-				OR p.transfer_out < 0 OR p.in_transit_in < 0) AND `+scope("p")+`
-		)
-		SELECT l.code AS location, pr.sku, p.on_hand, p.reserved,
-			EXISTS (SELECT 1 FROM exceptions e WHERE e.kind = 'negative_stock' AND e.status IN ('open', 'in_progress')
-				AND e.location_id = p.location_id AND e.product_id = p.product_id) AS explained
-		FROM out_of_bounds p JOIN locations l ON l.id = p.location_id JOIN products pr ON pr.id = p.product_id
-		ORDER BY l.code, pr.sku LIMIT 1000`, args...)
-	if err != nil {
-		return r, fmt.Errorf("store: check invariants: %w", err)
-	}
-	for _, b := range bad {
-		if b.Explained {
-			r.Explained++
-			continue
-		}
-		r.Unexplained = append(r.Unexplained, fmt.Sprintf("%s@%s: on_hand %d, reserved %d", b.SKU, b.Location, b.OnHand, b.Reserved))
-	}
-	if r.ReservationLeak, err = reservationLeaks(ctx, tx, scope, args); err != nil {
-		return r, err
-	}
-	if r.OrderMismatch, err = orderReservationMismatches(ctx, tx); err != nil {
-		return r, err
-	}
-	return r, nil
+	return out, nil
 }

@@ -31,7 +31,7 @@ type DB struct {
 
 // Open connects to PostgreSQL at dsn and checks the connection.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := sqlx.Open("postgres", withConnectTimeout(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -69,6 +69,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		if !retryable(err) {
 			return err
 		}
+		retries.Add(1)
 		d := time.Duration(1<<i) * time.Millisecond
 		d += time.Duration(rand.Int64N(int64(d)))
 		select {

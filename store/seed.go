@@ -127,23 +127,7 @@ func (db *DB) SeedDemo(ctx context.Context) (SeedResult, error) {
 			}
 		}
 		res.Locations = len(demoLocations)
-		var skus, names, barcodes, cats []string
-		var prices []int64
-		for i := range DemoSKUCount {
-			c := demoCategories[i%len(demoCategories)]
-			noun := c.nouns[(i/len(demoCategories))%len(c.nouns)]
-			adj := demoAdjectives[(i/(len(demoCategories)*len(c.nouns)))%len(demoAdjectives)]
-			col := demoColours[(i/(len(demoCategories)*len(c.nouns)*len(demoAdjectives)))%len(demoColours)]
-			skus = append(skus, fmt.Sprintf("%s-%05d", c.name[:3], 10000+i))
-			names = append(names, fmt.Sprintf("%s %s, %s", adj, noun, col))
-			barcodes = append(barcodes, ean13(fmt.Sprintf("400638%06d", 100000+i)))
-			cats = append(cats, c.name)
-			p := c.prices[0] + rng.IntN(c.prices[1]-c.prices[0])
-			prices = append(prices, int64(p/100*100+99))
-		}
-		for i := range skus {
-			skus[i] = upper(skus[i])
-		}
+		skus, names, barcodes, cats, prices := demoProducts(rng)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO products (sku, name, barcode, category, price_cents)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,
 			pq.Array(skus), pq.Array(names), pq.Array(barcodes), pq.Array(cats), pq.Array(prices)); err != nil {
@@ -251,4 +235,25 @@ func ean13(d12 string) string {
 		sum += n
 	}
 	return d12 + fmt.Sprint((10-sum%10)%10)
+}
+
+// demoProducts draws the demo catalogue: SKUs, names, barcodes, categories
+// and prices, deterministically from rng.
+func demoProducts(rng *rand.Rand) (skus, names, barcodes, cats []string, prices []int64) {
+	for i := range DemoSKUCount {
+		c := demoCategories[i%len(demoCategories)]
+		noun := c.nouns[(i/len(demoCategories))%len(c.nouns)]
+		adj := demoAdjectives[(i/(len(demoCategories)*len(c.nouns)))%len(demoAdjectives)]
+		col := demoColours[(i/(len(demoCategories)*len(c.nouns)*len(demoAdjectives)))%len(demoColours)]
+		skus = append(skus, fmt.Sprintf("%s-%05d", c.name[:3], 10000+i))
+		names = append(names, fmt.Sprintf("%s %s, %s", adj, noun, col))
+		barcodes = append(barcodes, ean13(fmt.Sprintf("400638%06d", 100000+i)))
+		cats = append(cats, c.name)
+		p := c.prices[0] + rng.IntN(c.prices[1]-c.prices[0])
+		prices = append(prices, int64(p/100*100+99))
+	}
+	for i := range skus {
+		skus[i] = upper(skus[i])
+	}
+	return skus, names, barcodes, cats, prices
 }

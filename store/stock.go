@@ -121,15 +121,17 @@ type positionRow struct {
 }
 
 // lockClause is the WITH clause (named lp) that locks the given positions
-// in the one lock order, for statements that lock as one of several
-// steps (the reservation batcher claims keys in the same round trip).
+// in the one lock order, for statements that lock as one of several steps
+// (the reservation batcher claims keys in the same round trip). It is a
+// semi-join on the key arrays: a JOIN on unnest measured about a third
+// slower on the spread reservations benchmark.
 func lockClause(keys []posKey) clause {
 	keys = sortedKeys(keys)
 	return func(a *stmtArgs) string {
 		locs, prods := keyArrays(keys)
 		return fmt.Sprintf(`lp AS (
 			SELECT p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in
-			FROM positions p JOIN unnest(%s::bigint[], %s::bigint[]) AS k(l, pr) ON p.location_id = k.l AND p.product_id = k.pr
+			FROM positions p WHERE (p.location_id, p.product_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))
 			ORDER BY p.location_id, p.product_id FOR UPDATE OF p
 		)`, a.p(pq.Array(locs)), a.p(pq.Array(prods)))
 	}

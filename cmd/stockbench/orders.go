@@ -98,21 +98,11 @@ func runOrders(ctx context.Context, h *harness) error {
 	}
 	defer h.dropDB(name)
 	defer db.Close()
-	store.BcryptCost = 4
-	if _, err := db.SeedDemo(ctx); err != nil {
-		return err
-	}
 	cfg := h.cfg.orders
-	t0 := time.Now()
-	fmt.Fprintf(h.out, "orders: generating %d orders set-based in SQL over the demo retailer...\n", cfg.orders)
-	ds, err := benchdata.LoadOrders(ctx, db, cfg.orders, func(step string, took time.Duration) {
-		fmt.Fprintf(h.out, "  %-30s %s\n", step, took.Round(10*time.Millisecond))
-	})
+	ds, err := loadOrderDataset(ctx, h, db)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(h.out, "dataset: %d orders (%d open, %d open at S01), %d lines, %d timeline events, built in %s\n",
-		ds.Orders, ds.Open, ds.OpenAtS01, ds.Lines, ds.Events, time.Since(t0).Round(100*time.Millisecond))
 
 	timer := &serverTimer{by: map[string][]timed{}}
 	srv, err := serve(db, func(next http.Handler) http.Handler { timer.next = next; return timer })
@@ -216,4 +206,25 @@ func runOrders(ctx context.Context, h *harness) error {
 	h.addCheck("orders", fmt.Sprintf("whole database (%d orders) after the runs", ds.Orders), err)
 	fmt.Fprintf(h.out, "consistency check after the runs: %s (%s)\n\n", okOr(err), time.Since(t).Round(100*time.Millisecond))
 	return nil
+}
+
+// loadOrderDataset seeds the demo retailer and generates the orders the
+// runs read, printing each step's time.
+func loadOrderDataset(ctx context.Context, h *harness, db *store.DB) (benchdata.OrdersDataset, error) {
+	store.BcryptCost = 4
+	if _, err := db.SeedDemo(ctx); err != nil {
+		return benchdata.OrdersDataset{}, err
+	}
+	cfg := h.cfg.orders
+	t0 := time.Now()
+	fmt.Fprintf(h.out, "orders: generating %d orders set-based in SQL over the demo retailer...\n", cfg.orders)
+	ds, err := benchdata.LoadOrders(ctx, db, cfg.orders, func(step string, took time.Duration) {
+		fmt.Fprintf(h.out, "  %-30s %s\n", step, took.Round(10*time.Millisecond))
+	})
+	if err != nil {
+		return ds, err
+	}
+	fmt.Fprintf(h.out, "dataset: %d orders (%d open, %d open at S01), %d lines, %d timeline events, built in %s\n",
+		ds.Orders, ds.Open, ds.OpenAtS01, ds.Lines, ds.Events, time.Since(t0).Round(100*time.Millisecond))
+	return ds, nil
 }

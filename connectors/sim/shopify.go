@@ -102,8 +102,7 @@ func shopifyErr(w http.ResponseWriter, status int, msg string) {
 
 // ServeHTTP answers the two list endpoints.
 func (s *Shopify) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if fault := s.arrive(w, r); fault != nil {
-		shopifyErr(w, fault.Status, "simulated outage")
+	if fault := s.arrive(w, r); fault != nil && fault.serve(w, r, func(status int) { shopifyErr(w, status, "simulated outage") }) {
 		return
 	}
 	m := shopifyPath.FindStringSubmatch(r.URL.Path)

@@ -18,8 +18,14 @@ import (
 
 // Fault is a canned failure the next request gets instead of an answer.
 type Fault struct {
-	Status     int    // e.g. 503, 429
+	Status     int    // e.g. 503, 429; 0 with Body means 200, 0 with neither means the normal answer
 	RetryAfter string // Retry-After header value, if any
+	// Delay holds the answer back this long (a slow source), or until the
+	// client gives up.
+	Delay time.Duration
+	// Body, when set, is sent as the answer's body as it is (truncated or
+	// otherwise broken JSON, a page whose cursor goes in circles).
+	Body string
 }
 
 // Square serves POST /v2/inventory/changes/batch-retrieve over its
@@ -51,6 +57,19 @@ func (s *Square) Add(created time.Time, locs []string, raw json.RawMessage) {
 	s.changes = append(s.changes, squareChange{created: created.UTC(), locations: locs, raw: raw})
 }
 
+// Forget drops the changes Square recorded before t, so a long soak's
+// feed does not grow without bound (a real source keeps them; a consumer
+// that is further behind than t would miss them).
+func (s *Square) Forget(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := 0
+	for i < len(s.changes) && s.changes[i].created.Before(t) {
+		i++
+	}
+	s.changes = slices.Clone(s.changes[i:])
+}
+
 // Len is how many changes the feed holds.
 func (s *Square) Len() int {
 	s.mu.Lock()
@@ -78,8 +97,9 @@ func squareErr(w http.ResponseWriter, status int, category, code, detail string)
 
 // ServeHTTP answers the batch-retrieve endpoint.
 func (s *Square) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if fault := s.arrive(w, r); fault != nil {
-		squareErr(w, fault.Status, "API_ERROR", "SERVICE_UNAVAILABLE", "simulated outage")
+	if fault := s.arrive(w, r); fault != nil && fault.serve(w, r, func(status int) {
+		squareErr(w, status, "API_ERROR", "SERVICE_UNAVAILABLE", "simulated outage")
+	}) {
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v2/inventory/changes/batch-retrieve" {

@@ -121,6 +121,10 @@ func (c *Cluster) start() error {
 	if err != nil {
 		return err
 	}
+	return c.startOn(port)
+}
+
+func (c *Cluster) startOn(port int) error {
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=200 -c shared_buffers=256MB -c fsync=on", port, c.Dir)
 	logFile := filepath.Join(c.Dir, "server.log")
 	if err := c.run(filepath.Join(c.binDir, "pg_ctl"), "-D", c.Dir, "-l", logFile, "-o", opts, "-w", "-t", "60", "start"); err != nil {
@@ -136,6 +140,17 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	return c.run(filepath.Join(c.binDir, "pg_ctl"), "-D", c.Dir, "-m", "fast", "-w", "stop")
+}
+
+// Restart stops the server (fast shutdown: open sessions are terminated,
+// as in a real restart or failover), keeps it down for down, and starts it
+// again on the same port. The fault tests and `make soak -faults` use it.
+func (c *Cluster) Restart(down time.Duration) error {
+	if err := c.Stop(); err != nil {
+		return err
+	}
+	time.Sleep(down)
+	return c.startOn(c.Port)
 }
 
 // Stop stops the cluster in dir, if there is one and it is running.
