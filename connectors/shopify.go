@@ -185,7 +185,7 @@ func ParseShopifyOrder(raw []byte) []store.InboundEvent {
 		if err != nil {
 			ev.Err = "cancelled_at: " + err.Error() + "."
 		} else {
-			ev.Cancel = &domain.ExternalOrderCancel{ExternalRef: id, Reason: feedExcerpt(o.CancelReason, 100), CancelledAt: at}
+			ev.Cancel = &domain.ExternalOrderCancel{ExternalRef: id, Reason: feedExcerpt(o.CancelReason, 100), ReasonCode: domain.ShopifyCancelReason(o.CancelReason), CancelledAt: at}
 		}
 		evs = append(evs, ev)
 	}

@@ -50,6 +50,8 @@ const (
 
 	// Connectors.
 	CodeStillFailing = "still_failing" // a fixed dead letter still cannot be applied
+
+	CodeUnknownReasonCode = "unknown_reason_code" // a cancellation's reason_code is not a known code (Field reason_code)
 )
 
 // Error is Stockline's one error type. Code is machine-readable, Message is

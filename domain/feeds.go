@@ -201,6 +201,7 @@ type ExternalOrderCancel struct {
 	Source        string
 	ExternalRef   string
 	Reason        string
+	ReasonCode    CancelReason // the platform's reason mapped onto a code
 	CancelledAt   time.Time
 	SourceEventID string // the feed event that carried it
 	Via           string // how it arrived: pull or webhook

@@ -50,6 +50,8 @@ var statusByCode = map[string]int{
 	domain.CodeAlreadyShipped:   http.StatusConflict,
 	domain.CodeNotShipped:       http.StatusConflict,
 	domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
+
+	domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
 }
 
 // statusFor is the HTTP status of an error, from its code alone. A code

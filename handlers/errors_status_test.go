@@ -52,6 +52,8 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.CodeAlreadyShipped:   http.StatusConflict,
 		domain.CodeNotShipped:       http.StatusConflict,
 		domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
+
+		domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
 	}
 	codes := domainErrorCodes(t)
 	for name, code := range codes {

@@ -190,7 +190,8 @@ func (s *Server) handleOrderSearchAPI(c echo.Context) error {
 }
 
 // handleOrderCancelAPI is POST /api/v1/orders/{id}/cancel with
-// {"lines":[{"sku","qty"}],"reason"}; no lines (or no body) cancels every
+// {"lines":[{"sku","qty"}],"reason_code","note"} (or the older free-text
+// "reason", counted as other); no lines (or no body) cancels every
 // open unit. Held stock is released and the customer notified.
 func (s *Server) handleOrderCancelAPI(c echo.Context) error {
 	o, err := s.orderFromParam(c)
@@ -198,15 +199,22 @@ func (s *Server) handleOrderCancelAPI(c echo.Context) error {
 		return err
 	}
 	var body struct {
-		Lines  []domain.OrderLineInput `json:"lines"`
-		Reason string                  `json:"reason"`
+		Lines      []domain.OrderLineInput `json:"lines"`
+		Reason     string                  `json:"reason"`
+		ReasonCode string                  `json:"reason_code"`
+		Note       string                  `json:"note"`
 	}
 	if c.Request().ContentLength != 0 {
 		if err := decodeOptionalJSON(c, &body); err != nil {
 			return err
 		}
 	}
-	o, err = s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{Lines: body.Lines, Reason: body.Reason})
+	req, err := cancelRequest(body.ReasonCode, body.Reason, body.Note)
+	if err != nil {
+		return err
+	}
+	req.Lines = body.Lines
+	o, err = s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, req)
 	if err != nil {
 		return err
 	}

@@ -203,8 +203,12 @@ func (s *Server) handleOrderLineCancel(c echo.Context) error {
 	if err != nil {
 		return s.orderActionFailed(c, o, "cancel", err, nil)
 	}
-	reason := c.FormValue("reason")
-	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: lineID, LineQty: qty, Reason: reason})
+	req, err := cancelRequest(c.FormValue("reason_code"), c.FormValue("reason"), c.FormValue("note"))
+	if err != nil {
+		return s.orderActionFailed(c, o, "cancel", err, nil)
+	}
+	req.LineID, req.LineQty = lineID, qty
+	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, req)
 	if err != nil {
 		return s.orderActionFailed(c, o, "cancel", err, nil)
 	}

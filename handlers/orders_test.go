@@ -129,6 +129,11 @@ func TestOrdersAPIContract(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(out, `"status":"allocated"`) {
 		t.Fatalf("cancel one: %d %s", res.StatusCode, out)
 	}
+	if !strings.Contains(out, "reason code other") {
+		t.Fatalf("free text alone should be counted as other: %s", out)
+	}
+	res, out = app.apiDo(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/cancel", o.ID), `{"reason_code":"bored"}`)
+	wantAPIError(t, res, out, http.StatusUnprocessableEntity, domain.CodeUnknownReasonCode, "reason_code")
 	res, out = app.apiDo(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/cancel", o.ID), `{"reason":"gone"}`)
 	if res.StatusCode != http.StatusOK || !strings.Contains(out, `"status":"cancelled"`) {
 		t.Fatalf("cancel all: %d %s", res.StatusCode, out)

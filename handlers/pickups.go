@@ -305,7 +305,12 @@ func (s *Server) handlePickCancelLine(c echo.Context) error {
 	if err != nil {
 		return s.pickFailed(c, o, l.ID, "cancel", err)
 	}
-	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, store.CancelRequest{LineID: l.ID, LineQty: qty, Reason: c.FormValue("reason")})
+	req, err := cancelRequest(c.FormValue("reason_code"), c.FormValue("reason"), c.FormValue("note"))
+	if err != nil {
+		return s.pickFailed(c, o, l.ID, "cancel", err)
+	}
+	req.LineID, req.LineQty = l.ID, qty
+	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, req)
 	if err != nil {
 		return s.pickFailed(c, o, l.ID, "cancel", err)
 	}

@@ -17,6 +17,9 @@ type CancelRequest struct {
 	LineID  int64                   // one line (pages)
 	LineQty int                     // units of LineID; 0 means all its open units
 	Reason  string
+	// ReasonCode is the counted reason; empty means customer_request
+	// without a Reason and other with one (domain.ResolveCancelReason).
+	ReasonCode domain.CancelReason
 }
 
 // CancelOrder cancels units of an order in one transaction: held units go
@@ -42,7 +45,7 @@ func (db *DB) CancelOrder(ctx context.Context, actor domain.Actor, id int64, req
 // connector applying a platform's cancellation with its inbound event.
 // The order is found by its source and external reference; cancelling an
 // order with nothing open is a no-op.
-func (db *DB) CancelOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, source, externalRef, reason string) (Order, error) {
+func (db *DB) CancelOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, source, externalRef, reason string, code ...domain.CancelReason) (Order, error) {
 	var id int64
 	if err := tx.GetContext(ctx, &id, `SELECT id FROM orders WHERE source = $1 AND external_ref = $2`, source, externalRef); err != nil {
 		return Order{}, notFound(err, "There is no order from %s with external ref %s.", source, externalRef)
@@ -55,7 +58,11 @@ func (db *DB) CancelOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, sou
 		reason = "cancelled at " + source
 	}
 	before, ch, now := o.Status, &orderChange{}, db.stamp()
-	if err := cancelUnits(ctx, tx, actor, &o, ch, CancelRequest{}, reason, now); err != nil {
+	req := CancelRequest{ReasonCode: domain.CancelOther}
+	if len(code) > 0 && code[0] != "" {
+		req.ReasonCode = code[0]
+	}
+	if err := cancelUnits(ctx, tx, actor, &o, ch, req, reason, now); err != nil {
 		return o, err
 	}
 	if err := finishOrder(ctx, tx, actor, source, &o, before, ch, now); err != nil {
@@ -151,7 +158,14 @@ func cancelUnits(ctx context.Context, tx *Tx, actor domain.Actor, o *Order, ch *
 		units += n
 		released += c.FromHeld
 	}
-	msg := fmt.Sprintf("Cancelled %s (%s).", strings.Join(items, ", "), reason)
+	if req.ReasonCode == "" {
+		req.ReasonCode = domain.UncollectedReason(*o, now)
+	}
+	code, err := domain.ResolveCancelReason(string(req.ReasonCode), req.Reason)
+	if err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("Cancelled %s (%s; reason code %s).", strings.Join(items, ", "), reason, code)
 	if released > 0 {
 		msg += fmt.Sprintf(" %d held unit(s) released back to stock.", released)
 	}
@@ -162,6 +176,6 @@ func cancelUnits(ctx context.Context, tx *Tx, actor domain.Actor, o *Order, ch *
 		ch.notifyCustomer(domain.NotifyRefundIssued, vars)
 	}
 	ch.audit = "order.cancel"
-	ch.details = map[string]any{"cancelled": items, "reason": reason}
+	ch.details = map[string]any{"cancelled": items, "reason": reason, "reason_code": string(code)}
 	return nil
 }

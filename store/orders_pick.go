@@ -119,7 +119,7 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		ch.hold = "item_not_found"
 		ch.notifyCustomer(domain.NotifyDelayed, map[string]string{"items": fmt.Sprintf("%d × %s", qty, l.SKU), "reason": "an item could not be picked"})
 		ch.audit = "order.reject_line"
-		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location, "reason": reason, "exception": exID}
+		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location, "reason": reason, "reason_code": string(domain.RejectCancelReason(reason)), "exception": exID}
 		return nil
 	})
 }

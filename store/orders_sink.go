@@ -73,7 +73,7 @@ func (feedOrderSink) CancelOrder(ctx context.Context, tx *Tx, c domain.ExternalO
 		return err
 	}
 	actor := domain.Actor{Kind: "connector", Name: c.Source}
-	o, err := db.CancelOrderTx(ctx, tx, actor, c.Source, c.ExternalRef, c.Reason)
+	o, err := db.CancelOrderTx(ctx, tx, actor, c.Source, c.ExternalRef, c.Reason, c.ReasonCode)
 	if err != nil {
 		return err
 	}
