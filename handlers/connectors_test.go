@@ -121,53 +121,7 @@ func TestConnectorPagesHealthCredentialsPauseAndDeadLetters(t *testing.T) {
 			malformed = d
 		}
 	}
-	// Map location and item from the page, then retry: applied.
-	res, body = lead.post(page+"/mappings", url.Values{"kind": {"location"}, "external_id": {"LOC-PG"}, "code": {"NOPE"}})
-	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="err-code"`) {
-		t.Fatalf("bad mapping: %d", res.StatusCode)
-	}
-	lead.post(page+"/mappings", url.Values{"kind": {"location"}, "external_id": {"LOC-PG"}, "code": {"S04"}})
-	lead.post(page+"/mappings", url.Values{"kind": {"item"}, "external_id": {"ITEM-PG"}, "code": {"FOO-11984"}})
-	before := onHand(t, app.DB, "FOO-11984", "S04")
-	res, _ = lead.post(fmt.Sprintf("%s/dead-letters/%d/retry", page, unmapped.ID), nil)
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("retry: %d", res.StatusCode)
-	}
-	if got := onHand(t, app.DB, "FOO-11984", "S04"); got != before+3 {
-		t.Fatalf("after retry %d, want %d", got, before+3)
-	}
-	// Fix the malformed payload: invalid JSON comes back with the input.
-	fixPage := fmt.Sprintf("%s/dead-letters/%d", page, malformed.ID)
-	_, body = lead.get(fixPage)
-	if !strings.Contains(body, `data-testid="fix-form"`) || !strings.Contains(body, "two") {
-		t.Fatalf("fix page:\n%s", body)
-	}
-	res, body = lead.post(fixPage+"/fix", url.Values{"payload": {`{"type": "ADJUSTMENT", oops`}})
-	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="err-payload"`) || !strings.Contains(body, "oops") {
-		t.Fatalf("bad fix: %d\n%s", res.StatusCode, body)
-	}
-	fixed := strings.Replace(malformed.Payload, `"two"`, `"2"`, 1)
-	res, _ = lead.post(fixPage+"/fix", url.Values{"payload": {fixed}})
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("good fix: %d", res.StatusCode)
-	}
-	if got := onHand(t, app.DB, "FOO-11984", "S04"); got != before+1 {
-		t.Fatalf("after the fixed sale %d, want %d", got, before+1)
-	}
-	// Dismiss: add another bad one and dismiss it.
-	app.DB.Ingest(ctx, cn, []store.InboundEvent{connectors.ParseSquareChange([]byte(`{"type":"NOPE"}`))}, "")
-	dls, _, _ = app.DB.DeadLetters(ctx, cn.ID, "open", 0, 10)
-	if len(dls) != 1 {
-		t.Fatalf("open dead letters %d", len(dls))
-	}
-	res, _ = lead.post(fmt.Sprintf("%s/dead-letters/%d/dismiss", page, dls[0].ID), url.Values{"note": {"test junk"}})
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("dismiss: %d", res.StatusCode)
-	}
-	_, body = lead.get(page)
-	if !strings.Contains(body, `data-testid="dead-letters-empty"`) || !strings.Contains(body, "Dismissed dead letter") {
-		t.Fatalf("after dismiss:\n%s", body)
-	}
+	connectorDeadLetterActions(t, app, lead, cn, page, unmapped, malformed)
 	// Other roles cannot reach the pages.
 	assoc := app.login(domain.RoleAssociate)
 	if res, _ := assoc.get("/connectors"); res.StatusCode != http.StatusForbidden {
@@ -205,4 +159,60 @@ func rowOf(body, testid string) string {
 	start := strings.LastIndex(body[:i], "<tr")
 	end := strings.Index(body[i:], "</tr>")
 	return body[start : i+end]
+}
+
+// connectorDeadLetterActions works the connector page's dead letters as an
+// inventory lead: map and retry, fix the payload, dismiss.
+func connectorDeadLetterActions(t *testing.T, app *testApp, lead *browser, cn domain.Connector, page string, unmapped, malformed domain.DeadLetter) {
+	t.Helper()
+	ctx := context.Background()
+	var res *http.Response
+	var body string
+	// Map location and item from the page, then retry: applied.
+	res, body = lead.post(page+"/mappings", url.Values{"kind": {"location"}, "external_id": {"LOC-PG"}, "code": {"NOPE"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="err-code"`) {
+		t.Fatalf("bad mapping: %d", res.StatusCode)
+	}
+	lead.post(page+"/mappings", url.Values{"kind": {"location"}, "external_id": {"LOC-PG"}, "code": {"S04"}})
+	lead.post(page+"/mappings", url.Values{"kind": {"item"}, "external_id": {"ITEM-PG"}, "code": {"FOO-11984"}})
+	before := onHand(t, app.DB, "FOO-11984", "S04")
+	res, _ = lead.post(fmt.Sprintf("%s/dead-letters/%d/retry", page, unmapped.ID), nil)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retry: %d", res.StatusCode)
+	}
+	if got := onHand(t, app.DB, "FOO-11984", "S04"); got != before+3 {
+		t.Fatalf("after retry %d, want %d", got, before+3)
+	}
+	// Fix the malformed payload: invalid JSON comes back with the input.
+	fixPage := fmt.Sprintf("%s/dead-letters/%d", page, malformed.ID)
+	_, body = lead.get(fixPage)
+	if !strings.Contains(body, `data-testid="fix-form"`) || !strings.Contains(body, "two") {
+		t.Fatalf("fix page:\n%s", body)
+	}
+	res, body = lead.post(fixPage+"/fix", url.Values{"payload": {`{"type": "ADJUSTMENT", oops`}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="err-payload"`) || !strings.Contains(body, "oops") {
+		t.Fatalf("bad fix: %d\n%s", res.StatusCode, body)
+	}
+	fixed := strings.Replace(malformed.Payload, `"two"`, `"2"`, 1)
+	res, _ = lead.post(fixPage+"/fix", url.Values{"payload": {fixed}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("good fix: %d", res.StatusCode)
+	}
+	if got := onHand(t, app.DB, "FOO-11984", "S04"); got != before+1 {
+		t.Fatalf("after the fixed sale %d, want %d", got, before+1)
+	}
+	// Dismiss: add another bad one and dismiss it.
+	app.DB.Ingest(ctx, cn, []store.InboundEvent{connectors.ParseSquareChange([]byte(`{"type":"NOPE"}`))}, "")
+	dls, _, _ := app.DB.DeadLetters(ctx, cn.ID, "open", 0, 10)
+	if len(dls) != 1 {
+		t.Fatalf("open dead letters %d", len(dls))
+	}
+	res, _ = lead.post(fmt.Sprintf("%s/dead-letters/%d/dismiss", page, dls[0].ID), url.Values{"note": {"test junk"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("dismiss: %d", res.StatusCode)
+	}
+	_, body = lead.get(page)
+	if !strings.Contains(body, `data-testid="dead-letters-empty"`) || !strings.Contains(body, "Dismissed dead letter") {
+		t.Fatalf("after dismiss:\n%s", body)
+	}
 }

@@ -165,24 +165,7 @@ func TestOrdersAPIContract(t *testing.T) {
 		}
 	}
 
-	// Validation.
-	for _, tc := range []struct {
-		body        string
-		status      int
-		code, field string
-	}{
-		{`{"channel":"fax","customer":{"name":"x"},"lines":[{"sku":"X","qty":1}]}`, 400, domain.EINVALID, "channel"},
-		{fmt.Sprintf(`{"channel":"bopis","customer":{"name":"x"},"lines":[{"sku":%q,"qty":1}]}`, sku), 400, domain.EINVALID, "pickup_location"},
-		{`{"channel":"bopis","customer":{"name":"x"},"pickup_location":"S01","lines":[{"sku":"NO-SUCH","qty":1}]}`, 404, domain.ENOTFOUND, "lines[0].sku"},
-		{fmt.Sprintf(`{"channel":"bopis","customer":{"name":"x"},"pickup_location":"S06","lines":[{"sku":%q,"qty":1}]}`, sku), 400, domain.CodeLocationNotEligible, "pickup_location"},
-		{fmt.Sprintf(`{"channel":"bopis","customer":{"name":"x"},"pickup_location":"S01","lines":[{"sku":%q,"qty":0}]}`, sku), 400, domain.EINVALID, "lines[0].qty"},
-		{`{"channel":`, 400, domain.EBADJSON, ""},
-	} {
-		res, out := app.postOrder(tc.body, newKey())
-		wantAPIError(t, res, out, tc.status, tc.code, tc.field)
-	}
-	res, out = app.apiDo(http.MethodGet, "/api/v1/orders/999999999", "")
-	wantAPIError(t, res, out, http.StatusNotFound, domain.ENOTFOUND, "")
+	ordersAPIRefusesBadOrders(t, app, sku)
 	checkOK(t, app.DB)
 }
 
@@ -387,4 +370,28 @@ func TestOrderCancelBodyIsOptional(t *testing.T) {
 	}
 	res, out = app.apiDo(http.MethodPost, path, " ")
 	wantAPIError(t, res, out, http.StatusConflict, domain.ECONFLICT, "")
+}
+
+// ordersAPIRefusesBadOrders posts invalid orders and reads an unknown one:
+// each is the precise API error.
+func ordersAPIRefusesBadOrders(t *testing.T, app *testApp, sku string) {
+	t.Helper()
+	// Validation.
+	for _, tc := range []struct {
+		body        string
+		status      int
+		code, field string
+	}{
+		{`{"channel":"fax","customer":{"name":"x"},"lines":[{"sku":"X","qty":1}]}`, 400, domain.EINVALID, "channel"},
+		{fmt.Sprintf(`{"channel":"bopis","customer":{"name":"x"},"lines":[{"sku":%q,"qty":1}]}`, sku), 400, domain.EINVALID, "pickup_location"},
+		{`{"channel":"bopis","customer":{"name":"x"},"pickup_location":"S01","lines":[{"sku":"NO-SUCH","qty":1}]}`, 404, domain.ENOTFOUND, "lines[0].sku"},
+		{fmt.Sprintf(`{"channel":"bopis","customer":{"name":"x"},"pickup_location":"S06","lines":[{"sku":%q,"qty":1}]}`, sku), 400, domain.CodeLocationNotEligible, "pickup_location"},
+		{fmt.Sprintf(`{"channel":"bopis","customer":{"name":"x"},"pickup_location":"S01","lines":[{"sku":%q,"qty":0}]}`, sku), 400, domain.EINVALID, "lines[0].qty"},
+		{`{"channel":`, 400, domain.EBADJSON, ""},
+	} {
+		res, out := app.postOrder(tc.body, newKey())
+		wantAPIError(t, res, out, tc.status, tc.code, tc.field)
+	}
+	res, out := app.apiDo(http.MethodGet, "/api/v1/orders/999999999", "")
+	wantAPIError(t, res, out, http.StatusNotFound, domain.ENOTFOUND, "")
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// TestHandWrittenSizeLimits keeps the module's hand-written production Go
-// readable: no file over 600 lines and no function over 120 (generated
-// *_templ.go files are exempt). Split a file by action, or a function into
+// TestHandWrittenSizeLimits keeps the module's hand-written Go, tests
+// included, readable: no file over 600 lines and no function over 120
+// (generated *_templ.go files are exempt). Split a file by action, or a function into
 // named steps, when this fails.
 func TestHandWrittenSizeLimits(t *testing.T) {
 	const maxFile, maxFunc = 600, 120
@@ -28,7 +28,7 @@ func TestHandWrittenSizeLimits(t *testing.T) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_templ.go") || strings.HasSuffix(path, "_test.go") {
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_templ.go") {
 			return nil
 		}
 		fset := token.NewFileSet()

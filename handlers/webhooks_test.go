@@ -81,26 +81,11 @@ func TestShopifyWebhooksVerifyApplyAndDedupeWithPulls(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().Add(-time.Minute).Truncate(time.Second)
 
-	// A bad signature: 401 JSON, logged, nothing stored.
 	level := sim.ShopifyLevel(880001, 68002, 17, now)
-	status, body := postWebhook(t, app, "inventory_levels/update", "wh-bad", level, "not-the-secret")
-	if status != http.StatusUnauthorized || body["error"].(map[string]any)["code"] != "invalid_signature" {
-		t.Fatalf("bad signature: %d %v", status, body)
-	}
-	var stored int
-	app.DB.GetContext(ctx, &stored, `SELECT count(*) FROM inbound_events WHERE connector_id = $1`, conn.ID)
-	if stored != 0 {
-		t.Fatal("an unsigned webhook was stored")
-	}
-	// A missing signature header is refused the same way.
-	req, _ := http.NewRequest(http.MethodPost, app.URL+"/webhooks/shopify", strings.NewReader(string(level)))
-	req.Header.Set("X-Shopify-Topic", "inventory_levels/update")
-	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("no signature: %v %v", res.StatusCode, err)
-	}
+	webhookRefusesBadSignatures(t, app, conn.ID, level)
 
 	// inventory_levels/update: a count snapshot for the mapped location.
-	status, body = postWebhook(t, app, "inventory_levels/update", "wh-1", level, webhookSecret)
+	status, body := postWebhook(t, app, "inventory_levels/update", "wh-1", level, webhookSecret)
 	if status != http.StatusOK || body["applied"] != float64(1) {
 		t.Fatalf("level: %d %v", status, body)
 	}
@@ -210,5 +195,28 @@ func connCheckOK(t *testing.T, db *store.DB) {
 	rep, err := db.Check(context.Background())
 	if err != nil || !rep.OK() {
 		t.Fatalf("consistency check: %+v %v", rep, err)
+	}
+}
+
+// webhookRefusesBadSignatures posts level with a wrong signature and with
+// none: both are 401 and nothing is stored.
+func webhookRefusesBadSignatures(t *testing.T, app *testApp, connID int64, level []byte) {
+	t.Helper()
+	ctx := context.Background()
+	// A bad signature: 401 JSON, logged, nothing stored.
+	status, body := postWebhook(t, app, "inventory_levels/update", "wh-bad", level, "not-the-secret")
+	if status != http.StatusUnauthorized || body["error"].(map[string]any)["code"] != "invalid_signature" {
+		t.Fatalf("bad signature: %d %v", status, body)
+	}
+	var stored int
+	app.DB.GetContext(ctx, &stored, `SELECT count(*) FROM inbound_events WHERE connector_id = $1`, connID)
+	if stored != 0 {
+		t.Fatal("an unsigned webhook was stored")
+	}
+	// A missing signature header is refused the same way.
+	req, _ := http.NewRequest(http.MethodPost, app.URL+"/webhooks/shopify", strings.NewReader(string(level)))
+	req.Header.Set("X-Shopify-Topic", "inventory_levels/update")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no signature: %v %v", res.StatusCode, err)
 	}
 }

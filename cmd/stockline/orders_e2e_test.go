@@ -187,22 +187,7 @@ func TestOrderJourneys(t *testing.T) {
 			t.Errorf("timeline lacks %q:\n%s", want, tl)
 		}
 	}
-	// The delay message went through the outbox and the background sender;
-	// its delivery shows on the timeline within seconds.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var sent int
-		if err := m.DB.GetContext(bg, &sent, `SELECT count(*) FROM notifications WHERE order_id = $1 AND kind = 'delayed' AND status = 'sent'`, id); err != nil {
-			t.Fatal(err)
-		}
-		if sent == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the notification sender did not deliver the delay message within 15 s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitForDelivery(t, m, id, "delayed")
 	step(t, sctx, "reload the order", chromedp.Reload(), chromedp.WaitVisible(css(`[data-testid="timeline"]`)))
 	tl = read(t, sctx, "timeline", chromedp.Text(css(`[data-testid="timeline"]`)))
 	if !strings.Contains(tl, `Delivered the "delayed" email to `+email+` via local outbox`) {
@@ -214,5 +199,26 @@ func TestOrderJourneys(t *testing.T) {
 	}
 	if !rep.OK() {
 		t.Fatalf("consistency check after the journeys: %+v", rep)
+	}
+}
+
+// waitForDelivery waits until the order's notification of kind went through
+// the outbox and the background sender (a few seconds at most).
+func waitForDelivery(t *testing.T, m *Main, orderID int64, kind string) {
+	t.Helper()
+	bg := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var sent int
+		if err := m.DB.GetContext(bg, &sent, `SELECT count(*) FROM notifications WHERE order_id = $1 AND kind = $2 AND status = 'sent'`, orderID, kind); err != nil {
+			t.Fatal(err)
+		}
+		if sent == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notification sender did not deliver the %s message within 15 s", kind)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
