@@ -40,3 +40,15 @@ func (db *DB) ApplyTestBatch(ctx context.Context, meta LedgerMeta, moves []TestM
 	})
 	return out, err
 }
+
+// ApplyTestMovements runs the single-position form of the primitive in
+// one transaction.
+func (db *DB) ApplyTestMovements(ctx context.Context, locationID, productID int64, moves []domain.Movement, meta LedgerMeta) (domain.Position, error) {
+	var p domain.Position
+	err := db.InTx(ctx, func(tx *Tx) error {
+		var err error
+		p, err = applyMovements(ctx, tx, locationID, productID, moves, meta)
+		return err
+	})
+	return p, err
+}

@@ -203,9 +203,18 @@ func lockPosition(ctx context.Context, tx *Tx, locationID, productID int64) (dom
 // applyMovements is the single-position form of applyStock: it locks (and
 // if need be creates) the position, applies the movements with one ledger
 // row each, opens negative_stock if the result is out of bounds, writes
-// meta.Event, and returns the new position.
+// meta.Event (an inventory.moved event naming the movements when the
+// caller gives none, so every change is published), and returns the new
+// position.
 func applyMovements(ctx context.Context, tx *Tx, locationID, productID int64, moves []domain.Movement, meta LedgerMeta) (domain.Position, error) {
 	k := posKey{locationID, productID}
+	if meta.Event == nil && len(moves) > 0 {
+		ev := stockMovedJSON{LocationID: locationID, ProductID: productID, Reason: meta.Reason, Source: meta.Source, SourceRef: meta.SourceRef}
+		for _, m := range moves {
+			ev.Moves = append(ev.Moves, stockMoveJSON{Bucket: m.Bucket, Delta: m.Delta})
+		}
+		meta.Event = &StockEvent{Topic: "inventory.moved", Payload: ev}
+	}
 	b := stockBatch{meta: meta}
 	for _, m := range moves {
 		b.add(stockRow{pos: k, bucket: m.Bucket, delta: m.Delta})
@@ -219,6 +228,22 @@ func applyMovements(ctx context.Context, tx *Tx, locationID, productID int64, mo
 	}
 	after, err := applyStock(ctx, tx, nil, b)
 	return after[k], err
+}
+
+// stockMovedJSON is the inventory.moved outbox event of a single-position
+// change whose caller publishes nothing more specific.
+type stockMovedJSON struct {
+	LocationID int64           `json:"location_id"`
+	ProductID  int64           `json:"product_id"`
+	Reason     domain.Reason   `json:"reason"`
+	Source     string          `json:"source"`
+	SourceRef  string          `json:"source_ref"`
+	Moves      []stockMoveJSON `json:"moves"`
+}
+
+type stockMoveJSON struct {
+	Bucket domain.Bucket `json:"bucket"`
+	Delta  int           `json:"delta"`
 }
 
 // stockStatement is a batch made into arrays: one per position (net

@@ -212,3 +212,31 @@ func TestStockBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSinglePositionChangeIsPublished: a caller of the single-position
+// form that names no event still publishes one inventory.moved event with
+// the movements, so every stock change reaches the outbox.
+func TestSinglePositionChangeIsPublished(t *testing.T) {
+	ctx := context.Background()
+	db := seededFresh(t)
+	locs, err := db.ListLocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prod int64
+	if err := db.GetContext(ctx, &prod, `SELECT id FROM products ORDER BY id LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	meta := store.LedgerMeta{Reason: domain.ReasonDamaged, Source: "test", SourceRef: "moved-1", Actor: domain.SystemActor("stock-test")}
+	if _, err := db.ApplyTestMovements(ctx, locs[1].ID, prod, []domain.Movement{{Bucket: domain.OnHand, Delta: 1}, {Bucket: domain.Damaged, Delta: 1}}, meta); err != nil {
+		t.Fatal(err)
+	}
+	var payloads []string
+	if err := db.SelectContext(ctx, &payloads, `SELECT payload::text FROM outbox WHERE topic = 'inventory.moved' AND payload->>'source_ref' = 'moved-1'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(payloads) != 1 || !strings.Contains(payloads[0], `"bucket": "damaged"`) || !strings.Contains(payloads[0], `"delta": 1`) {
+		t.Fatalf("inventory.moved events: %q", payloads)
+	}
+	requireCheckOK(t, db)
+}
