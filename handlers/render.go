@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -64,7 +65,10 @@ func decodeBody(c echo.Context, v any, emptyOK bool) error {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			f := jsonFieldPath(ute.Field)
-			return &domain.Error{Code: domain.EINVALID, Field: f, Message: "Field " + f + " has the wrong type; expected " + ute.Type.String() + "."}
+			if f == "" {
+				return &domain.Error{Code: domain.EBADJSON, Message: "The request body must be a JSON object."}
+			}
+			return &domain.Error{Code: domain.EINVALID, Field: f, Message: "Field " + f + " has the wrong type; send " + jsonKindWords(ute.Type) + "."}
 		}
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body is not valid JSON."}
 	}
@@ -72,6 +76,29 @@ func decodeBody(c echo.Context, v any, emptyOK bool) error {
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body has data after the JSON object."}
 	}
 	return checkJSONText(v)
+}
+
+// jsonKindWords names the JSON a Go type takes, in words for the client
+// (never Go's own type text, which would leak the server's structs).
+func jsonKindWords(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	default:
+		return "an object"
+	}
 }
 
 // jsonFieldPath is the field path of a JSON type error without array
