@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"fmt"
-	"slices"
-)
+import "slices"
 
 // Exception statuses (DESIGN §5): open → in_progress → resolved | dismissed.
 const (
@@ -78,30 +75,4 @@ func (r ExceptionResolution) Validate() error {
 }
 
 // ExceptionKindLabel names an exception kind for people.
-func ExceptionKindLabel(kind string) string {
-	switch kind {
-	case "negative_stock":
-		return "Negative stock"
-	case "item_not_found":
-		return "Item not found at pick"
-	case "pickup_location_change":
-		return "Pickup location change"
-	case "pickup_overdue":
-		return "Pickup overdue"
-	case "partial_shipment":
-		return "Partial shipment review"
-	case "payment_before_stock":
-		return "Payment captured before stock confirmed"
-	case "oversell":
-		return "Oversell"
-	case "reconciliation_drift":
-		return "Reconciliation drift"
-	case "transfer_variance":
-		return "Transfer receipt variance"
-	case "feed_stale":
-		return "Feed stale or failing"
-	case "dead_letter":
-		return "Event dead-lettered"
-	}
-	return fmt.Sprint(kind)
-}
+func ExceptionKindLabel(kind string) string { return KindSpecFor(kind).Label }

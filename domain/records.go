@@ -155,3 +155,25 @@ type ReservationRow struct {
 	CheckoutRef string    `db:"checkout_ref"`
 	OrderRef    string    `db:"order_ref"`
 }
+
+// ExceptionEvent is one entry of an exception's own timeline.
+type ExceptionEvent struct {
+	ID      int64     `db:"id"`
+	At      time.Time `db:"at"`
+	Actor   string    `db:"actor"`
+	Kind    string    `db:"kind"` // opened, assigned, action, resolved, dismissed, in_progress
+	Message string    `db:"message"`
+}
+
+// ExceptionAlert is a message about a new critical exception, sent by the
+// alert worker to a webhook or by email.
+type ExceptionAlert struct {
+	ID          int64  `db:"id"`
+	ExceptionID int64  `db:"exception_id"`
+	Kind        string `db:"kind"`
+	Severity    string `db:"severity"`
+	Location    string `db:"location"` // code, or ""
+	Title       string `db:"title"`
+	Detail      string `db:"detail"`
+	Attempts    int    `db:"attempts"`
+}

@@ -25,6 +25,7 @@ var (
 	connectorRoles    = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}                       // run the feeds
 	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                             // customer messages
 	adminRoles        = []domain.Role{domain.RoleAdmin}
+	slaEditors        = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin} // exception due times
 	catalogScopes     = []string{domain.ScopeAvailability, domain.ScopeInventory}
 )
 
@@ -91,9 +92,14 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/orders/:id/ship", s.handleOrderShip, shipRoles...),
 
 		page(get, "/exceptions", s.handleExceptionQueue, allRoles...).inNav("Exceptions").home(domain.RoleManager, domain.RoleInventoryLead),
+		page(get, "/exceptions/list", s.handleExceptionList, allRoles...),
+		page(post, "/exceptions/bulk", s.handleExceptionBulk, allRoles...),
+		page(get, "/exceptions/slas", s.handleExceptionSLAs, allRoles...),
+		page(post, "/exceptions/slas", s.handleExceptionSLASave, slaEditors...),
 		page(get, "/exceptions/:id", s.handleExceptionShow, allRoles...),
 		page(post, "/exceptions/:id/take", s.handleExceptionTake, allRoles...),
 		page(post, "/exceptions/:id/close", s.handleExceptionClose, allRoles...),
+		page(post, "/exceptions/:id/actions/:action", s.handleExceptionAction, allRoles...),
 
 		page(get, "/inventory", s.handleInventorySearch, allRoles...).inNav("Inventory"),
 		page(get, "/inventory/:sku", s.handleSKU, allRoles...),

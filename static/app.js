@@ -56,10 +56,82 @@
       e.detail.isError = false;
     }
   });
+  // The exception queue ([data-queue]): j and k move the selected row, x
+  // ticks it for a bulk action, a assigns it to me, r opens its actions,
+  // Enter opens it. The selection and the ticks survive the list's own
+  // refresh, and the refresh asks the server to keep the selected row
+  // (keep=<id>) even when it no longer matches the filter.
+  var selected = null;
+  var ticked = {};
+  function queueRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-queue] tr[data-exception-id]"));
+  }
+  function markSelected() {
+    queueRows().forEach(function (r) {
+      var on = r.getAttribute("data-exception-id") === selected;
+      r.classList.toggle("selected", on);
+      if (on) r.setAttribute("aria-current", "true"); else r.removeAttribute("aria-current");
+    });
+  }
+  function selectedRow() {
+    var rs = queueRows();
+    for (var i = 0; i < rs.length; i++) if (rs[i].getAttribute("data-exception-id") === selected) return rs[i];
+    return null;
+  }
+  function moveSelection(d) {
+    var rs = queueRows();
+    if (!rs.length) return;
+    var i = rs.indexOf(selectedRow());
+    i = i < 0 ? 0 : Math.max(0, Math.min(rs.length - 1, i + d));
+    selected = rs[i].getAttribute("data-exception-id");
+    markSelected();
+    rs[i].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (el && el.name === "ids" && el.closest && el.closest("[data-queue]")) ticked[el.value] = el.checked;
+  });
+  document.addEventListener("htmx:configRequest", function (e) {
+    var el = e.detail.elt;
+    if (el && el.hasAttribute && el.hasAttribute("data-queue") && selected) e.detail.parameters.keep = selected;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!document.querySelector("[data-queue]")) return;
+    document.querySelectorAll("[data-queue] input[name=ids]").forEach(function (b) {
+      if (ticked[b.value]) b.checked = true;
+    });
+    markSelected();
+  });
+  function queueKey(e) {
+    if (!document.querySelector("[data-queue]")) return false;
+    var row = selectedRow();
+    switch (e.key) {
+      case "j": moveSelection(1); return true;
+      case "k": moveSelection(-1); return true;
+      case "x":
+        if (!row) return false;
+        var box = row.querySelector("input[name=ids]");
+        if (box) { box.checked = !box.checked; ticked[box.value] = box.checked; }
+        return true;
+      case "a":
+        var take = row && row.querySelector("form[data-take]");
+        if (take) { if (take.requestSubmit) take.requestSubmit(); else take.submit(); }
+        return !!take;
+      case "r":
+        if (row) window.location.assign(row.getAttribute("data-href") + "#resolve");
+        return !!row;
+      case "Enter":
+        if (row) window.location.assign(row.getAttribute("data-href"));
+        return !!row;
+    }
+    return false;
+  }
   // "?" lists keyboard shortcuts; "/" jumps to the search or scan field.
   document.addEventListener("keydown", function (e) {
     var t = e.target && e.target.tagName;
     if (t === "INPUT" || t === "TEXTAREA" || t === "SELECT") return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (queueKey(e)) { e.preventDefault(); return; }
     if (e.key === "/") {
       var s = document.querySelector("[data-autofocus-scan], input[type=search]");
       if (s) { e.preventDefault(); s.focus(); }

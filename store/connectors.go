@@ -448,14 +448,20 @@ func resolveFeedStale(ctx context.Context, tx *Tx, name, note string) error {
 	return nil
 }
 
+// FeedErrorStreak is how many failed pulls in a row make a feed failing.
+const FeedErrorStreak = 5
+
 // MarkStaleFeeds opens a feed_stale exception for every enabled connector
 // whose last success (or, never having succeeded, its creation) is older
-// than its stale threshold. Connectors for which skip returns true (e.g.
+// than its stale threshold, or whose last FeedErrorStreak pulls failed:
+// once per episode (deduplicated while open; a successful pull or a pause
+// resolves it). Connectors for which skip returns true (e.g.
 // simulated feeds while the simulators are off) are left alone. It returns
 // the names it flagged; flagging is idempotent.
 func (db *DB) MarkStaleFeeds(ctx context.Context, skip func(Connector) bool) ([]string, error) {
 	stale, err := selectAs(ctx, db, connectorRow.connector, `SELECT `+connectorCols+` FROM connectors
-		WHERE enabled AND adapter <> 'csv' AND COALESCE(last_success_at, created_at) < now() - stale_after_seconds * interval '1 second'`)
+		WHERE enabled AND adapter <> 'csv' AND (COALESCE(last_success_at, created_at) < now() - stale_after_seconds * interval '1 second'
+			OR error_count >= $1)`, FeedErrorStreak)
 	if err != nil {
 		return nil, fmt.Errorf("store: stale feeds: %w", err)
 	}
@@ -464,7 +470,10 @@ func (db *DB) MarkStaleFeeds(ctx context.Context, skip func(Connector) bool) ([]
 		if skip != nil && skip(c) {
 			continue
 		}
-		detail := "No successful pull since it was set up."
+		title, detail := "Feed "+c.Name+" is stale", "No successful pull since it was set up."
+		if c.ErrorCount >= FeedErrorStreak {
+			title = fmt.Sprintf("Feed %s is failing: %d pulls in a row", c.Name, c.ErrorCount)
+		}
 		if !c.LastSuccessAt.IsZero() {
 			detail = fmt.Sprintf("Last successful pull %s; threshold %s.", c.LastSuccessAt.UTC().Format(time.RFC3339), c.StaleAfter())
 		}
@@ -473,7 +482,7 @@ func (db *DB) MarkStaleFeeds(ctx context.Context, skip func(Connector) bool) ([]
 		}
 		err := db.InTx(ctx, func(tx *Tx) error {
 			return openException(ctx, tx, NewException{Kind: "feed_stale", Severity: "high", Ref: feedRef(c.Name),
-				Title: "Feed " + c.Name + " is stale", Detail: detail, DueIn: 30 * time.Minute, Dedupe: true})
+				Title: title, Detail: detail, Dedupe: true})
 		})
 		if err != nil {
 			return names, err

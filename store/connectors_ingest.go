@@ -504,7 +504,7 @@ func finishFeedEvents(ctx context.Context, tx *Tx, c Connector, fresh []*feedEve
 		if err := openException(ctx, tx, NewException{Kind: "dead_letter", Severity: "medium", Ref: feedRef(c.Name),
 			Title:  "Events dead-lettered on " + c.Name,
 			Detail: fmt.Sprintf("%d event(s) could not be applied, e.g.: %s Retry or dismiss them on the connector page.", len(deadIDs), deadErrs[0]),
-			DueIn:  4 * time.Hour, Dedupe: true}); err != nil {
+			Dedupe: true}); err != nil {
 			return err
 		}
 	}

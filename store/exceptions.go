@@ -4,30 +4,37 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
-
-	"github.com/lib/pq"
+	"strings"
 
 	"stockline/domain"
 )
 
-// NewException is work for a person, raised inside a transaction.
+// NewException is work for a person, raised inside a transaction. Its due
+// time comes from the SLA of its kind and severity (exception_slas).
 type NewException struct {
 	Kind       string
-	Severity   string // low, medium, high, critical
+	Severity   string // low, medium, high, critical; "" takes the kind's default
 	LocationID int64  // 0 when none
 	ProductID  int64  // 0 when none
 	Ref        string // order, transfer, event or connector the exception is about
 	Title      string
 	Detail     string
-	DueIn      time.Duration // SLA; 0 means none
-	Dedupe     bool          // skip if an open one of this kind exists for the same location, product and ref
+	Dedupe     bool // skip if an open one of this kind exists for the same location, product and ref
+	Once       bool // skip if a unique index already holds one (pickup_overdue: once per order)
 }
 
 // openException inserts an exception row inside tx.
 func openException(ctx context.Context, tx *Tx, e NewException) error {
+	_, err := insertException(ctx, tx, e)
+	return err
+}
+
+// insertException inserts an exception row inside tx with its "opened"
+// timeline event and an exception.opened outbox event (the alert worker's
+// source), and returns its id; 0 when Dedupe found an open one.
+func insertException(ctx context.Context, tx *Tx, e NewException) (int64, error) {
 	if e.Severity == "" {
-		e.Severity = "medium"
+		e.Severity = domain.KindSpecFor(e.Kind).Severity
 	}
 	loc, prod := nullID(e.LocationID), nullID(e.ProductID)
 	if e.Dedupe {
@@ -35,20 +42,38 @@ func openException(ctx context.Context, tx *Tx, e NewException) error {
 		err := tx.GetContext(ctx, &n, `SELECT count(*) FROM exceptions WHERE kind = $1 AND status IN ('open', 'in_progress')
 			AND location_id IS NOT DISTINCT FROM $2 AND product_id IS NOT DISTINCT FROM $3 AND ref = $4`, e.Kind, loc, prod, e.Ref)
 		if err != nil {
-			return fmt.Errorf("store: exception dedupe: %w", err)
+			return 0, fmt.Errorf("store: exception dedupe: %w", err)
 		}
 		if n > 0 {
-			return nil
+			return 0, nil
 		}
 	}
-	var due sql.NullTime
-	if e.DueIn > 0 {
-		due = sql.NullTime{Time: time.Now().Add(e.DueIn), Valid: true}
+	var ids []int64
+	onConflict := ""
+	if e.Once {
+		onConflict = " ON CONFLICT DO NOTHING"
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail, due)
+	err := tx.SelectContext(ctx, &ids, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`+onConflict+` RETURNING id`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail)
 	if err != nil {
-		return fmt.Errorf("store: open exception: %w", err)
+		return 0, fmt.Errorf("store: open exception: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	id := ids[0]
+	if err := exceptionEvent(ctx, tx, id, "system", "opened", e.Title); err != nil {
+		return 0, err
+	}
+	return id, insertOutbox(ctx, tx, "exception.opened", map[string]any{"id": id, "kind": e.Kind, "severity": e.Severity,
+		"location_id": e.LocationID, "ref": e.Ref})
+}
+
+// exceptionEvent adds an entry to an exception's own timeline.
+func exceptionEvent(ctx context.Context, tx *Tx, id int64, actor, kind, message string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO exception_events (exception_id, actor, kind, message) VALUES ($1, $2, $3, $4)`,
+		id, actor, kind, message); err != nil {
+		return fmt.Errorf("store: exception event: %w", err)
 	}
 	return nil
 }
@@ -94,76 +119,6 @@ func (db *DB) OpenExceptionsForProduct(ctx context.Context, productID int64) ([]
 	return out, nil
 }
 
-// ExceptionFilter narrows ListExceptions.
-type ExceptionFilter struct {
-	Statuses  []string // empty means open and in progress
-	Kind      string
-	Locations []string // location codes in scope; nil means all
-	BeforeID  int64
-	Limit     int
-}
-
-const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at,
-	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at
-	FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
-	LEFT JOIN users u ON u.id = e.assignee_id`
-
-func exceptionWhere(f ExceptionFilter) ([]string, []any) {
-	where, args := []string{}, []any{}
-	st := f.Statuses
-	if len(st) == 0 {
-		st = []string{"open", "in_progress"}
-	}
-	args = append(args, pq.Array(st))
-	where = append(where, fmt.Sprintf("e.status = ANY($%d)", len(args)))
-	if f.Kind != "" {
-		args = append(args, f.Kind)
-		where = append(where, fmt.Sprintf("e.kind = $%d", len(args)))
-	}
-	if f.Locations != nil {
-		args = append(args, pq.Array(f.Locations))
-		where = append(where, fmt.Sprintf("l.code = ANY($%d)", len(args)))
-	}
-	return where, args
-}
-
-// ListExceptions returns a page of exceptions, overdue and most severe
-// first within the page order of newest id, plus the total matching.
-func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.ExceptionDetail, int, error) {
-	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 50
-	}
-	where, args := exceptionWhere(f)
-	var total int
-	if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where), args...); err != nil {
-		return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
-	}
-	if f.BeforeID > 0 {
-		args = append(args, f.BeforeID)
-		where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
-	}
-	args = append(args, f.Limit)
-	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY e.id DESC LIMIT $%d`, len(args))
-	out, err := selectAs(ctx, db, exceptionDetailRow.detail, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("store: list exceptions: %w", err)
-	}
-	return out, total, nil
-}
-
-// ExceptionCounts counts open and in-progress exceptions per kind within
-// the location scope (nil means all).
-func (db *DB) ExceptionCounts(ctx context.Context, locations []string) ([]domain.KindCount, error) {
-	where, args := exceptionWhere(ExceptionFilter{Locations: locations})
-	var out []domain.KindCount
-	err := db.SelectContext(ctx, &out, `SELECT e.kind, count(*) AS count, count(*) FILTER (WHERE e.due_at < now()) AS overdue
-		FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where)+` GROUP BY e.kind ORDER BY count(*) DESC, e.kind`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: exception counts: %w", err)
-	}
-	return out, nil
-}
-
 // ExceptionByID returns one exception, or ENOTFOUND.
 func (db *DB) ExceptionByID(ctx context.Context, id int64) (domain.ExceptionDetail, error) {
 	e, err := getAs(ctx, db, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1`, id)
@@ -176,8 +131,24 @@ func (db *DB) ExceptionByID(ctx context.Context, id int64) (domain.ExceptionDeta
 // TakeException assigns an open exception to the acting user and marks it
 // in progress. Errors: ENOTFOUND, ECONFLICT.
 func (db *DB) TakeException(ctx context.Context, actor domain.Actor, id int64) error {
-	return db.moveException(ctx, actor, id, domain.ExceptionInProgress, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = 'in_progress', assignee_id = $2, updated_at = now() WHERE id = $1`, id, nullID(actor.UserID))
+	return db.InTx(ctx, func(tx *Tx) error { return assignExceptionTx(ctx, tx, actor, id, actor.UserID, actor.String()) })
+}
+
+// assignExceptionTx gives an open or in-progress exception to a user (in
+// progress from then on). An exception already theirs is left alone.
+func assignExceptionTx(ctx context.Context, tx *Tx, actor domain.Actor, id, userID int64, who string) error {
+	before, err := lockException(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if before.Status != domain.ExceptionOpen && before.Status != domain.ExceptionInProgress {
+		return domain.Errorf(domain.ECONFLICT, "Exception %d is %s; it cannot be assigned.", id, domain.StatusLabel(before.Status))
+	}
+	if before.Status == domain.ExceptionInProgress && before.Assignee == who {
+		return nil
+	}
+	return changeException(ctx, tx, actor, before, "assigned", "Assigned to "+who+".", func() error {
+		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = 'in_progress', assignee_id = $2, updated_at = now() WHERE id = $1`, id, nullID(userID))
 		return err
 	})
 }
@@ -188,36 +159,68 @@ func (db *DB) CloseException(ctx context.Context, actor domain.Actor, id int64, 
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return db.moveException(ctx, actor, id, r.To, func(tx *Tx) error {
+	return db.InTx(ctx, func(tx *Tx) error { return closeExceptionTx(ctx, tx, actor, id, r.To, r.Code, r.Note) })
+}
+
+// closeExceptionTx moves an exception to status (resolved, dismissed, or
+// in_progress for an action that keeps it open) with a resolution code
+// and note, on its timeline and in the audit trail.
+func closeExceptionTx(ctx context.Context, tx *Tx, actor domain.Actor, id int64, status, code, note string) error {
+	before, err := lockException(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if before.Status != status || status != domain.ExceptionInProgress {
+		if err := domain.CheckExceptionMove(before.Status, status); err != nil {
+			return err
+		}
+	}
+	msg := fmt.Sprintf("%s (%s)", strings.ToUpper(domain.StatusLabel(status)[:1])+domain.StatusLabel(status)[1:], code)
+	if note != "" {
+		msg += ": " + note
+	}
+	kind := status
+	if status == domain.ExceptionInProgress {
+		kind = "action"
+	}
+	return changeException(ctx, tx, actor, before, kind, msg, func() error {
+		resolvedAt := "now()"
+		if status == domain.ExceptionInProgress {
+			resolvedAt = "NULL"
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = $2, resolution_code = $3, resolution_note = $4,
-			resolved_at = now(), updated_at = now(), assignee_id = COALESCE(assignee_id, $5) WHERE id = $1`, id, r.To, r.Code, r.Note, nullID(actor.UserID))
+			resolved_at = `+resolvedAt+`, updated_at = now(), assignee_id = COALESCE(assignee_id, $5) WHERE id = $1`, id, status, code, note, nullID(actor.UserID))
 		return err
 	})
 }
 
-func (db *DB) moveException(ctx context.Context, actor domain.Actor, id int64, to string, update func(tx *Tx) error) error {
-	return db.InTx(ctx, func(tx *Tx) error {
-		before, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1 FOR UPDATE OF e`, id)
-		if err != nil {
-			return notFound(err, "Exception %d does not exist.", id)
-		}
-		if err := domain.CheckExceptionMove(before.Status, to); err != nil {
-			return err
-		}
-		if err := update(tx); err != nil {
-			return fmt.Errorf("store: update exception: %w", err)
-		}
-		after, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if err := insertAudit(ctx, tx, actor, "exception."+to, "exception", fmt.Sprint(id),
-			map[string]any{"status": before.Status, "assignee": before.Assignee},
-			map[string]any{"status": after.Status, "assignee": after.Assignee, "code": after.ResolutionCode, "note": after.ResolutionNote}); err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, "exception.updated", map[string]any{"id": id, "kind": after.Kind, "status": after.Status})
-	})
+func lockException(ctx context.Context, tx *Tx, id int64) (domain.ExceptionDetail, error) {
+	e, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1 FOR UPDATE OF e`, id)
+	if err != nil {
+		return e, notFound(err, "Exception %d does not exist.", id)
+	}
+	return e, nil
+}
+
+// changeException runs update on a locked exception and records the
+// change three ways: its timeline, the audit trail and the outbox.
+func changeException(ctx context.Context, tx *Tx, actor domain.Actor, before domain.ExceptionDetail, event, message string, update func() error) error {
+	if err := update(); err != nil {
+		return fmt.Errorf("store: update exception: %w", err)
+	}
+	after, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1`, before.ID)
+	if err != nil {
+		return err
+	}
+	if err := exceptionEvent(ctx, tx, before.ID, actor.String(), event, message); err != nil {
+		return err
+	}
+	if err := insertAudit(ctx, tx, actor, "exception."+event, "exception", fmt.Sprint(before.ID),
+		map[string]any{"status": before.Status, "assignee": before.Assignee},
+		map[string]any{"status": after.Status, "assignee": after.Assignee, "code": after.ResolutionCode, "note": after.ResolutionNote}); err != nil {
+		return err
+	}
+	return insertOutbox(ctx, tx, "exception.updated", map[string]any{"id": before.ID, "kind": after.Kind, "status": after.Status})
 }
 
 // RaiseException opens an exception in its own transaction, with an audit

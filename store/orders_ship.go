@@ -149,6 +149,18 @@ func (db *DB) Ship(ctx context.Context, actor domain.Actor, orderID int64, locat
 			msg += fmt.Sprintf("; %d unit(s) still open", open)
 		}
 		ch.event("shipped", msg+".", "")
+		if open > 0 {
+			exID, err := openOrderException(ctx, tx, NewException{Kind: domain.KindPartialShipment, LocationID: loc.ID, Ref: o.Number,
+				Title:  fmt.Sprintf("Order %s shipped in part: %d unit(s) still open", o.Number, open),
+				Detail: fmt.Sprintf("%s. Review the open units: ship them when they are ready, or cancel them and notify the customer.", msg),
+				Dedupe: true})
+			if err != nil {
+				return err
+			}
+			if exID != 0 {
+				ch.event("exception", "Partial shipment raised for review.", exceptionLink(exID))
+			}
+		}
 		ch.notifyCustomer(kind, map[string]string{"items": strings.Join(items, ", "), "tracking": tracking, "store": loc.Name})
 		ch.audit = "order.ship"
 		ch.details = map[string]any{"fulfilment": fid, "items": items, "tracking": tracking, "location": loc.Code}

@@ -13,12 +13,7 @@ import (
 
 // openOrderException opens an exception inside tx and returns its id.
 func openOrderException(ctx context.Context, tx *Tx, e NewException) (int64, error) {
-	if err := openException(ctx, tx, e); err != nil {
-		return 0, err
-	}
-	var id int64
-	err := tx.GetContext(ctx, &id, `SELECT id FROM exceptions WHERE kind = $1 AND ref = $2 ORDER BY id DESC LIMIT 1`, e.Kind, e.Ref)
-	return id, err
+	return insertException(ctx, tx, e)
 }
 
 // reservationLink is where a reservation of an order can be seen: the

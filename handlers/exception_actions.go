@@ -1,0 +1,174 @@
+package handlers
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"stockline/connectors"
+	"stockline/domain"
+	"stockline/store"
+	"stockline/views"
+)
+
+// exceptionAction does the real work of one action on an exception,
+// through the store's existing functions, and says what it did.
+type exceptionAction func(c echo.Context, p views.ExceptionPage, note string) (effect string, err error)
+
+// exceptionActions is the dispatch table from action to work. Dismiss
+// and acknowledge only record the person's decision.
+func (s *Server) exceptionActions() map[string]exceptionAction {
+	return map[string]exceptionAction{
+		domain.ActReallocate:  s.actReallocate,
+		domain.ActCancelLine:  s.actCancelLine,
+		domain.ActAdjust:      s.actAdjust,
+		domain.ActRetry:       s.actRetry,
+		domain.ActFixPayload:  s.actFixPayload,
+		domain.ActPauseFeed:   s.actFeed(false),
+		domain.ActResumeFeed:  s.actFeed(true),
+		domain.ActFound:       s.actSettle(true),
+		domain.ActLost:        s.actSettle(false),
+		domain.ActRecheck:     s.actRecheck,
+		domain.ActAcknowledge: s.actRecordOnly("Marked handled."),
+		domain.ActDismiss:     s.actDismiss,
+	}
+}
+
+func (s *Server) actReallocate(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	qty, err := formQty(c.FormValue("qty"))
+	if err != nil {
+		return "", err
+	}
+	if qty == 0 {
+		qty = p.Line.Pending
+	}
+	loc := strings.TrimSpace(c.FormValue("location"))
+	if _, err := s.DB.ReallocateLine(c.Request().Context(), actor(c), p.Order.ID, p.Line.ID, []store.Allocation{{Location: loc, Qty: qty}}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d × %s of order %s reallocated to %s and held there.", qty, p.Line.SKU, p.Order.Number, loc), nil
+}
+
+func (s *Server) actCancelLine(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	code := domain.CancelReasonForException(p.E.Kind)
+	req, err := cancelRequest(string(code), "", firstNonBlank(note, code.Label()))
+	if err != nil {
+		return "", err
+	}
+	req.LineID = p.Line.ID
+	open := p.Line.Open()
+	if _, err := s.DB.CancelOrder(c.Request().Context(), actor(c), p.Order.ID, req); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d × %s of order %s cancelled; held units went back to stock and the customer is notified.", open, p.Line.SKU, p.Order.Number), nil
+}
+
+func (s *Server) actAdjust(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("counted")))
+	if err != nil || n < 0 {
+		return "", domain.FieldError("counted", "Enter the counted units on hand, a whole number of 0 or more.")
+	}
+	res, err := s.DB.AdjustPosition(c.Request().Context(), actor(c), p.E.SKU, p.E.Location, domain.Adjustment{
+		Reason: domain.ReasonCycleCount, Counted: &n, Note: firstNonBlank(note, fmt.Sprintf("counted for exception %d", p.E.ID))})
+	if e := domain.AsError(err); e != nil && e.Field != "" {
+		return "", domain.FieldError("counted", "%s", e.Message)
+	} else if err != nil {
+		return "", err
+	}
+	return adjustedMessage(res, domain.ReasonCycleCount), nil
+}
+
+func (s *Server) actRetry(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	ok, failed := 0, []string{}
+	for _, d := range p.Dead {
+		if _, err := connectors.RetryDeadLetter(c.Request().Context(), s.DB, d.ID, nil, actor(c)); err != nil {
+			if e := domain.AsError(err); e == nil || e.Code == domain.EINTERNAL {
+				return "", err
+			}
+			failed = append(failed, fmt.Sprint(d.ID))
+			continue
+		}
+		ok++
+	}
+	if len(failed) > 0 {
+		return "", domain.Errorf(domain.CodeStillFailing, "%d event(s) went through; dead letter(s) %s still cannot be applied: fix their payload or map what they name.", ok, strings.Join(failed, ", "))
+	}
+	return fmt.Sprintf("%d dead-lettered event(s) retried and applied.", ok), nil
+}
+
+func (s *Server) actFixPayload(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	id, _ := strconv.ParseInt(c.FormValue("dead_letter"), 10, 64)
+	found := false
+	for _, d := range p.Dead {
+		found = found || d.ID == id
+	}
+	if !found {
+		return "", domain.FieldError("dead_letter", "Choose one of this connector's open dead letters.")
+	}
+	payload := strings.TrimSpace(c.FormValue("payload"))
+	if payload == "" {
+		return "", domain.FieldError("payload", "Paste the corrected payload.")
+	}
+	if _, err := connectors.RetryDeadLetter(c.Request().Context(), s.DB, id, []byte(payload), actor(c)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Dead letter %d applied with the corrected payload.", id), nil
+}
+
+func (s *Server) actFeed(enable bool) exceptionAction {
+	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+		if _, err := s.DB.SetConnectorEnabled(c.Request().Context(), actor(c), p.Connector.ID, enable); err != nil {
+			return "", err
+		}
+		if enable {
+			return fmt.Sprintf("Connector %s resumed; its next pull starts now.", p.Connector.Name), nil
+		}
+		return fmt.Sprintf("Connector %s paused; its webhooks wait as pending until it resumes.", p.Connector.Name), nil
+	}
+}
+
+func (s *Server) actSettle(found bool) exceptionAction {
+	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+		if _, err := s.DB.SettleVariance(c.Request().Context(), actor(c), p.Transfer.ID, p.E.SKU, found); err != nil {
+			return "", err
+		}
+		if found {
+			return fmt.Sprintf("The missing %s units of transfer %d were received at %s.", p.E.SKU, p.Transfer.ID, p.Transfer.To), nil
+		}
+		return fmt.Sprintf("The missing %s units of transfer %d were written off as lost.", p.E.SKU, p.Transfer.ID), nil
+	}
+}
+
+func (s *Server) actRecheck(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	rep, err := s.DB.Check(c.Request().Context())
+	if err != nil {
+		return "", err
+	}
+	if !rep.OK() {
+		return "", domain.Errorf(domain.ECONFLICT, "The check still finds %d ledger mismatch(es), %d unexplained violation(s), %d reservation leak(s) and %d order mismatch(es).",
+			len(rep.LedgerMismatch), len(rep.Unexplained), len(rep.ReservationLeak), len(rep.OrderMismatch))
+	}
+	return fmt.Sprintf("The consistency check is clean (%d positions).", rep.Positions), nil
+}
+
+func (s *Server) actRecordOnly(effect string) exceptionAction {
+	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) { return effect, nil }
+}
+
+func (s *Server) actDismiss(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+	if len(note) < 3 {
+		return "", domain.FieldError("note", "Say why this exception needs no action.")
+	}
+	return "Dismissed.", nil
+}
+
+func firstNonBlank(s ...string) string {
+	for _, x := range s {
+		if strings.TrimSpace(x) != "" {
+			return strings.TrimSpace(x)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+
+	"stockline/domain"
+)
+
+// ExceptionFilter narrows the exception queue. Every field is optional.
+type ExceptionFilter struct {
+	Statuses   []string // empty means open and in progress
+	Kind       string
+	Locations  []string // location codes in the user's scope; nil means all
+	Location   string   // one location code
+	Region     string
+	Severity   string
+	AssigneeID int64         // > 0: that user's; UnassignedID: nobody's
+	OlderThan  time.Duration // raised at least this long ago
+	SLA        string        // domain.SLAOverdue, SLADueSoon or SLAOnTime
+	SKU        string
+	Ref        string          // an order number, transfer or connector reference
+	After      ExceptionCursor // keyset: the page after this row
+	Limit      int
+}
+
+// UnassignedID in ExceptionFilter.AssigneeID asks for exceptions nobody has.
+const UnassignedID = -1
+
+// ExceptionCursor is the queue's keyset position: due time, then id.
+type ExceptionCursor struct {
+	DueAt time.Time
+	ID    int64
+}
+
+// CursorOf is the cursor that continues after e.
+func CursorOf(e domain.ExceptionDetail) ExceptionCursor {
+	return ExceptionCursor{DueAt: e.DueAt, ID: e.ID}
+}
+
+const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at,
+	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at
+	FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
+	LEFT JOIN users u ON u.id = e.assignee_id`
+
+const dueSoonSQL = "now() + interval '1 hour'" // domain.DueSoonWindow
+
+// exceptionWhere builds the conditions of f, leaving out the ones named
+// in skip (the counts leave out the filter they count by).
+func exceptionWhere(f ExceptionFilter) ([]string, []any) {
+	where, args := []string{}, []any{}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	st := f.Statuses
+	if len(st) == 0 {
+		st = []string{domain.ExceptionOpen, domain.ExceptionInProgress}
+	}
+	if len(st) == 2 && st[0] == domain.ExceptionOpen && st[1] == domain.ExceptionInProgress {
+		// The literal form lets the planner use the partial work indexes.
+		where = append(where, "e.status IN ('open', 'in_progress')")
+	} else {
+		add("e.status = ANY($%d)", pq.Array(st))
+	}
+	if f.Locations != nil {
+		add("e.location_id IN (SELECT id FROM locations WHERE code = ANY($%d))", pq.Array(f.Locations))
+	}
+	if f.Location != "" {
+		add("e.location_id = (SELECT id FROM locations WHERE code = $%d)", f.Location)
+	}
+	if f.Region != "" {
+		add("e.location_id IN (SELECT id FROM locations WHERE region = $%d)", f.Region)
+	}
+	if f.Kind != "" {
+		add("e.kind = $%d", f.Kind)
+	}
+	if f.Severity != "" {
+		add("e.severity = $%d", f.Severity)
+	}
+	switch {
+	case f.AssigneeID > 0:
+		add("e.assignee_id = $%d", f.AssigneeID)
+	case f.AssigneeID == UnassignedID:
+		where = append(where, "e.assignee_id IS NULL")
+	}
+	if f.OlderThan > 0 {
+		add("e.created_at <= now() - $%d * interval '1 second'", int64(f.OlderThan.Seconds()))
+	}
+	switch f.SLA {
+	case domain.SLAOverdue:
+		where = append(where, "e.due_at <= now()")
+	case domain.SLADueSoon:
+		where = append(where, "e.due_at > now() AND e.due_at <= "+dueSoonSQL)
+	case domain.SLAOnTime:
+		where = append(where, "e.due_at > "+dueSoonSQL)
+	}
+	if f.SKU != "" {
+		add("e.product_id = (SELECT id FROM products WHERE sku = $%d)", f.SKU)
+	}
+	if f.Ref != "" {
+		add("e.ref = $%d", f.Ref)
+	}
+	return where, args
+}
+
+// ListExceptions returns a page of the queue sorted by due time (then id),
+// after f.After, and how many match f in all.
+func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.ExceptionDetail, int, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	where, args := exceptionWhere(f)
+	var total int
+	if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
+		return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
+	}
+	if f.After.ID > 0 {
+		args = append(args, f.After.DueAt, f.After.ID)
+		where = append(where, fmt.Sprintf("(e.due_at, e.id) > ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, f.Limit)
+	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY e.due_at, e.id LIMIT $%d`, len(args))
+	out, err := selectAs(ctx, db, exceptionDetailRow.detail, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list exceptions: %w", err)
+	}
+	return out, total, nil
+}
+
+// QueueCounts are the queue's counts per filter value, within the user's
+// scope and the chosen statuses.
+type QueueCounts struct {
+	Total      int
+	Overdue    int
+	ByKind     map[string]int
+	BySeverity map[string]int
+	BySLA      map[string]int
+}
+
+// ExceptionCounts counts the exceptions in scope with the filter's
+// statuses, by kind, by severity and by SLA state, in one pass.
+func (db *DB) ExceptionCounts(ctx context.Context, f ExceptionFilter) (QueueCounts, error) {
+	where, args := exceptionWhere(ExceptionFilter{Statuses: f.Statuses, Locations: f.Locations})
+	var rows []struct {
+		Kind     string `db:"kind"`
+		Severity string `db:"severity"`
+		SLA      string `db:"sla"`
+		Grouping int    `db:"g"`
+		N        int    `db:"n"`
+	}
+	err := db.SelectContext(ctx, &rows, `SELECT COALESCE(kind, '') AS kind, COALESCE(severity, '') AS severity, COALESCE(sla, '') AS sla,
+			GROUPING(kind, severity, sla) AS g, count(*) AS n
+		FROM (SELECT e.kind, e.severity, CASE WHEN e.due_at <= now() THEN 'overdue' WHEN e.due_at <= `+dueSoonSQL+` THEN 'due_soon'
+			ELSE 'on_time' END AS sla FROM exceptions e WHERE `+joinAnd(where)+`) x
+		GROUP BY GROUPING SETS ((kind), (severity), (sla), ())`, args...)
+	if err != nil {
+		return QueueCounts{}, fmt.Errorf("store: exception counts: %w", err)
+	}
+	c := QueueCounts{ByKind: map[string]int{}, BySeverity: map[string]int{}, BySLA: map[string]int{}}
+	for _, r := range rows {
+		switch r.Grouping {
+		case 0b011:
+			c.ByKind[r.Kind] = r.N
+		case 0b101:
+			c.BySeverity[r.Severity] = r.N
+		case 0b110:
+			c.BySLA[r.SLA] = r.N
+		case 0b111:
+			c.Total = r.N
+		}
+	}
+	c.Overdue = c.BySLA[domain.SLAOverdue]
+	return c, nil
+}
+
+// OverdueExceptions counts open exceptions past their due time of the
+// given kinds within the location scope (nil: all locations).
+func (db *DB) OverdueExceptions(ctx context.Context, kinds, locations []string) (int, error) {
+	where, args := exceptionWhere(ExceptionFilter{Locations: locations, SLA: domain.SLAOverdue})
+	args = append(args, pq.Array(kinds))
+	where = append(where, fmt.Sprintf("e.kind = ANY($%d)", len(args)))
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
+		return 0, fmt.Errorf("store: overdue exceptions: %w", err)
+	}
+	return n, nil
+}
