@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +34,13 @@ type Config struct {
 	SMTPAddr             string        // host:port of the SMTP server customer messages go through; empty: the local outbox page
 	SMTPFrom             string        // the From address of customer messages
 	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
+	AlertWebhookURL      string        // POST a JSON message here for each new critical exception; empty: no webhook
+	AlertEmail           string        // email each new critical exception here (through SMTP_ADDR); empty: no email
+	AlertWindow          time.Duration // the alert rate limit's window
+	AlertPerKey          int           // alerts per exception kind and location within the window
+	AlertGlobal          int           // alerts in all within the window
+	ExceptionSweep       time.Duration // how often overdue pickups are raised
+	CheckInterval        time.Duration // how often the scheduled consistency check runs
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -51,6 +59,8 @@ func LoadConfig() (Config, error) {
 		ConnectorSecretKey:   env("CONNECTOR_SECRET_KEY", ""),
 		SMTPAddr:             env("SMTP_ADDR", ""),
 		SMTPFrom:             env("SMTP_FROM", "orders@stockline.local"),
+		AlertWebhookURL:      env("ALERT_WEBHOOK_URL", ""),
+		AlertEmail:           env("ALERT_EMAIL", ""),
 	}
 	var errs []string
 	dur := func(name, def string) time.Duration {
@@ -72,6 +82,11 @@ func LoadConfig() (Config, error) {
 	c.LoginWindow = dur("LOGIN_THROTTLE_WINDOW", "15m")
 	c.SweepInterval = dur("RESERVATION_SWEEP_INTERVAL", "1s")
 	c.NotifyInterval = dur("NOTIFY_INTERVAL", "1s")
+	c.AlertWindow = dur("ALERT_WINDOW", "15m")
+	c.AlertPerKey = num("ALERT_MAX_PER_KIND_LOCATION", "1")
+	c.AlertGlobal = num("ALERT_MAX_TOTAL", "20")
+	c.ExceptionSweep = dur("EXCEPTION_SWEEP_INTERVAL", "30s")
+	c.CheckInterval = dur("CHECK_INTERVAL", "15m")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
@@ -106,6 +121,14 @@ func LoadConfig() (Config, error) {
 	}
 	if c.ConnectorSecretKey != "" && len(c.ConnectorSecretKey) < 32 {
 		errs = append(errs, "CONNECTOR_SECRET_KEY must be at least 32 characters")
+	}
+	if c.AlertWebhookURL != "" {
+		if u, err := url.Parse(c.AlertWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, "ALERT_WEBHOOK_URL must be an http or https URL")
+		}
+	}
+	if c.AlertEmail != "" && (c.SMTPAddr == "" || strings.ContainsAny(c.AlertEmail, "\r\n") || !strings.Contains(c.AlertEmail, "@")) {
+		errs = append(errs, "ALERT_EMAIL must be an email address, and needs SMTP_ADDR to send through")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))

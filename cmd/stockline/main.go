@@ -385,6 +385,8 @@ var backgroundWorkers = []func(m *Main) func(ctx context.Context){
 	connectorWorker,    // connectors.go: feed pulls under leases, and the simulators
 	notifyWorker,       // notify.go: outbox relay and customer messages
 	sweeperWorker,      // sweeper.go: expired holds and old idempotency keys
+	exceptionWorker,    // exceptions.go: overdue pickups become exceptions
+	checkWorker,        // exceptions.go: the scheduled consistency check
 	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
 }
 

@@ -24,7 +24,11 @@ func notifyWorker(m *Main) func(ctx context.Context) {
 	if m.Config.SMTPAddr != "" {
 		send = smtpSender(m.Config.SMTPAddr, m.Config.SMTPFrom)
 	}
-	return func(ctx context.Context) { relayAndNotify(ctx, m.DB, m.Log, m.Config.NotifyInterval, send) }
+	alerts := alertSender(m.Config)
+	limit := domain.AlertLimit{Window: m.Config.AlertWindow, PerKey: m.Config.AlertPerKey, Global: m.Config.AlertGlobal}
+	return func(ctx context.Context) {
+		relayAndNotify(ctx, m.DB, m.Log, m.Config.NotifyInterval, send, alerts, limit)
+	}
 }
 
 const (
@@ -32,10 +36,24 @@ const (
 	notifyBatch = 100
 )
 
-func relayAndNotify(ctx context.Context, db *store.DB, log *slog.Logger, interval time.Duration, send store.SendFunc) {
+// relayAndNotify is the relay round: publish the outbox (queueing an alert,
+// rate-limited, for each new critical exception when alerts is set), send
+// queued alerts, then deliver queued customer messages.
+func relayAndNotify(ctx context.Context, db *store.DB, log *slog.Logger, interval time.Duration, send store.SendFunc, alerts store.AlertSendFunc, limit domain.AlertLimit) {
+	var handle func(ctx context.Context, e store.OutboxEvent) error
+	if alerts != nil {
+		handle = func(ctx context.Context, e store.OutboxEvent) error { return db.QueueExceptionAlert(ctx, e, limit) }
+	}
 	every(ctx, interval, func(rctx context.Context) {
-		if _, err := drain(relayBatch, func() (int, error) { return db.RelayOutbox(rctx, relayBatch, nil) }); err != nil && ctx.Err() == nil {
+		if _, err := drain(relayBatch, func() (int, error) { return db.RelayOutbox(rctx, relayBatch, handle) }); err != nil && ctx.Err() == nil {
 			log.Error("outbox relay failed", "err", err.Error())
+		}
+		if alerts != nil {
+			if n, err := db.SendExceptionAlerts(rctx, alerts, notifyBatch); err != nil && ctx.Err() == nil {
+				log.Error("alert sender failed", "err", err.Error())
+			} else if n > 0 {
+				log.Info("exception alerts handled", "count", n)
+			}
 		}
 		n, err := db.SendQueuedNotifications(rctx, send, notifyBatch)
 		if err != nil && ctx.Err() == nil {
