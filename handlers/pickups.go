@@ -86,6 +86,14 @@ func (s *Server) handlePickupQueue(c echo.Context) error {
 		return err
 	}
 	m.Scan, m.ScanErr = c.QueryParam("scan"), c.QueryParam("scan_error")
+	u := currentUser(c)
+	kinds := domain.KindsOwnedBy(u.Role)
+	if m.ExceptionsOpen, err = s.DB.OpenExceptionCount(c.Request().Context(), kinds, scopeOf(u), false); err != nil {
+		return err
+	}
+	if m.ExceptionsOverdue, err = s.DB.OpenExceptionCount(c.Request().Context(), kinds, scopeOf(u), true); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.PickupQueue(s.viewCtx(c), m))
 }
 

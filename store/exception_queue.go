@@ -48,8 +48,7 @@ const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS lo
 
 const dueSoonSQL = "now() + interval '1 hour'" // domain.DueSoonWindow
 
-// exceptionWhere builds the conditions of f, leaving out the ones named
-// in skip (the counts leave out the filter they count by).
+// exceptionWhere builds the SQL conditions and arguments of f.
 func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	where, args := []string{}, []any{}
 	add := func(cond string, v any) {
@@ -177,15 +176,20 @@ func (db *DB) ExceptionCounts(ctx context.Context, f ExceptionFilter) (QueueCoun
 	return c, nil
 }
 
-// OverdueExceptions counts open exceptions past their due time of the
-// given kinds within the location scope (nil: all locations).
-func (db *DB) OverdueExceptions(ctx context.Context, kinds, locations []string) (int, error) {
-	where, args := exceptionWhere(ExceptionFilter{Locations: locations, SLA: domain.SLAOverdue})
+// OpenExceptionCount counts open exceptions of the given kinds within the
+// location scope (nil: all locations), only the overdue ones when asked:
+// the count a role's home page shows.
+func (db *DB) OpenExceptionCount(ctx context.Context, kinds, locations []string, overdue bool) (int, error) {
+	f := ExceptionFilter{Locations: locations}
+	if overdue {
+		f.SLA = domain.SLAOverdue
+	}
+	where, args := exceptionWhere(f)
 	args = append(args, pq.Array(kinds))
 	where = append(where, fmt.Sprintf("e.kind = ANY($%d)", len(args)))
 	var n int
 	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
-		return 0, fmt.Errorf("store: overdue exceptions: %w", err)
+		return 0, fmt.Errorf("store: open exceptions: %w", err)
 	}
 	return n, nil
 }
