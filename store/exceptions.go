@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -22,10 +23,20 @@ type NewException struct {
 	Detail     string
 	DueIn      time.Duration // SLA; 0 means none
 	Dedupe     bool          // skip if an open one of this kind exists for the same location, product and ref
+	OrderID    int64         // 0 when not about an order
+	TransferID int64         // 0 when not about a transfer
+	Data       any           // kind-specific figures (exceptions.data); nil means {}
 }
 
 // openException inserts an exception row inside tx.
 func openException(ctx context.Context, tx *Tx, e NewException) error {
+	_, err := openExceptionID(ctx, tx, e)
+	return err
+}
+
+// openExceptionID inserts an exception row inside tx and returns its id
+// (0 when Dedupe found an open one).
+func openExceptionID(ctx context.Context, tx *Tx, e NewException) (int64, error) {
 	if e.Severity == "" {
 		e.Severity = "medium"
 	}
@@ -35,22 +46,31 @@ func openException(ctx context.Context, tx *Tx, e NewException) error {
 		err := tx.GetContext(ctx, &n, `SELECT count(*) FROM exceptions WHERE kind = $1 AND status IN ('open', 'in_progress')
 			AND location_id IS NOT DISTINCT FROM $2 AND product_id IS NOT DISTINCT FROM $3 AND ref = $4`, e.Kind, loc, prod, e.Ref)
 		if err != nil {
-			return fmt.Errorf("store: exception dedupe: %w", err)
+			return 0, fmt.Errorf("store: exception dedupe: %w", err)
 		}
 		if n > 0 {
-			return nil
+			return 0, nil
 		}
 	}
 	var due sql.NullTime
 	if e.DueIn > 0 {
 		due = sql.NullTime{Time: time.Now().Add(e.DueIn), Valid: true}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail, due)
-	if err != nil {
-		return fmt.Errorf("store: open exception: %w", err)
+	data := []byte("{}")
+	if e.Data != nil {
+		var err error
+		if data, err = json.Marshal(e.Data); err != nil {
+			return 0, fmt.Errorf("store: exception data: %w", err)
+		}
 	}
-	return nil
+	var id int64
+	err := tx.GetContext(ctx, &id, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at, order_id, transfer_id, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail, due,
+		nullID(e.OrderID), nullID(e.TransferID), data)
+	if err != nil {
+		return 0, fmt.Errorf("store: open exception: %w", err)
+	}
+	return id, nil
 }
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
@@ -75,11 +95,15 @@ type exceptionDetailRow struct {
 	SKU        sql.NullString `db:"sku"`
 	DueAt      sql.NullTime   `db:"due_at"`
 	ResolvedAt sql.NullTime   `db:"resolved_at"`
+	OrderID    sql.NullInt64  `db:"order_id"`
+	TransferID sql.NullInt64  `db:"transfer_id"`
+	Data       []byte         `db:"data"`
 }
 
 func (r exceptionDetailRow) detail() domain.ExceptionDetail {
 	e := r.ExceptionDetail
 	e.Location, e.SKU, e.DueAt, e.ResolvedAt = r.Location.String, r.SKU.String, r.DueAt.Time, r.ResolvedAt.Time
+	e.OrderID, e.TransferID, e.Data = r.OrderID.Int64, r.TransferID.Int64, json.RawMessage(r.Data)
 	return e
 }
 
@@ -99,12 +123,16 @@ type ExceptionFilter struct {
 	Statuses  []string // empty means open and in progress
 	Kind      string
 	Locations []string // location codes in scope; nil means all
+	SKU       string   // "" means any
+	OrderID   int64    // 0 means any
 	BeforeID  int64
 	Limit     int
+	SkipTotal bool // the API pages by cursor and needs no total
 }
 
 const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at,
-	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at
+	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at,
+	e.order_id, e.transfer_id, e.resolution_action, e.resolved_by, e.owner_role, e.data
 	FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
 	LEFT JOIN users u ON u.id = e.assignee_id`
 
@@ -124,6 +152,14 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 		args = append(args, pq.Array(f.Locations))
 		where = append(where, fmt.Sprintf("l.code = ANY($%d)", len(args)))
 	}
+	if f.SKU != "" {
+		args = append(args, f.SKU)
+		where = append(where, fmt.Sprintf("e.product_id = (SELECT id FROM products WHERE sku = $%d)", len(args)))
+	}
+	if f.OrderID != 0 {
+		args = append(args, f.OrderID)
+		where = append(where, fmt.Sprintf("e.order_id = $%d", len(args)))
+	}
 	return where, args
 }
 
@@ -135,7 +171,9 @@ func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.E
 	}
 	where, args := exceptionWhere(f)
 	var total int
-	if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where), args...); err != nil {
+	if f.SkipTotal {
+		total = -1
+	} else if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id WHERE `+joinAnd(where), args...); err != nil {
 		return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
 	}
 	if f.BeforeID > 0 {
@@ -187,6 +225,20 @@ func (db *DB) TakeException(ctx context.Context, actor domain.Actor, id int64) e
 func (db *DB) CloseException(ctx context.Context, actor domain.Actor, id int64, r domain.ExceptionResolution) error {
 	if err := r.Validate(); err != nil {
 		return err
+	}
+	// A kind whose actions do work is closed by them (ResolveException),
+	// never by a bare status change that would leave the work undone.
+	e, err := db.ExceptionByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(domain.ActionsFor(e.Kind)) > 1 {
+		if r.To == domain.ExceptionDismissed {
+			_, err := db.ResolveException(ctx, actor, id, domain.ActionDismiss, r.Note)
+			return err
+		}
+		return &domain.Error{Code: domain.CodeActionNotAllowed, Field: "action",
+			Message: "Resolve this exception with one of its actions, which do the work."}
 	}
 	return db.moveException(ctx, actor, id, r.To, func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = $2, resolution_code = $3, resolution_note = $4,
