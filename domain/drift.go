@@ -108,6 +108,7 @@ type DriftData struct {
 	System     int       `json:"system"`      // ledger on_hand as of CountedAt, when last evaluated
 	Counted    int       `json:"counted"`     // the count or snapshot figure
 	CountedAt  time.Time `json:"counted_at"`  // the count's own time
+	RecordedAt time.Time `json:"recorded_at"` // when the count reached Stockline
 	PriceCents int64     `json:"price_cents"` // unit price when opened
 	Held       int       `json:"held"`        // units moved into quality_hold for the review
 	Source     string    `json:"source"`      // the connector that brought the count
@@ -153,10 +154,10 @@ type ReplayRow struct {
 	SourceRef  string    `db:"source_ref" json:"source_ref"`
 }
 
-// Late reports whether the movement was recorded after the count time
-// although it happened before: a late event.
-func (r ReplayRow) Late(countedAt time.Time) bool {
-	return !r.OccurredAt.After(countedAt) && r.RecordedAt.After(countedAt)
+// Late reports whether a replayed movement is a late event: it happened
+// before the count but reached Stockline after the count did.
+func (d DriftData) Late(r ReplayRow) bool {
+	return r.OccurredAt.Before(d.CountedAt) && r.RecordedAt.After(d.RecordedAt)
 }
 
 // Drift is a drift exception's figures and explanation, as the exception
