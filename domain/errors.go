@@ -52,6 +52,10 @@ const (
 	CodeStillFailing = "still_failing" // a fixed dead letter still cannot be applied
 
 	CodeUnknownReasonCode = "unknown_reason_code" // a cancellation's reason_code is not a known code (Field reason_code)
+
+	// Exceptions.
+	CodeActionNotAllowed = "action_not_allowed" // the action does not fit the exception's kind (Field action)
+	CodeAlreadyResolved  = "already_resolved"   // the exception was closed by another action
 )
 
 // Error is Stockline's one error type. Code is machine-readable, Message is

@@ -6,40 +6,21 @@ import (
 	"time"
 )
 
-// Exception kinds (DESIGN §5), each raised by its own source.
+// Exception actions beyond reconciliation's (exception_actions.go): what
+// a person does on an exception's page. Each does the real work and records
+// its resolution code.
 const (
-	KindItemNotFound       = "item_not_found"         // a pick rejection: item not found or damaged at pick
-	KindPickupChange       = "pickup_location_change" // the order now collects at another store
-	KindPickupOverdue      = "pickup_overdue"         // the promised pickup window passed
-	KindPartialShipment    = "partial_shipment"       // a shipment left units of the order open
-	KindPaymentBeforeStock = "payment_before_stock"   // payment captured before stock was confirmed
-	KindOversell           = "oversell"               // an order that could not be reserved
-	KindDrift              = "reconciliation_drift"   // a count or snapshot beyond the threshold
-	KindNegativeStock      = "negative_stock"         // a position out of bounds
-	KindTransferVariance   = "transfer_variance"      // a transfer received short or over
-	KindFeedStale          = "feed_stale"             // a connector with no success for too long, or failing
-	KindDeadLetter         = "dead_letter"            // feed events that could not be applied
-	KindCheckFailed        = "check_failed"           // the scheduled consistency check found violations
-)
-
-// Exception actions: what a person does on an exception's page. Each does
-// the real work and records its resolution code.
-const (
-	ActReallocate     = "reallocate"       // hold the line at another store with stock
-	ActCancelLine     = "cancel_line"      // cancel the open units and notify the customer
-	ActAdjust         = "adjust"           // record a counted figure through the adjustment path
-	ActRetry          = "retry"            // retry the connector's dead-lettered events
-	ActFixPayload     = "fix_payload"      // retry one dead letter with a corrected payload
-	ActPauseFeed      = "pause_connector"  // stop pulling the feed
-	ActResumeFeed     = "resume_connector" // pull the feed again
-	ActFound          = "found"            // the missing transfer units arrived
-	ActLost           = "lost"             // write the missing transfer units off
-	ActRecheck        = "recheck"          // run the consistency check again
-	ActAcknowledge    = "acknowledge"      // the store has seen it and acted outside Stockline
-	ActAcceptCount    = "accept_count"     // drift: the count stands (reconciliation)
-	ActKeepSystem     = "keep_system"      // drift: the system figure stands (reconciliation)
-	ActRequestRecount = "request_recount"  // drift: count again (reconciliation)
-	ActDismiss        = "dismiss"          // no action needed, with a reason
+	ActReallocate  ExceptionAction = "reallocate"       // hold the line at another store with stock
+	ActCancelLine  ExceptionAction = "cancel_line"      // cancel the open units and notify the customer
+	ActAdjust      ExceptionAction = "adjust"           // record a counted figure through the adjustment path
+	ActRetry       ExceptionAction = "retry"            // retry the connector's dead-lettered events
+	ActFixPayload  ExceptionAction = "fix_payload"      // retry one dead letter with a corrected payload
+	ActPauseFeed   ExceptionAction = "pause_connector"  // stop pulling the feed
+	ActResumeFeed  ExceptionAction = "resume_connector" // pull the feed again
+	ActFound       ExceptionAction = "found"            // the missing transfer units arrived
+	ActLost        ExceptionAction = "lost"             // write the missing transfer units off
+	ActRecheck     ExceptionAction = "recheck"          // run the consistency check again
+	ActAcknowledge ExceptionAction = "acknowledge"      // the store has seen it and acted outside Stockline
 )
 
 // Severities, least to most urgent.
@@ -52,41 +33,36 @@ var Severities = []string{"low", "medium", "high", "critical"}
 type KindSpec struct {
 	Kind     string
 	Label    string
-	Owners   []Role   // who works it (admin always may)
-	Severity string   // severity when the source names none
-	Actions  []string // the kind's actions, dismiss last
+	Owners   []Role            // who works it (admin always may)
+	Severity string            // severity when the source names none
+	Actions  []ExceptionAction // the kind's actions on its page, dismiss last
 }
 
-// ExceptionKinds is the registry, in the order the queue lists kinds.
-var ExceptionKinds = []KindSpec{
-	{KindItemNotFound, "Item not found at pick", []Role{RoleAssociate, RoleManager}, "high", []string{ActReallocate, ActCancelLine, ActDismiss}},
-	{KindOversell, "Oversell", []Role{RoleManager, RoleInventoryLead}, "high", []string{ActReallocate, ActCancelLine, ActDismiss}},
-	{KindPaymentBeforeStock, "Payment captured before stock confirmed", []Role{RoleManager, RoleSupport}, "high", []string{ActReallocate, ActCancelLine, ActDismiss}},
-	{KindPickupOverdue, "Pickup overdue", []Role{RoleAssociate, RoleManager}, "medium", []string{ActCancelLine, ActAcknowledge, ActDismiss}},
-	{KindPickupChange, "Pickup location change", []Role{RoleAssociate, RoleManager}, "medium", []string{ActAcknowledge, ActDismiss}},
-	{KindPartialShipment, "Partial shipment review", []Role{RoleManager, RoleSupport}, "medium", []string{ActCancelLine, ActAcknowledge, ActDismiss}},
-	{KindNegativeStock, "Negative stock", []Role{RoleInventoryLead, RoleManager}, "high", []string{ActAdjust, ActDismiss}},
-	{KindDrift, "Reconciliation drift", []Role{RoleInventoryLead}, "medium", []string{ActAcceptCount, ActKeepSystem, ActRequestRecount, ActDismiss}},
-	{KindTransferVariance, "Transfer receipt variance", []Role{RoleManager, RoleInventoryLead}, "medium", []string{ActFound, ActLost, ActDismiss}},
-	{KindFeedStale, "Feed stale or failing", []Role{RoleInventoryLead}, "high", []string{ActPauseFeed, ActResumeFeed, ActDismiss}},
-	{KindDeadLetter, "Event dead-lettered", []Role{RoleInventoryLead}, "medium", []string{ActRetry, ActFixPayload, ActDismiss}},
-	{KindCheckFailed, "Consistency check failed", []Role{RoleInventoryLead}, "critical", []string{ActRecheck, ActDismiss}},
+// KindSpecs is the registry, in the order the queue lists kinds.
+var KindSpecs = []KindSpec{
+	{KindItemNotFound, "Item not found at pick", []Role{RoleAssociate, RoleManager}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
+	{KindOversell, "Oversell", []Role{RoleManager, RoleInventoryLead}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
+	{KindPaymentBeforeStock, "Payment captured before stock confirmed", []Role{RoleManager, RoleSupport}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
+	{KindPickupOverdue, "Pickup overdue", []Role{RoleAssociate, RoleManager}, "medium", []ExceptionAction{ActCancelLine, ActAcknowledge, ActionDismiss}},
+	{KindPickupLocationChange, "Pickup location change", []Role{RoleAssociate, RoleManager}, "medium", []ExceptionAction{ActAcknowledge, ActionDismiss}},
+	{KindPartialShipment, "Partial shipment review", []Role{RoleManager, RoleSupport}, "medium", []ExceptionAction{ActCancelLine, ActAcknowledge, ActionDismiss}},
+	{KindNegativeStock, "Negative stock", []Role{RoleInventoryLead, RoleManager}, "high", []ExceptionAction{ActAdjust, ActionDismiss}},
+	{KindReconciliationDrift, "Reconciliation drift", []Role{RoleInventoryLead}, "medium", []ExceptionAction{ActionAcceptCount, ActionKeepSystem, ActionRequestRecount, ActionDismiss}},
+	{KindTransferVariance, "Transfer receipt variance", []Role{RoleManager, RoleInventoryLead}, "medium", []ExceptionAction{ActFound, ActLost, ActionDismiss}},
+	{KindFeedStale, "Feed stale or failing", []Role{RoleInventoryLead}, "high", []ExceptionAction{ActPauseFeed, ActResumeFeed, ActionDismiss}},
+	{KindDeadLetter, "Event dead-lettered", []Role{RoleInventoryLead}, "medium", []ExceptionAction{ActRetry, ActFixPayload, ActionDismiss}},
+	{KindCheckFailed, "Consistency check failed", []Role{RoleInventoryLead}, "critical", []ExceptionAction{ActRecheck, ActionDismiss}},
 }
 
 // KindSpecFor returns the registry entry of kind; an unknown kind gets a
 // spec owned by inventory leads whose only action is dismiss.
 func KindSpecFor(kind string) KindSpec {
-	for _, k := range ExceptionKinds {
+	for _, k := range KindSpecs {
 		if k.Kind == kind {
 			return k
 		}
 	}
-	return KindSpec{Kind: kind, Label: kind, Owners: []Role{RoleInventoryLead}, Severity: "medium", Actions: []string{ActDismiss}}
-}
-
-// IsExceptionKind reports whether kind is in the registry.
-func IsExceptionKind(kind string) bool {
-	return slices.ContainsFunc(ExceptionKinds, func(k KindSpec) bool { return k.Kind == kind })
+	return KindSpec{Kind: kind, Label: kind, Owners: []Role{RoleInventoryLead}, Severity: "medium", Actions: []ExceptionAction{ActionDismiss}}
 }
 
 // CanWork reports whether role may act on exceptions of the kind: its
@@ -94,12 +70,12 @@ func IsExceptionKind(kind string) bool {
 func (k KindSpec) CanWork(r Role) bool { return r == RoleAdmin || slices.Contains(k.Owners, r) }
 
 // Allows reports whether action is one of the kind's actions.
-func (k KindSpec) Allows(action string) bool { return slices.Contains(k.Actions, action) }
+func (k KindSpec) Allows(action ExceptionAction) bool { return slices.Contains(k.Actions, action) }
 
 // KindsOwnedBy lists the kinds role works (every kind for admin).
 func KindsOwnedBy(r Role) []string {
 	var out []string
-	for _, k := range ExceptionKinds {
+	for _, k := range KindSpecs {
 		if k.CanWork(r) {
 			out = append(out, k.Kind)
 		}
@@ -109,7 +85,7 @@ func KindsOwnedBy(r Role) []string {
 
 // ActionResolution is the resolution code an action records and the
 // status it leaves: request_recount keeps the exception open.
-func ActionResolution(action string) (code, status string) {
+func ActionResolution(action ExceptionAction) (code, status string) {
 	switch action {
 	case ActReallocate:
 		return "reallocated", ExceptionResolved
@@ -131,53 +107,16 @@ func ActionResolution(action string) (code, status string) {
 		return "check_clean", ExceptionResolved
 	case ActAcknowledge:
 		return "acknowledged", ExceptionResolved
-	case ActAcceptCount:
-		return "accepted_count", ExceptionResolved
-	case ActKeepSystem:
-		return "kept_system", ExceptionResolved
-	case ActRequestRecount:
-		return "recount_requested", ExceptionInProgress
-	case ActDismiss:
-		return "no_action_needed", ExceptionDismissed
+	case ActionAcceptCount:
+		return ResolutionAcceptedCount, ExceptionResolved
+	case ActionKeepSystem:
+		return ResolutionKeptSystem, ExceptionResolved
+	case ActionRequestRecount:
+		return "recount_requested", ExceptionOpen
+	case ActionDismiss:
+		return ResolutionDismissed, ExceptionDismissed
 	}
-	return action, ExceptionResolved
-}
-
-// ActionLabel is an action's button text, a verb.
-func ActionLabel(action string) string {
-	switch action {
-	case ActReallocate:
-		return "Reallocate to another store"
-	case ActCancelLine:
-		return "Cancel line and notify customer"
-	case ActAdjust:
-		return "Adjust to a counted figure"
-	case ActRetry:
-		return "Retry the dead-lettered events"
-	case ActFixPayload:
-		return "Fix the payload and retry"
-	case ActPauseFeed:
-		return "Pause the connector"
-	case ActResumeFeed:
-		return "Resume the connector"
-	case ActFound:
-		return "Found later: receive the units"
-	case ActLost:
-		return "Lost: write the units off"
-	case ActRecheck:
-		return "Run the check again"
-	case ActAcknowledge:
-		return "Done: mark handled"
-	case ActAcceptCount:
-		return "Accept the count"
-	case ActKeepSystem:
-		return "Keep the system figure"
-	case ActRequestRecount:
-		return "Request a recount"
-	case ActDismiss:
-		return "Dismiss with a reason"
-	}
-	return action
+	return string(action), ExceptionResolved
 }
 
 // SLA states of an open exception on the queue.

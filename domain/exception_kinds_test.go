@@ -10,7 +10,7 @@ import (
 // actions that end with dismiss and each map to a resolution code.
 func TestExceptionKindRegistry(t *testing.T) {
 	seen := map[string]bool{}
-	for _, k := range ExceptionKinds {
+	for _, k := range KindSpecs {
 		if seen[k.Kind] {
 			t.Errorf("%s twice", k.Kind)
 		}
@@ -18,11 +18,11 @@ func TestExceptionKindRegistry(t *testing.T) {
 		if k.Label == "" || len(k.Owners) == 0 || !slices.Contains(Severities, k.Severity) {
 			t.Errorf("%s: incomplete %+v", k.Kind, k)
 		}
-		if len(k.Actions) == 0 || k.Actions[len(k.Actions)-1] != ActDismiss {
+		if len(k.Actions) == 0 || k.Actions[len(k.Actions)-1] != ActionDismiss {
 			t.Errorf("%s: actions %v must end with dismiss", k.Kind, k.Actions)
 		}
 		for _, a := range k.Actions {
-			if code, st := ActionResolution(a); code == a || st == "" || ActionLabel(a) == a {
+			if code, st := ActionResolution(a); code == string(a) || st == "" || ActionLabel(a) == string(a) {
 				t.Errorf("%s: action %s has no resolution code or label", k.Kind, a)
 			}
 		}
@@ -30,14 +30,15 @@ func TestExceptionKindRegistry(t *testing.T) {
 			t.Errorf("%s: admin must be able to work it", k.Kind)
 		}
 	}
-	for _, want := range []string{KindItemNotFound, KindPickupChange, KindPickupOverdue, KindPartialShipment, KindPaymentBeforeStock,
-		KindOversell, KindDrift, KindNegativeStock, KindTransferVariance, KindFeedStale, KindDeadLetter, KindCheckFailed} {
+	for _, want := range []string{KindItemNotFound, KindPickupLocationChange, KindPickupOverdue, KindPartialShipment, KindPaymentBeforeStock,
+		KindOversell, KindReconciliationDrift, KindNegativeStock, KindTransferVariance, KindFeedStale, KindDeadLetter, KindCheckFailed} {
 		if !seen[want] {
 			t.Errorf("kind %s missing from the registry", want)
 		}
 	}
 	tests := []struct {
-		kind, action string
+		kind         string
+		action       ExceptionAction
 		role         Role
 		allows, work bool
 	}{
@@ -47,8 +48,8 @@ func TestExceptionKindRegistry(t *testing.T) {
 		{KindItemNotFound, ActReallocate, RoleSupport, true, false},
 		{KindFeedStale, ActPauseFeed, RoleManager, true, false},
 		{KindDeadLetter, ActFixPayload, RoleAdmin, true, true},
-		{KindDrift, ActAcceptCount, RoleAssociate, true, false},
-		{"made_up", ActDismiss, RoleInventoryLead, true, true},
+		{KindReconciliationDrift, ActionAcceptCount, RoleAssociate, true, false},
+		{"made_up", ActionDismiss, RoleInventoryLead, true, true},
 		{"made_up", ActAdjust, RoleAdmin, false, true},
 	}
 	for _, tt := range tests {
@@ -57,10 +58,10 @@ func TestExceptionKindRegistry(t *testing.T) {
 			t.Errorf("%s/%s/%s: allows %v works %v, want %v %v", tt.kind, tt.action, tt.role, k.Allows(tt.action), k.CanWork(tt.role), tt.allows, tt.work)
 		}
 	}
-	if got := KindsOwnedBy(RoleAssociate); !slices.Equal(got, []string{KindItemNotFound, KindPickupOverdue, KindPickupChange}) {
+	if got := KindsOwnedBy(RoleAssociate); !slices.Equal(got, []string{KindItemNotFound, KindPickupOverdue, KindPickupLocationChange}) {
 		t.Errorf("associate owns %v", got)
 	}
-	if code, st := ActionResolution(ActRequestRecount); st != ExceptionInProgress || code != "recount_requested" {
+	if code, st := ActionResolution(ActionRequestRecount); st != ExceptionOpen || code != "recount_requested" {
 		t.Errorf("request_recount: %s %s", code, st)
 	}
 }

@@ -161,6 +161,9 @@ const (
 	ReasonQualityHold   Reason = "quality_hold"
 	ReasonFulfilled     Reason = "fulfilled"
 	ReasonMissing       Reason = "missing"
+	// ReasonCountReview moves a count's shortfall into quality_hold (and
+	// back out) while a person reviews a drift.
+	ReasonCountReview Reason = "count_review"
 )
 
 // AdjustmentReasons are the reasons a person may use on the adjustment form

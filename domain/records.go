@@ -33,6 +33,20 @@ type ExceptionDetail struct {
 	ResolutionNote string    `db:"resolution_note"`
 	ResolvedAt     time.Time `db:"resolved_at"` // zero while open
 	UpdatedAt      time.Time `db:"updated_at"`
+	OrderID        int64     `db:"order_id"`    // 0 when not about an order
+	TransferID     int64     `db:"transfer_id"` // 0 when not about a transfer
+	// Action is the action that closed it ("" while open, or when the
+	// system or the generic close form closed it).
+	Action     ExceptionAction `db:"resolution_action"`
+	ResolvedBy string          `db:"resolved_by"` // actor string of whoever closed it
+	OwnerRole  string          `db:"owner_role"`  // "" means the kind's usual owner
+	// Data holds kind-specific figures as JSON (a drift's DriftData).
+	Data json.RawMessage `db:"data"`
+}
+
+// Closed reports whether the exception is resolved or dismissed.
+func (e ExceptionDetail) Closed() bool {
+	return e.Status == ExceptionResolved || e.Status == ExceptionDismissed
 }
 
 // KindCount is how many open exceptions there are of one kind.

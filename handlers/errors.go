@@ -52,6 +52,9 @@ var statusByCode = map[string]int{
 	domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
 
 	domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
+
+	domain.CodeActionNotAllowed: http.StatusUnprocessableEntity,
+	domain.CodeAlreadyResolved:  http.StatusConflict,
 }
 
 // statusFor is the HTTP status of an error, from its code alone. A code

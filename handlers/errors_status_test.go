@@ -54,6 +54,9 @@ func TestStatusForEveryCode(t *testing.T) {
 		domain.CodeExceedsFulfilled: http.StatusUnprocessableEntity,
 
 		domain.CodeUnknownReasonCode: http.StatusUnprocessableEntity,
+
+		domain.CodeActionNotAllowed: http.StatusUnprocessableEntity,
+		domain.CodeAlreadyResolved:  http.StatusConflict,
 	}
 	codes := domainErrorCodes(t)
 	for name, code := range codes {

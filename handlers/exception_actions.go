@@ -19,8 +19,8 @@ type exceptionAction func(c echo.Context, p views.ExceptionPage, note string) (e
 
 // exceptionActions is the dispatch table from action to work. Dismiss
 // and acknowledge only record the person's decision.
-func (s *Server) exceptionActions() map[string]exceptionAction {
-	return map[string]exceptionAction{
+func (s *Server) exceptionActions() map[domain.ExceptionAction]exceptionAction {
+	return map[domain.ExceptionAction]exceptionAction{
 		domain.ActReallocate:  s.actReallocate,
 		domain.ActCancelLine:  s.actCancelLine,
 		domain.ActAdjust:      s.actAdjust,
@@ -32,7 +32,13 @@ func (s *Server) exceptionActions() map[string]exceptionAction {
 		domain.ActLost:        s.actSettle(false),
 		domain.ActRecheck:     s.actRecheck,
 		domain.ActAcknowledge: s.actRecordOnly("Marked handled."),
-		domain.ActDismiss:     s.actDismiss,
+		// Dismiss and reconciliation's actions go through the store's
+		// dispatch, which does the kind's work (a drift's hold release,
+		// the count applied) and records the resolution in one transaction.
+		domain.ActionDismiss:        s.actResolve("Dismissed."),
+		domain.ActionAcceptCount:    s.actResolve("The count is accepted and applied as of its time; the hold is released."),
+		domain.ActionKeepSystem:     s.actResolve("The system figure stands; the hold is released."),
+		domain.ActionRequestRecount: s.actResolve("A recount is requested; the exception went back to the store."),
 	}
 }
 
@@ -157,11 +163,11 @@ func (s *Server) actRecordOnly(effect string) exceptionAction {
 	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) { return effect, nil }
 }
 
-func (s *Server) actDismiss(c echo.Context, p views.ExceptionPage, note string) (string, error) {
-	if len(note) < 3 {
-		return "", domain.FieldError("note", "Say why this exception needs no action.")
+func (s *Server) actResolve(effect string) exceptionAction {
+	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+		_, err := s.DB.ResolveException(c.Request().Context(), actor(c), p.E.ID, domain.ExceptionAction(c.Param("action")), note)
+		return effect, err
 	}
-	return "Dismissed.", nil
 }
 
 func firstNonBlank(s ...string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,7 +139,7 @@ func (s *Server) feedContext(ctx context.Context, p *views.ExceptionPage) error 
 // paused feed cannot be paused again; a line with nothing waiting cannot be
 // reallocated). Actions with no work wired here (drift's, done by
 // reconciliation) are not offered.
-func (s *Server) actionApplies(p views.ExceptionPage, a string) bool {
+func (s *Server) actionApplies(p views.ExceptionPage, a domain.ExceptionAction) bool {
 	switch a {
 	case domain.ActReallocate:
 		return p.Line != nil && p.Line.Pending > 0 && len(p.Stores) > 0
@@ -154,8 +155,11 @@ func (s *Server) actionApplies(p views.ExceptionPage, a string) bool {
 		return p.Connector != nil && !p.Connector.Enabled
 	case domain.ActFound, domain.ActLost:
 		return p.Transfer != nil && p.E.SKU != ""
-	case domain.ActRecheck, domain.ActAcknowledge, domain.ActDismiss:
+	case domain.ActRecheck, domain.ActAcknowledge, domain.ActionDismiss:
 		return true
+	}
+	if slices.Contains(domain.ActionsFor(p.E.Kind), a) {
+		return true // reconciliation's actions, done by the store's dispatch
 	}
 	_, ok := s.exceptionActions()[a]
 	return ok
@@ -184,7 +188,7 @@ func (s *Server) handleExceptionAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	action := c.Param("action")
+	action := domain.ExceptionAction(c.Param("action"))
 	if !domain.KindSpecFor(e.Kind).Allows(action) {
 		return domain.Errorf(domain.ENOTFOUND, "%s exceptions have no action %q.", domain.ExceptionKindLabel(e.Kind), action)
 	}
@@ -198,7 +202,10 @@ func (s *Server) handleExceptionAction(c echo.Context) error {
 	}
 	note := strings.TrimSpace(c.FormValue("note"))
 	effect, err := do(c, p, note)
-	if err == nil {
+	if err == nil && !slices.Contains(domain.ActionsFor(e.Kind), action) {
+		// Work done by an existing store function in its own transaction;
+		// record the decision. The store's dispatch (ResolveException)
+		// records its own actions: dismiss, and drift's.
 		err = s.DB.RecordExceptionAction(c.Request().Context(), actor(c), e.ID, action, effect, note)
 	}
 	if de := domain.AsError(err); de != nil && de.Code != domain.EINTERNAL && de.Code != domain.ENOTFOUND && de.Code != domain.EFORBIDDEN {
@@ -231,7 +238,7 @@ func (s *Server) handleExceptionClose(c echo.Context) error {
 		if perr != nil {
 			return perr
 		}
-		p.Err, p.ErrAction, p.Form["note"] = de, domain.ActDismiss, r.Note
+		p.Err, p.ErrAction, p.Form["note"] = de, domain.ActionDismiss, r.Note
 		return render(c, http.StatusBadRequest, views.ExceptionShow(s.viewCtx(c), p))
 	} else if err != nil {
 		return err

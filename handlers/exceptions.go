@@ -81,7 +81,9 @@ func parseCursor(s string) (store.ExceptionCursor, error) {
 	return store.ExceptionCursor{DueAt: time.Unix(0, ns), ID: n}, nil
 }
 
-func formatCursor(c store.ExceptionCursor) string { return fmt.Sprintf("%d.%d", c.DueAt.UnixNano(), c.ID) }
+func formatCursor(c store.ExceptionCursor) string {
+	return fmt.Sprintf("%d.%d", c.DueAt.UnixNano(), c.ID)
+}
 
 // queueView builds the queue page (or its list partial).
 func (s *Server) queueView(c echo.Context) (views.QueueView, error) {

@@ -17,13 +17,13 @@ func TestExceptionQueueScopeAndClose(t *testing.T) {
 	ctx := context.Background()
 	sys := domain.SystemActor("test")
 	title := "Count mismatch"
-	if err := app.DB.RaiseException(ctx, sys, "S01", "", store.NewException{Kind: "reconciliation_drift", Title: title + " at S01", Detail: "<b>drift</b>"}); err != nil {
+	if err := app.DB.RaiseException(ctx, sys, "S01", "", store.NewException{Kind: "partial_shipment", Title: title + " at S01", Detail: "<b>drift</b>"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.DB.RaiseException(ctx, sys, "S07", "", store.NewException{Kind: "reconciliation_drift", Title: title + " at S07"}); err != nil {
+	if err := app.DB.RaiseException(ctx, sys, "S07", "", store.NewException{Kind: "partial_shipment", Title: title + " at S07"}); err != nil {
 		t.Fatal(err)
 	}
-	rows, _, err := app.DB.ListExceptions(ctx, store.ExceptionFilter{Kind: "reconciliation_drift"})
+	rows, _, err := app.DB.ListExceptions(ctx, store.ExceptionFilter{Kind: "partial_shipment"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestExceptionQueueScopeAndClose(t *testing.T) {
 	}
 
 	assoc := app.login(domain.RoleAssociate) // scoped to S01
-	_, body := assoc.get("/exceptions?kind=reconciliation_drift")
+	_, body := assoc.get("/exceptions?kind=partial_shipment")
 	if !strings.Contains(body, title+" at S01") || strings.Contains(body, title+" at S07") {
 		t.Fatalf("associate queue should show S01 only:\n%s", body)
 	}

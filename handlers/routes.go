@@ -171,6 +171,9 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/transfers/:id/cancel", s.handleTransferCancelAPI, domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeTransfers),
+		api(get, "/api/v1/exceptions", s.handleExceptionsAPI, domain.ScopeExceptions),
+		api(get, "/api/v1/exceptions/:id", s.handleExceptionGetAPI, domain.ScopeExceptions),
+		api(post, "/api/v1/exceptions/:id/resolve", s.handleExceptionResolveAPI, domain.ScopeExceptions),
 	}
 }
 

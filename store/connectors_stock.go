@@ -46,10 +46,13 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	if len(events) == 0 {
 		return 0, nil
 	}
+	snapshotOnly := isSnapshotFeed(c)
 	var keys []posKey
 	for _, p := range events {
 		for _, ch := range p.changes {
-			keys = append(keys, posKey{ch.locID, ch.prodID})
+			if !(snapshotOnly && ch.Count != nil) {
+				keys = append(keys, posKey{ch.locID, ch.prodID})
+			}
 		}
 	}
 	keys = sortedKeys(keys)
@@ -67,6 +70,10 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	}
 	plan := feedPlan{batch: stockBatch{meta: LedgerMeta{Source: c.Name, Actor: actor}, locked: true, cause: "events from " + c.Name},
 		cur: cur, anchors: anchors, ledgerAfter: ledgerAfter, inBatch: map[posKey][]feedMove{}}
+	plan.snapshotOnly = snapshotOnly
+	if err := plan.loadDriftRules(ctx, tx, keys, events); err != nil {
+		return 0, err
+	}
 	for _, p := range events {
 		if err := plan.event(c, p); err != nil {
 			return 0, err
@@ -75,7 +82,13 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	if len(plan.sLoc) > 0 {
 		plan.batch.extra = append(plan.batch.extra, plan.snapshotClause(c.Name))
 	}
+	if len(plan.platform) > 0 {
+		plan.batch.extra = append(plan.batch.extra, plan.platformClause(c.ID))
+	}
 	if _, err := applyStock(ctx, tx, nil, plan.batch); err != nil {
+		return 0, err
+	}
+	if err := plan.finishDrifts(ctx, tx, c); err != nil {
 		return 0, err
 	}
 	// Notes (superseded, stale counts) go on the event rows.
@@ -163,6 +176,8 @@ type feedPlan struct {
 	sAt               []time.Time
 	sRef              []string
 	sApplied          []bool
+
+	driftPlan
 }
 
 // row plans one ledger row of event p at key.
@@ -181,6 +196,10 @@ func (f *feedPlan) event(c Connector, p *feedEvent) error {
 	var out []feedChangeJSON
 	for _, ch := range p.changes {
 		key := posKey{ch.locID, ch.prodID}
+		if ch.Count != nil && f.snapshotOnly {
+			out = append(out, f.platformSnapshot(p, ch, key))
+			continue
+		}
 		if ch.Count != nil {
 			j, err := f.count(p, ch, key)
 			if err != nil {
@@ -203,6 +222,9 @@ func (f *feedPlan) event(c Connector, p *feedEvent) error {
 			}
 		}
 		d := ch.OnHandDelta()
+		if d != 0 {
+			f.late[key] = append(f.late[key], lateMove{at: ev.OccurredAt, ref: ev.SourceEventID})
+		}
 		out = append(out, feedChangeJSON{SKU: ch.sku, Location: ch.loc, Reason: ch.Reason, OnHandDelta: &d})
 	}
 	payload, err := json.Marshal(feedAppliedJSON{Connector: c.Name, Event: ev.SourceEventID, Type: ev.Type,
@@ -212,37 +234,6 @@ func (f *feedPlan) event(c Connector, p *feedEvent) error {
 	}
 	f.batch.events = append(f.batch.events, StockEvent{Topic: "inventory.feed_applied", Payload: string(payload)})
 	return nil
-}
-
-// count plans a count as of its own time (domain.CountMovements) and its
-// snapshot.
-func (f *feedPlan) count(p *feedEvent, ch feedChange, key posKey) (feedChangeJSON, error) {
-	ev := p.ev
-	anchor := f.anchors[key]
-	after := f.ledgerAfter[f.countIdx]
-	f.countIdx++
-	for _, bm := range f.inBatch[key] {
-		if bm.at.After(ev.OccurredAt) {
-			after += bm.delta
-		}
-	}
-	moves, applies, err := domain.CountMovements(anchor, ev.OccurredAt, *ch.Count, f.cur[key].OnHand-after)
-	if err != nil {
-		return feedChangeJSON{}, err
-	}
-	note := fmt.Sprintf("count %d at %s", *ch.Count, ev.OccurredAt.UTC().Format(time.RFC3339))
-	for _, m := range moves {
-		f.row(p, key, m, domain.ReasonCycleCount, ev.OccurredAt, note)
-	}
-	f.sLoc, f.sProd, f.sQty = append(f.sLoc, key.loc), append(f.sProd, key.prod), append(f.sQty, int64(*ch.Count))
-	f.sAt, f.sRef, f.sApplied = append(f.sAt, ev.OccurredAt), append(f.sRef, ev.SourceEventID), append(f.sApplied, applies)
-	if applies {
-		f.anchors[key] = &domain.CountAnchor{CountedAt: ev.OccurredAt, Quantity: *ch.Count, Ref: ev.SourceEventID}
-	} else if p.note == "" {
-		p.note = fmt.Sprintf("Count superseded: a newer count (%s) already holds.", anchor.CountedAt.UTC().Format(time.RFC3339))
-	}
-	counted := *ch.Count
-	return feedChangeJSON{SKU: ch.sku, Location: ch.loc, Counted: &counted, Applied: &applies}, nil
 }
 
 // snapshotClause writes the planned count snapshots in the stock statement.

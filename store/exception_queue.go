@@ -23,8 +23,14 @@ type ExceptionFilter struct {
 	SLA        string        // domain.SLAOverdue, SLADueSoon or SLAOnTime
 	SKU        string
 	Ref        string          // an order number, transfer or connector reference
-	After      ExceptionCursor // keyset: the page after this row
+	OrderID    int64           // 0 means any
+	After      ExceptionCursor // keyset: the page after this row (the queue's order, due time then id)
 	Limit      int
+	// NewestFirst orders by id, newest first, paging with BeforeID (the
+	// API's order); otherwise the queue's order, due time then id.
+	NewestFirst bool
+	BeforeID    int64
+	SkipTotal   bool // the API pages by cursor and needs no total
 }
 
 // UnassignedID in ExceptionFilter.AssigneeID asks for exceptions nobody has.
@@ -42,7 +48,8 @@ func CursorOf(e domain.ExceptionDetail) ExceptionCursor {
 }
 
 const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS location, p.sku, e.ref, e.title, e.detail, e.due_at, e.created_at,
-	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at
+	COALESCE(u.email, '') AS assignee, e.resolution_code, e.resolution_note, e.resolved_at, e.updated_at,
+	e.order_id, e.transfer_id, e.resolution_action, e.resolved_by, e.owner_role, e.data
 	FROM exceptions e LEFT JOIN locations l ON l.id = e.location_id LEFT JOIN products p ON p.id = e.product_id
 	LEFT JOIN users u ON u.id = e.assignee_id`
 
@@ -103,26 +110,40 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	if f.Ref != "" {
 		add("e.ref = $%d", f.Ref)
 	}
+	if f.OrderID != 0 {
+		add("e.order_id = $%d", f.OrderID)
+	}
 	return where, args
 }
 
-// ListExceptions returns a page of the queue sorted by due time (then id),
-// after f.After, and how many match f in all.
+// ListExceptions returns a page of exceptions, in the queue's order (due
+// time, then id, after f.After) or newest first (f.NewestFirst, before
+// f.BeforeID), and how many match f in all (-1 with f.SkipTotal).
 func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.ExceptionDetail, int, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
 	where, args := exceptionWhere(f)
-	var total int
-	if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
-		return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
+	total := -1
+	if !f.SkipTotal {
+		if err := db.GetContext(ctx, &total, `SELECT count(*) FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
+			return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
+		}
 	}
-	if f.After.ID > 0 {
+	order := "e.due_at, e.id"
+	switch {
+	case f.NewestFirst:
+		order = "e.id DESC"
+		if f.BeforeID > 0 {
+			args = append(args, f.BeforeID)
+			where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
+		}
+	case f.After.ID > 0:
 		args = append(args, f.After.DueAt, f.After.ID)
 		where = append(where, fmt.Sprintf("(e.due_at, e.id) > ($%d, $%d)", len(args)-1, len(args)))
 	}
 	args = append(args, f.Limit)
-	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY e.due_at, e.id LIMIT $%d`, len(args))
+	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
 	out, err := selectAs(ctx, db, exceptionDetailRow.detail, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list exceptions: %w", err)

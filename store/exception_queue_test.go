@@ -288,7 +288,7 @@ func TestExceptionsFromTimeAndCheck(t *testing.T) {
 	if _, err := db.ChangePickupLocation(ctx, orderActor, o.ID, "S02"); err != nil {
 		t.Fatal(err)
 	}
-	if ex := openExceptions(t, db, domain.KindPickupChange, o.Number); len(ex) != 1 || ex[0].Location != "S02" {
+	if ex := openExceptions(t, db, domain.KindPickupLocationChange, o.Number); len(ex) != 1 || ex[0].Location != "S02" {
 		t.Fatalf("pickup change exceptions: %+v", ex)
 	}
 

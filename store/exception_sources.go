@@ -38,7 +38,7 @@ func (db *DB) RaiseOverduePickups(ctx context.Context, now time.Time, limit int)
 			if o.Status != domain.OrderReadyForPickup {
 				what = "is still not ready"
 			}
-			id, err := insertException(ctx, tx, NewException{Kind: domain.KindPickupOverdue, LocationID: o.Location, Ref: o.Number, Once: true,
+			id, err := openExceptionID(ctx, tx, NewException{Kind: domain.KindPickupOverdue, LocationID: o.Location, Ref: o.Number, Once: true,
 				Title:  fmt.Sprintf("Order %s: pickup window at %s ended", o.Number, o.Code),
 				Detail: fmt.Sprintf("The pickup window of order %s ended %s; the order %s. Call the customer, then cancel the open units (they return to stock and the customer is told) or mark it handled.", o.Number, o.Until.UTC().Format(time.RFC3339), what)})
 			if err != nil || id == 0 {
@@ -66,7 +66,7 @@ func (db *DB) RecordCheckResult(ctx context.Context, rep CheckReport) error {
 			}
 			code, status := domain.ActionResolution(domain.ActRecheck)
 			for _, id := range ids {
-				if err := closeExceptionTx(ctx, tx, domain.SystemActor("check"), id, status, code, "The scheduled check came back clean."); err != nil {
+				if err := closeExceptionTx(ctx, tx, domain.SystemActor("check"), id, status, code, "The scheduled check came back clean.", ""); err != nil {
 					return err
 				}
 			}
@@ -80,7 +80,7 @@ func (db *DB) RecordCheckResult(ctx context.Context, rep CheckReport) error {
 		if len(lines) > 10 {
 			lines = lines[:10]
 		}
-		_, err := insertException(ctx, tx, NewException{Kind: domain.KindCheckFailed, Ref: "check", Dedupe: true,
+		_, err := openExceptionID(ctx, tx, NewException{Kind: domain.KindCheckFailed, Ref: "check", Dedupe: true,
 			Title: fmt.Sprintf("Consistency check found %d violation(s)", total),
 			Detail: fmt.Sprintf("%d ledger mismatch(es), %d unexplained invariant violation(s), %d reservation leak(s), %d order/reservation mismatch(es). First: %s",
 				len(rep.LedgerMismatch), len(rep.Unexplained), len(rep.ReservationLeak), len(rep.OrderMismatch), strings.Join(lines, "; "))})

@@ -93,7 +93,6 @@ func (db *DB) DismissExceptions(ctx context.Context, actor domain.Actor, t BulkT
 	if err := r.Validate(); err != nil {
 		return 0, err
 	}
-	code, status := domain.ActionResolution(domain.ActDismiss)
 	n := 0
 	err := db.InTx(ctx, func(tx *Tx) error {
 		ids, err := lockBulk(ctx, tx, t)
@@ -101,7 +100,8 @@ func (db *DB) DismissExceptions(ctx context.Context, actor domain.Actor, t BulkT
 			return err
 		}
 		for _, id := range ids {
-			if err := closeExceptionTx(ctx, tx, actor, id, status, code, r.Note); err != nil {
+			// Each kind's dismissal (a drift's releases its hold).
+			if _, err := resolveExceptionTx(ctx, tx, actor, id, domain.ActionDismiss, r.Note); err != nil {
 				return err
 			}
 		}
@@ -117,7 +117,7 @@ func (db *DB) DismissExceptions(ctx context.Context, actor domain.Actor, t BulkT
 // the exception (a reallocation or a transfer settlement resolves its
 // exceptions), only the timeline and audit rows are added. Errors:
 // ENOTFOUND, ECONFLICT (the exception was closed by someone else).
-func (db *DB) RecordExceptionAction(ctx context.Context, actor domain.Actor, id int64, action, effect, note string) error {
+func (db *DB) RecordExceptionAction(ctx context.Context, actor domain.Actor, id int64, action domain.ExceptionAction, effect, note string) error {
 	code, status := domain.ActionResolution(action)
 	text := strings.TrimSpace(strings.TrimSpace(effect) + " " + strings.TrimSpace(note))
 	return db.InTx(ctx, func(tx *Tx) error {
@@ -126,10 +126,11 @@ func (db *DB) RecordExceptionAction(ctx context.Context, actor domain.Actor, id 
 			return err
 		}
 		if e.Status == domain.ExceptionOpen || e.Status == domain.ExceptionInProgress {
-			return closeExceptionTx(ctx, tx, actor, id, status, code, text)
+			return closeExceptionTx(ctx, tx, actor, id, status, code, text, action)
 		}
 		return changeException(ctx, tx, actor, e, "action", domain.ActionLabel(action)+": "+text, func() error {
-			_, err := tx.ExecContext(ctx, `UPDATE exceptions SET resolution_code = $2, resolution_note = $3, updated_at = now() WHERE id = $1`, id, code, text)
+			_, err := tx.ExecContext(ctx, `UPDATE exceptions SET resolution_code = $2, resolution_note = $3, resolution_action = $4,
+				resolved_by = $5, updated_at = now() WHERE id = $1`, id, code, text, string(action), actor.String())
 			return err
 		})
 	})

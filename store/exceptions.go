@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"stockline/domain"
 )
@@ -19,20 +21,24 @@ type NewException struct {
 	Ref        string // order, transfer, event or connector the exception is about
 	Title      string
 	Detail     string
-	Dedupe     bool // skip if an open one of this kind exists for the same location, product and ref
-	Once       bool // skip if a unique index already holds one (pickup_overdue: once per order)
+	DueIn      time.Duration // overrides the SLA of the kind and severity when set
+	Dedupe     bool          // skip if an open one of this kind exists for the same location, product and ref
+	Once       bool          // skip if a unique index already holds one (pickup_overdue: once per order)
+	OrderID    int64         // 0 when not about an order
+	TransferID int64         // 0 when not about a transfer
+	Data       any           // kind-specific figures (exceptions.data); nil means {}
 }
 
 // openException inserts an exception row inside tx.
 func openException(ctx context.Context, tx *Tx, e NewException) error {
-	_, err := insertException(ctx, tx, e)
+	_, err := openExceptionID(ctx, tx, e)
 	return err
 }
 
-// insertException inserts an exception row inside tx with its "opened"
+// openExceptionID inserts an exception row inside tx with its "opened"
 // timeline event and an exception.opened outbox event (the alert worker's
-// source), and returns its id; 0 when Dedupe found an open one.
-func insertException(ctx context.Context, tx *Tx, e NewException) (int64, error) {
+// source), and returns its id; 0 when Dedupe or Once found one already.
+func openExceptionID(ctx context.Context, tx *Tx, e NewException) (int64, error) {
 	if e.Severity == "" {
 		e.Severity = domain.KindSpecFor(e.Kind).Severity
 	}
@@ -53,8 +59,20 @@ func insertException(ctx context.Context, tx *Tx, e NewException) (int64, error)
 	if e.Once {
 		onConflict = " ON CONFLICT DO NOTHING"
 	}
-	err := tx.SelectContext(ctx, &ids, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`+onConflict+` RETURNING id`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail)
+	data := []byte("{}")
+	if e.Data != nil {
+		var err error
+		if data, err = json.Marshal(e.Data); err != nil {
+			return 0, fmt.Errorf("store: exception data: %w", err)
+		}
+	}
+	var due sql.NullTime // NULL: the exceptions_due_at trigger takes the SLA's due time
+	if e.DueIn > 0 {
+		due = sql.NullTime{Time: time.Now().Add(e.DueIn), Valid: true}
+	}
+	err := tx.SelectContext(ctx, &ids, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at, order_id, transfer_id, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`+onConflict+` RETURNING id`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail, due,
+		nullID(e.OrderID), nullID(e.TransferID), data)
 	if err != nil {
 		return 0, fmt.Errorf("store: open exception: %w", err)
 	}
@@ -100,11 +118,15 @@ type exceptionDetailRow struct {
 	SKU        sql.NullString `db:"sku"`
 	DueAt      sql.NullTime   `db:"due_at"`
 	ResolvedAt sql.NullTime   `db:"resolved_at"`
+	OrderID    sql.NullInt64  `db:"order_id"`
+	TransferID sql.NullInt64  `db:"transfer_id"`
+	Data       []byte         `db:"data"`
 }
 
 func (r exceptionDetailRow) detail() domain.ExceptionDetail {
 	e := r.ExceptionDetail
 	e.Location, e.SKU, e.DueAt, e.ResolvedAt = r.Location.String, r.SKU.String, r.DueAt.Time, r.ResolvedAt.Time
+	e.OrderID, e.TransferID, e.Data = r.OrderID.Int64, r.TransferID.Int64, json.RawMessage(r.Data)
 	return e
 }
 
@@ -159,13 +181,28 @@ func (db *DB) CloseException(ctx context.Context, actor domain.Actor, id int64, 
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return db.InTx(ctx, func(tx *Tx) error { return closeExceptionTx(ctx, tx, actor, id, r.To, r.Code, r.Note) })
+	// A kind whose actions do work is closed by them (ResolveException),
+	// never by a bare status change that would leave the work undone.
+	e, err := db.ExceptionByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(domain.ActionsFor(e.Kind)) > 1 {
+		if r.To == domain.ExceptionDismissed {
+			_, err := db.ResolveException(ctx, actor, id, domain.ActionDismiss, r.Note)
+			return err
+		}
+		return &domain.Error{Code: domain.CodeActionNotAllowed, Field: "action",
+			Message: "Resolve this exception with one of its actions, which do the work."}
+	}
+	return db.InTx(ctx, func(tx *Tx) error { return closeExceptionTx(ctx, tx, actor, id, r.To, r.Code, r.Note, "") })
 }
 
 // closeExceptionTx moves an exception to status (resolved, dismissed, or
-// in_progress for an action that keeps it open) with a resolution code
-// and note, on its timeline and in the audit trail.
-func closeExceptionTx(ctx context.Context, tx *Tx, actor domain.Actor, id int64, status, code, note string) error {
+// in_progress for an action that keeps it open) with a resolution code,
+// note and the action that closed it ("" for none), on its timeline and
+// in the audit trail.
+func closeExceptionTx(ctx context.Context, tx *Tx, actor domain.Actor, id int64, status, code, note string, action domain.ExceptionAction) error {
 	before, err := lockException(ctx, tx, id)
 	if err != nil {
 		return err
@@ -184,22 +221,15 @@ func closeExceptionTx(ctx context.Context, tx *Tx, actor domain.Actor, id int64,
 		kind = "action"
 	}
 	return changeException(ctx, tx, actor, before, kind, msg, func() error {
-		resolvedAt := "now()"
+		resolvedAt, by := "now()", actor.String()
 		if status == domain.ExceptionInProgress {
-			resolvedAt = "NULL"
+			resolvedAt, by = "NULL", ""
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = $2, resolution_code = $3, resolution_note = $4,
-			resolved_at = `+resolvedAt+`, updated_at = now(), assignee_id = COALESCE(assignee_id, $5) WHERE id = $1`, id, status, code, note, nullID(actor.UserID))
+		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET status = $2, resolution_code = $3, resolution_note = $4, resolution_action = $6,
+			resolved_by = $7, resolved_at = `+resolvedAt+`, updated_at = now(), assignee_id = COALESCE(assignee_id, $5) WHERE id = $1`,
+			id, status, code, note, nullID(actor.UserID), string(action), by)
 		return err
 	})
-}
-
-func lockException(ctx context.Context, tx *Tx, id int64) (domain.ExceptionDetail, error) {
-	e, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1 FOR UPDATE OF e`, id)
-	if err != nil {
-		return e, notFound(err, "Exception %d does not exist.", id)
-	}
-	return e, nil
 }
 
 // changeException runs update on a locked exception and records the

@@ -94,7 +94,7 @@ func (db *DB) CreateOrderTx(ctx context.Context, tx *Tx, actor domain.Actor, in 
 	}
 	if plan.PaymentBeforeStock {
 		exID, err := openOrderException(ctx, tx, NewException{
-			Kind: "payment_before_stock", Severity: "high", Ref: number, LocationID: idOf(pickup),
+			Kind: "payment_before_stock", Severity: "high", Ref: number, LocationID: idOf(pickup), OrderID: orderID,
 			Title:  fmt.Sprintf("Order %s: payment captured before stock was confirmed", number),
 			Detail: fmt.Sprintf("%s captured payment for order %s, but %d line(s) could not be reserved. Reallocate or cancel and refund.", in.Source, number, len(plan.Oversold)),
 		})
@@ -269,7 +269,7 @@ func writeOrderLines(ctx context.Context, tx *Tx, in domain.NewOrder, plan domai
 			where, whereID = exLoc.Code, exLoc.ID
 		}
 		exID, err := openOrderException(ctx, tx, NewException{
-			Kind: "oversell", Severity: "high", LocationID: whereID, ProductID: prod.ID, Ref: number,
+			Kind: "oversell", Severity: "high", LocationID: whereID, ProductID: prod.ID, Ref: number, OrderID: orderID,
 			Title:  fmt.Sprintf("Order %s: %d × %s could not be reserved at %s", number, pl.Qty, pl.SKU, where),
 			Detail: fmt.Sprintf("The %s order arrived with too little stock to hold %d × %s (%s) at %s. It is on hold until someone reallocates or cancels the line.", in.Channel, pl.Qty, pl.SKU, prod.Name, where),
 		})

@@ -107,7 +107,7 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		}
 		effect := fmt.Sprintf("%d unit(s) moved from reserved to %s pending a count", qty, bucket)
 		exID, err := openOrderException(ctx, tx, NewException{
-			Kind: "item_not_found", Severity: "high", LocationID: loc, ProductID: l.ProductID, Ref: o.Number,
+			Kind: "item_not_found", Severity: "high", LocationID: loc, ProductID: l.ProductID, Ref: o.Number, OrderID: o.ID,
 			Title:  fmt.Sprintf("Order %s: %d × %s %s at %s", o.Number, qty, l.SKU, rejectVerb(reason), l.Location),
 			Detail: fmt.Sprintf("%s. Reallocate the line to another store, split it, or cancel it and notify the customer.%s", effect, noteSuffix(note)),
 		})

@@ -112,7 +112,7 @@ func (db *DB) ChangePickupLocation(ctx context.Context, actor domain.Actor, orde
 			msg += fmt.Sprintf(" Released %s at %s and held them at %s.", strings.Join(items, ", "), oldCode, to.Code)
 		}
 		ch.event("pickup_changed", msg, "")
-		exID, err := openOrderException(ctx, tx, NewException{Kind: domain.KindPickupChange, LocationID: to.ID, Ref: o.Number,
+		exID, err := openOrderException(ctx, tx, NewException{Kind: domain.KindPickupLocationChange, LocationID: to.ID, Ref: o.Number,
 			Title:  fmt.Sprintf("Order %s now collects at %s (was %s)", o.Number, to.Code, oldCode),
 			Detail: fmt.Sprintf("The pickup store of order %s changed from %s to %s by %s. Prepare it at %s before %s.", o.Number, oldCode, to.Code, actor.String(), to.Code, promised.Format("15:04 MST")),
 			Dedupe: true})

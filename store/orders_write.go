@@ -13,7 +13,7 @@ import (
 
 // openOrderException opens an exception inside tx and returns its id.
 func openOrderException(ctx context.Context, tx *Tx, e NewException) (int64, error) {
-	return insertException(ctx, tx, e)
+	return openExceptionID(ctx, tx, e)
 }
 
 // reservationLink is where a reservation of an order can be seen: the

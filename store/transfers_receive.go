@@ -159,7 +159,7 @@ func raiseVariances(ctx context.Context, tx *Tx, actor domain.Actor, t *domain.T
 				l.Shipped, t.From, l.Received, t.To, v, t.To)
 		}
 		if err := openException(ctx, tx, NewException{Kind: "transfer_variance", Severity: "medium", LocationID: t.ToID, ProductID: l.ProductID,
-			Ref: transferRef(t.ID), Title: title, Detail: detail, Dedupe: true}); err != nil {
+			Ref: transferRef(t.ID), TransferID: t.ID, Title: title, Detail: detail, Dedupe: true}); err != nil {
 			return err
 		}
 		if err := transferEvent(ctx, tx, t.ID, actor, "variance", title+"; variance exception raised."); err != nil {

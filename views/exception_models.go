@@ -109,33 +109,35 @@ var AgeOptions = []Option{{"1h", "Older than 1 hour"}, {"4h", "Older than 4 hour
 // ExceptionPage is one exception with the context to decide and the
 // actions the user may take.
 type ExceptionPage struct {
-	E          domain.ExceptionDetail
-	Spec       domain.KindSpec
-	CanWork    bool
-	Now        time.Time
-	Timeline   []domain.ExceptionEvent
-	Order      *domain.Order
-	Nearby     []domain.LocationStock // the SKU at stores in the exception location's region
-	Ledger     []domain.LedgerEntry
-	Line       *domain.OrderLine  // the order line the exception is about, waiting for a decision
-	Stores     []domain.StoreATP  // where that line could be reallocated
-	Connector  *domain.Connector  // feed and dead-letter exceptions
-	Dead       []domain.DeadLetter // the connector's open dead letters
-	Transfer   *domain.Transfer
-	Actions    []string // the kind's actions that apply now
-	Flash      string
-	Err        *domain.Error
-	ErrAction  string // the action whose form the error belongs to
-	Form       map[string]string
+	E         domain.ExceptionDetail
+	Spec      domain.KindSpec
+	CanWork   bool
+	Now       time.Time
+	Timeline  []domain.ExceptionEvent
+	Order     *domain.Order
+	Nearby    []domain.LocationStock // the SKU at stores in the exception location's region
+	Ledger    []domain.LedgerEntry
+	Line      *domain.OrderLine   // the order line the exception is about, waiting for a decision
+	Stores    []domain.StoreATP   // where that line could be reallocated
+	Connector *domain.Connector   // feed and dead-letter exceptions
+	Dead      []domain.DeadLetter // the connector's open dead letters
+	Transfer  *domain.Transfer
+	Actions   []domain.ExceptionAction // the kind's actions that apply now
+	Flash     string
+	Err       *domain.Error
+	ErrAction domain.ExceptionAction // the action whose form the error belongs to
+	Form      map[string]string
 }
 
 func (p ExceptionPage) open() bool {
 	return p.E.Status == domain.ExceptionOpen || p.E.Status == domain.ExceptionInProgress
 }
 
-func actionURL(id int64, action string) string { return fmt.Sprintf("/exceptions/%d/actions/%s", id, action) }
+func actionURL(id int64, action domain.ExceptionAction) string {
+	return fmt.Sprintf("/exceptions/%d/actions/%s", id, action)
+}
 
-func (p ExceptionPage) errFor(action string) *domain.Error {
+func (p ExceptionPage) errFor(action domain.ExceptionAction) *domain.Error {
 	if p.ErrAction == action {
 		return p.Err
 	}
@@ -152,7 +154,7 @@ func roundDur(d time.Duration) string {
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
 
-func (p ExceptionPage) noteFor(action string) string {
+func (p ExceptionPage) noteFor(action domain.ExceptionAction) string {
 	if p.ErrAction == action {
 		return p.Form["note"]
 	}

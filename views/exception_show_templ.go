@@ -582,7 +582,7 @@ func ownersText(k domain.KindSpec) string {
 	return s + " and admins"
 }
 
-func exceptionAction(v Ctx, p ExceptionPage, a string) templ.Component {
+func exceptionAction(v Ctx, p ExceptionPage, a domain.ExceptionAction) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -617,9 +617,9 @@ func exceptionAction(v Ctx, p ExceptionPage, a string) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var32 string
-		templ_7745c5c3_Var32, templ_7745c5c3_Err = templruntime.NewAttributeExpression("action-" + a).Resolve(ctx)
+		templ_7745c5c3_Var32, templ_7745c5c3_Err = templruntime.NewAttributeExpression("action-" + string(a)).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/exception_show.templ`, Line: 92, Col: 115}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/exception_show.templ`, Line: 92, Col: 123}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var32)
 		if templ_7745c5c3_Err != nil {
@@ -898,7 +898,7 @@ func exceptionAction(v Ctx, p ExceptionPage, a string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if a == domain.ActDismiss {
+		if a == domain.ActionDismiss {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 79, "<label>Why no action is needed <input type=\"text\" name=\"note\" required minlength=\"3\" maxlength=\"2000\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -996,14 +996,14 @@ func exceptionAction(v Ctx, p ExceptionPage, a string) templ.Component {
 	})
 }
 
-func actionClass(a string) string {
-	if a == domain.ActDismiss {
+func actionClass(a domain.ExceptionAction) string {
+	if a == domain.ActionDismiss {
 		return "secondary outline"
 	}
 	return ""
 }
 
-func actionText(p ExceptionPage, a string) string {
+func actionText(p ExceptionPage, a domain.ExceptionAction) string {
 	if a == domain.ActReallocate && len(p.Stores) > 0 {
 		return fmt.Sprintf("Reallocate to %s (%d available)", p.Stores[0].Code, p.Stores[0].ATP)
 	}

@@ -231,7 +231,7 @@ func ExceptionQueue(v Ctx, m QueueView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			for _, k := range domain.ExceptionKinds {
+			for _, k := range domain.KindSpecs {
 				if n := m.Counts.ByKind[k.Kind]; n > 0 || m.Filter.Kind == k.Kind {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<li><a href=\"")
 					if templ_7745c5c3_Err != nil {
@@ -406,7 +406,7 @@ func queueFilters(m QueueView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for _, k := range domain.ExceptionKinds {
+		for _, k := range domain.KindSpecs {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<option value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

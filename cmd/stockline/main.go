@@ -207,7 +207,7 @@ func tokenCmd(ctx context.Context, db *store.DB, args []string, out io.Writer) e
 	}
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 	name := fs.String("name", "", "who the token is for")
-	scopes := fs.String("scopes", "", "comma-separated: availability, inventory, reservations, orders, admin")
+	scopes := fs.String("scopes", "", "comma-separated: availability, inventory, reservations, orders, transfers, returns, exceptions, admin")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
