@@ -42,10 +42,10 @@ type KindSpec struct {
 var KindSpecs = []KindSpec{
 	{KindItemNotFound, "Item not found at pick", []Role{RoleAssociate, RoleManager}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
 	{KindOversell, "Oversell", []Role{RoleManager, RoleInventoryLead}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
-	{KindPaymentBeforeStock, "Payment captured before stock confirmed", []Role{RoleManager, RoleSupport}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
+	{KindPaymentBeforeStock, "Payment captured before stock confirmed", []Role{RoleManager, RoleSupport, RoleInventoryLead}, "high", []ExceptionAction{ActReallocate, ActCancelLine, ActionDismiss}},
 	{KindPickupOverdue, "Pickup overdue", []Role{RoleAssociate, RoleManager}, "medium", []ExceptionAction{ActCancelLine, ActAcknowledge, ActionDismiss}},
 	{KindPickupLocationChange, "Pickup location change", []Role{RoleAssociate, RoleManager}, "medium", []ExceptionAction{ActAcknowledge, ActionDismiss}},
-	{KindPartialShipment, "Partial shipment review", []Role{RoleManager, RoleSupport}, "medium", []ExceptionAction{ActCancelLine, ActAcknowledge, ActionDismiss}},
+	{KindPartialShipment, "Partial shipment review", []Role{RoleManager, RoleSupport, RoleInventoryLead}, "medium", []ExceptionAction{ActCancelLine, ActAcknowledge, ActionDismiss}},
 	{KindNegativeStock, "Negative stock", []Role{RoleInventoryLead, RoleManager}, "high", []ExceptionAction{ActAdjust, ActionDismiss}},
 	{KindReconciliationDrift, "Reconciliation drift", []Role{RoleInventoryLead}, "medium", []ExceptionAction{ActionAcceptCount, ActionKeepSystem, ActionRequestRecount, ActionDismiss}},
 	{KindTransferVariance, "Transfer receipt variance", []Role{RoleManager, RoleInventoryLead}, "medium", []ExceptionAction{ActFound, ActLost, ActionDismiss}},
