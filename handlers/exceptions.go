@@ -79,11 +79,47 @@ func (s *Server) handleExceptionShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	audit, err := s.DB.ListAudit(c.Request().Context(), store.AuditFilter{Entity: "exception", EntityID: fmt.Sprint(e.ID), Limit: 20})
+	return s.renderException(c, http.StatusOK, e, views.ExceptionForm{Done: c.QueryParam("done")})
+}
+
+// renderException renders the exception page with its history and, for a
+// drift, its figures and replay.
+func (s *Server) renderException(c echo.Context, status int, e domain.ExceptionDetail, f views.ExceptionForm) error {
+	ctx := c.Request().Context()
+	audit, err := s.DB.ListAudit(ctx, store.AuditFilter{Entity: "exception", EntityID: fmt.Sprint(e.ID), Limit: 20})
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.ExceptionShow(s.viewCtx(c), e, audit, views.ExceptionForm{Done: c.QueryParam("done")}))
+	if e.Kind == domain.KindReconciliationDrift {
+		d, err := s.DB.DriftOf(ctx, e)
+		if err != nil {
+			return err
+		}
+		f.Drift = &d
+	}
+	return render(c, status, views.ExceptionShow(s.viewCtx(c), e, audit, f))
+}
+
+// handleExceptionResolve does one of the exception's actions (the forms
+// on the exception page) through DB.ResolveException, then shows the page
+// with a confirmation; a refused action re-renders it with the message.
+func (s *Server) handleExceptionResolve(c echo.Context) error {
+	e, err := s.exceptionInScope(c)
+	if err != nil {
+		return err
+	}
+	action, note := domain.ExceptionAction(c.FormValue("action")), c.FormValue("note")
+	after, err := s.DB.ResolveException(c.Request().Context(), actor(c), e.ID, action, note)
+	if de := domain.AsError(err); de != nil && (de.Code == domain.EINVALID || de.Code == domain.CodeActionNotAllowed || de.Code == domain.CodeAlreadyResolved) {
+		return s.renderException(c, statusFor(de), e, views.ExceptionForm{Err: de, Action: action, Note: note})
+	} else if err != nil {
+		return err
+	}
+	msg := domain.ActionLabel(action) + ": done. The exception is " + domain.StatusLabel(after.Status) + "."
+	if action == domain.ActionRequestRecount {
+		msg = "Recount requested: the exception is back with the store's associates, the hold stays until the recount."
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/exceptions/%d?done=%s", e.ID, url.QueryEscape(msg)))
 }
 
 func (s *Server) handleExceptionTake(c echo.Context) error {
@@ -105,11 +141,7 @@ func (s *Server) handleExceptionClose(c echo.Context) error {
 	r := domain.ExceptionResolution{To: c.FormValue("to"), Code: c.FormValue("code"), Note: c.FormValue("note")}
 	err = s.DB.CloseException(c.Request().Context(), actor(c), e.ID, r)
 	if de := domain.AsError(err); de != nil && de.Code == domain.EINVALID {
-		audit, aerr := s.DB.ListAudit(c.Request().Context(), store.AuditFilter{Entity: "exception", EntityID: fmt.Sprint(e.ID), Limit: 20})
-		if aerr != nil {
-			return aerr
-		}
-		return render(c, http.StatusBadRequest, views.ExceptionShow(s.viewCtx(c), e, audit, views.ExceptionForm{Err: de, Resolution: r}))
+		return s.renderException(c, http.StatusBadRequest, e, views.ExceptionForm{Err: de, Resolution: r})
 	} else if err != nil {
 		return err
 	}
