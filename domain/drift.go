@@ -169,3 +169,36 @@ type Drift struct {
 	Since       time.Time
 	Explanation []ReplayRow
 }
+
+// ReconRun is one reconciliation run of a connector's snapshot.
+type ReconRun struct {
+	ID           int64     `db:"id"`
+	ConnectorID  int64     `db:"connector_id"`
+	Connector    string    `db:"connector"`
+	Status       string    `db:"status"` // queued, running, finished, failed
+	Trigger      string    `db:"trigger"`
+	StartedBy    string    `db:"started_by"`
+	QueuedAt     time.Time `db:"queued_at"`
+	StartedAt    time.Time `db:"started_at"`
+	FinishedAt   time.Time `db:"finished_at"`
+	Total        int       `db:"total"` // locations to compare
+	Done         int       `db:"done"`
+	Compared     int       `db:"compared"` // positions compared
+	DriftsOpened int       `db:"drifts_opened"`
+	DriftsClosed int       `db:"drifts_closed"`
+	Error        string    `db:"error"`
+}
+
+// Active reports whether the run is queued or running.
+func (r ReconRun) Active() bool { return r.Status == "queued" || r.Status == "running" }
+
+// Percent is the run's progress, 0..100.
+func (r ReconRun) Percent() int {
+	if r.Status == "finished" {
+		return 100
+	}
+	if r.Total == 0 {
+		return 0
+	}
+	return r.Done * 100 / r.Total
+}

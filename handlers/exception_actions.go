@@ -165,7 +165,7 @@ func (s *Server) actRecordOnly(effect string) exceptionAction {
 
 func (s *Server) actResolve(effect string) exceptionAction {
 	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
-		_, err := s.DB.ResolveException(c.Request().Context(), actor(c), p.E.ID, domain.ExceptionAction(c.Param("action")), note)
+		_, err := s.DB.ResolveException(c.Request().Context(), actor(c), p.E.ID, domain.ExceptionAction(c.FormValue("action")), note)
 		return effect, err
 	}
 }

@@ -36,6 +36,13 @@ func (s *Server) exceptionPage(c echo.Context, e domain.ExceptionDetail) (views.
 	if err := s.feedContext(ctx, &p); err != nil {
 		return p, err
 	}
+	if e.Kind == domain.KindReconciliationDrift {
+		d, err := s.DB.DriftOf(ctx, e)
+		if err != nil {
+			return p, err
+		}
+		p.Drift = &d
+	}
 	if id, ok := strings.CutPrefix(e.Ref, "transfer:"); ok {
 		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
 			if t, err := s.DB.TransferByID(ctx, n); err == nil {
@@ -180,17 +187,18 @@ func (s *Server) handleExceptionShow(c echo.Context) error {
 	return render(c, http.StatusOK, views.ExceptionShow(s.viewCtx(c), p))
 }
 
-// handleExceptionAction does the work of one of the kind's actions, then
-// records its resolution code and note. A refused action re-renders the
-// page with the error beside its form.
-func (s *Server) handleExceptionAction(c echo.Context) error {
+// handleExceptionResolve does the work of one of the kind's actions (the
+// form's action field), then records its resolution code and note. A
+// refused action re-renders the page with the error beside its form.
+func (s *Server) handleExceptionResolve(c echo.Context) error {
 	e, err := s.exceptionToWork(c)
 	if err != nil {
 		return err
 	}
-	action := domain.ExceptionAction(c.Param("action"))
+	action := domain.ExceptionAction(c.FormValue("action"))
 	if !domain.KindSpecFor(e.Kind).Allows(action) {
-		return domain.Errorf(domain.ENOTFOUND, "%s exceptions have no action %q.", domain.ExceptionKindLabel(e.Kind), action)
+		return &domain.Error{Code: domain.CodeActionNotAllowed, Field: "action",
+			Message: fmt.Sprintf("%s exceptions have no action %q.", domain.ExceptionKindLabel(e.Kind), action)}
 	}
 	p, err := s.exceptionPage(c, e)
 	if err != nil {

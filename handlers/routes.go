@@ -99,7 +99,7 @@ func (s *Server) pageRoutes() []route {
 		page(get, "/exceptions/:id", s.handleExceptionShow, allRoles...),
 		page(post, "/exceptions/:id/take", s.handleExceptionTake, allRoles...),
 		page(post, "/exceptions/:id/close", s.handleExceptionClose, allRoles...),
-		page(post, "/exceptions/:id/actions/:action", s.handleExceptionAction, allRoles...),
+		page(post, "/exceptions/:id/resolve", s.handleExceptionResolve, allRoles...),
 
 		page(get, "/inventory", s.handleInventorySearch, allRoles...).inNav("Inventory"),
 		page(get, "/inventory/:sku", s.handleSKU, allRoles...),

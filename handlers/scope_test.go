@@ -95,7 +95,7 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 	if err := app.DB.GetContext(ctx, &excID, `SELECT id FROM exceptions WHERE title = $1`, title); err != nil {
 		t.Fatal(err)
 	}
-	f.params["exception"] = map[string]string{"id": fmt.Sprint(excID), "action": "dismiss"}
+	f.params["exception"] = map[string]string{"id": fmt.Sprint(excID)}
 
 	s07, err := app.DB.LocationByCode(ctx, "S07")
 	if err != nil {

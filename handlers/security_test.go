@@ -29,7 +29,6 @@ var secDemoParams = map[string]string{
 	"line":    "1",
 	"kind":    "ready_for_pickup",
 	"dl":      "1",
-	"action":  "dismiss",
 }
 
 // secAbsentParams are the values for unsafe methods: records that do not
@@ -43,7 +42,6 @@ var secAbsentParams = map[string]string{
 	"line":    "999999999",
 	"kind":    "no_such_kind",
 	"dl":      "999999999",
-	"action":  "dismiss",
 }
 
 // secPath fills a route's path parameters from values and fails loudly on

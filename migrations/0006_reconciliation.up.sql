@@ -61,24 +61,27 @@ CREATE TABLE platform_snapshots (
 ALTER TABLE connectors ADD COLUMN recon_interval_seconds integer NOT NULL DEFAULT 3600
     CHECK (recon_interval_seconds BETWEEN 60 AND 604800);
 
--- One reconciliation of a connector's snapshot against the ledger. The
--- running row is the lease: one per connector (unique partial index), so a
--- second app instance cannot start another; lease_until lets a crashed
--- run be taken over.
+-- One reconciliation of a connector's snapshot against the ledger. A run
+-- is queued (by the schedule or a person), claimed by one app instance
+-- (FOR UPDATE SKIP LOCKED) and run under lease_until; at most one queued
+-- or running run per connector (unique partial index), and a run whose
+-- lease lapsed (its instance died) is marked failed so another can start.
 CREATE TABLE recon_runs (
     id             bigserial PRIMARY KEY,
     connector_id   bigint NOT NULL REFERENCES connectors (id),
-    status         text NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+    status         text NOT NULL CHECK (status IN ('queued', 'running', 'finished', 'failed')),
     trigger        text NOT NULL CHECK (trigger IN ('schedule', 'manual')),
     started_by     text NOT NULL,
-    started_at     timestamptz NOT NULL DEFAULT now(),
+    queued_at      timestamptz NOT NULL DEFAULT now(),
+    started_at     timestamptz,
     finished_at    timestamptz,
-    lease_until    timestamptz NOT NULL,
-    total          integer NOT NULL DEFAULT 0,
+    lease_until    timestamptz,
+    total          integer NOT NULL DEFAULT 0,   -- locations to compare
+    done           integer NOT NULL DEFAULT 0,   -- locations compared
     compared       integer NOT NULL DEFAULT 0,
     drifts_opened  integer NOT NULL DEFAULT 0,
     drifts_closed  integer NOT NULL DEFAULT 0,
     error          text NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX recon_runs_one_running ON recon_runs (connector_id) WHERE status = 'running';
+CREATE UNIQUE INDEX recon_runs_one_active ON recon_runs (connector_id) WHERE status IN ('queued', 'running');
 CREATE INDEX recon_runs_recent ON recon_runs (connector_id, id DESC);

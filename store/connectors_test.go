@@ -260,7 +260,7 @@ func TestIngestNegativeSaleRaisesException(t *testing.T) {
 
 func TestIngestLateMovementBeforeCountIsNotCountedTwice(t *testing.T) {
 	ctx := context.Background()
-	w := newFeedWorld(t, 1, 1)
+	w := newFeedWorld(t, 1, 1).applyEveryCount(t)
 	in := func(evs ...store.InboundEvent) {
 		t.Helper()
 		if _, err := w.db.Ingest(ctx, w.conn, evs, ""); err != nil {
@@ -331,7 +331,7 @@ func TestIngestTripleShuffledDeliveryEqualsSequentialReplay(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		feed := genFeed(rng, 300, 4, 3)
 
-		seq := newFeedWorld(t, 3, 4)
+		seq := newFeedWorld(t, 3, 4).applyEveryCount(t)
 		for _, ev := range feed {
 			if _, err := seq.db.Ingest(ctx, seq.conn, []store.InboundEvent{ev}, ""); err != nil {
 				t.Fatal(err)
@@ -339,7 +339,7 @@ func TestIngestTripleShuffledDeliveryEqualsSequentialReplay(t *testing.T) {
 		}
 		want := seq.positions(t)
 
-		shuf := newFeedWorld(t, 3, 4)
+		shuf := newFeedWorld(t, 3, 4).applyEveryCount(t)
 		var deliveries []store.InboundEvent
 		for range 3 {
 			deliveries = append(deliveries, feed...)

@@ -197,3 +197,99 @@ func TestSnapshotFeedsNeverChangePositions(t *testing.T) {
 	}
 	requireCheckOK(t, w.db)
 }
+
+// TestReconciliationRun: a platform snapshot beyond the threshold opens a
+// platform drift (positions untouched), a later agreeing snapshot closes
+// it, and only one run per connector is active at a time.
+func TestReconciliationRun(t *testing.T) {
+	ctx := context.Background()
+	w := newFeedWorld(t, 2, 3)
+	w.ingest(t, receive("r1", 1, 1, 20, t0), receive("r2", 2, 1, 20, t0), receive("r3", 1, 2, 20, t0))
+	sys := domain.SystemActor("test")
+	shop, err := w.db.CreateConnector(ctx, sys, store.NewConnector{Name: "shop-test", Kind: "ecommerce", Adapter: "shopify", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maps []store.Mapping
+	for i, code := range w.locs {
+		maps = append(maps, store.Mapping{Kind: "location", ExternalID: "L" + string(rune('1'+i)), Code: code})
+	}
+	for i, sku := range w.skus {
+		maps = append(maps, store.Mapping{Kind: "item", ExternalID: "I" + string(rune('1'+i)), Code: sku})
+	}
+	if err := w.db.SetMappings(ctx, sys, shop.ID, maps); err != nil {
+		t.Fatal(err)
+	}
+	// The platform says 12 of item 1 at T01 as of 10:00 (Stockline: 20,
+	// though a sale at 11:00 makes it 19 now); the rest agree.
+	w.ingest(t, sale("s1", 1, 1, 1, t0.Add(2*time.Hour)))
+	before := w.positions(t)
+	if _, err := w.db.Ingest(ctx, shop, []store.InboundEvent{count("l1", 1, 1, 12, t0.Add(time.Hour)), count("l2", 2, 1, 20, t0.Add(time.Hour)),
+		count("l3", 1, 2, 20, t0.Add(time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	run := func() domain.ReconRun {
+		t.Helper()
+		q, err := w.db.QueueReconRun(ctx, sys, shop.ID, "manual")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := w.db.QueueReconRun(ctx, sys, shop.ID, "manual"); err != nil || again.ID != q.ID {
+			t.Fatalf("a second queue while one is active: %+v %v", again, err)
+		}
+		claimed, ok, err := w.db.ClaimReconRun(ctx)
+		if err != nil || !ok || claimed.ID != q.ID {
+			t.Fatalf("claim: %+v %v %v", claimed, ok, err)
+		}
+		if _, ok, _ := w.db.ClaimReconRun(ctx); ok {
+			t.Fatal("a running run was claimed twice")
+		}
+		done, err := w.db.RunReconciliation(ctx, claimed)
+		if err != nil || done.Status != "finished" || done.Done != 2 || done.Percent() != 100 {
+			t.Fatalf("run: %+v %v", done, err)
+		}
+		return done
+	}
+	r1 := run()
+	if r1.Compared != 6 || r1.DriftsOpened != 1 || r1.DriftsClosed != 0 {
+		t.Fatalf("first run %+v", r1)
+	}
+	if after := w.positions(t); len(after) != len(before) || after[w.skus[0]+"@"+w.locs[0]] != before[w.skus[0]+"@"+w.locs[0]] {
+		t.Fatalf("a run changed positions")
+	}
+	d := w.drifts(t)
+	drift, err := w.db.DriftOf(ctx, d[0])
+	if len(d) != 1 || err != nil || drift.System != 20 || drift.Counted != 12 || !drift.Platform {
+		t.Fatalf("platform drift %+v %+v %v", d, drift, err)
+	}
+	// Accepting a platform drift keeps Stockline's figure.
+	e, err := w.db.ResolveException(ctx, sys, d[0].ID, domain.ActionAcceptCount, "")
+	if err != nil || e.ResolutionCode != domain.ResolutionPlatformToCorrect || w.pos(t, 1, 1).OnHand != 19 {
+		t.Fatalf("accept platform drift: %+v %v", e, err)
+	}
+	// The platform is corrected; another drift at T02 would close itself.
+	if _, err := w.db.Ingest(ctx, shop, []store.InboundEvent{count("l1b", 1, 1, 19, t0.Add(3*time.Hour)), count("l3b", 1, 2, 2, t0.Add(3*time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r2 := run(); r2.DriftsOpened != 1 {
+		t.Fatalf("second run %+v", r2)
+	}
+	if _, err := w.db.Ingest(ctx, shop, []store.InboundEvent{count("l3c", 1, 2, 20, t0.Add(4*time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r3 := run(); r3.DriftsOpened != 0 || r3.DriftsClosed != 1 {
+		t.Fatalf("third run %+v", r3)
+	}
+	requireCheckOK(t, w.db)
+}
+
+// applyEveryCount raises the default threshold beyond any count, so every
+// count applies at once as before drift review existed: the tests of
+// as-of application and delivery order use it.
+func (w *feedWorld) applyEveryCount(t *testing.T) *feedWorld {
+	t.Helper()
+	if _, err := w.db.ExecContext(context.Background(), `UPDATE recon_thresholds SET min_units = $1 WHERE scope = 'default'`, domain.MaxQuantity+1); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}

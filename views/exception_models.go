@@ -122,6 +122,7 @@ type ExceptionPage struct {
 	Connector *domain.Connector   // feed and dead-letter exceptions
 	Dead      []domain.DeadLetter // the connector's open dead letters
 	Transfer  *domain.Transfer
+	Drift     *domain.Drift            // a drift's figures and ledger replay
 	Actions   []domain.ExceptionAction // the kind's actions that apply now
 	Flash     string
 	Err       *domain.Error
@@ -133,9 +134,7 @@ func (p ExceptionPage) open() bool {
 	return p.E.Status == domain.ExceptionOpen || p.E.Status == domain.ExceptionInProgress
 }
 
-func actionURL(id int64, action domain.ExceptionAction) string {
-	return fmt.Sprintf("/exceptions/%d/actions/%s", id, action)
-}
+func resolveURL(id int64) string { return fmt.Sprintf("/exceptions/%d/resolve", id) }
 
 func (p ExceptionPage) errFor(action domain.ExceptionAction) *domain.Error {
 	if p.ErrAction == action {

@@ -41,6 +41,7 @@ type Config struct {
 	AlertGlobal          int           // alerts in all within the window
 	ExceptionSweep       time.Duration // how often overdue pickups are raised
 	CheckInterval        time.Duration // how often the scheduled consistency check runs
+	ReconInterval        time.Duration // how often the reconciliation worker looks for due and queued runs
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -87,6 +88,7 @@ func LoadConfig() (Config, error) {
 	c.AlertGlobal = num("ALERT_MAX_TOTAL", "20")
 	c.ExceptionSweep = dur("EXCEPTION_SWEEP_INTERVAL", "30s")
 	c.CheckInterval = dur("CHECK_INTERVAL", "15m")
+	c.ReconInterval = dur("RECONCILIATION_POLL_INTERVAL", "2s")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))

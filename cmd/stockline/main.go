@@ -388,6 +388,7 @@ var backgroundWorkers = []func(m *Main) func(ctx context.Context){
 	exceptionWorker,    // exceptions.go: overdue pickups become exceptions
 	checkWorker,        // exceptions.go: the scheduled consistency check
 	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
+	reconWorker,        // reconcile.go: scheduled and hand-started reconciliation runs
 }
 
 // Close shuts down in order: HTTP, then workers, then the database.
