@@ -262,6 +262,10 @@ func TestExceptionAlertRateLimit(t *testing.T) {
 func TestExceptionsFromTimeAndCheck(t *testing.T) {
 	db := resvDB(t)
 	ctx := context.Background()
+	// The demo retailer's queue: the associate's store has overdue work.
+	if n, err := db.OpenExceptionCount(ctx, domain.KindsOwnedBy(domain.RoleAssociate), []string{"S01"}, true); err != nil || n < 1 {
+		t.Fatalf("demo overdue exceptions at S01: %d %v", n, err)
+	}
 	sku := orderSKU(t, db, 40)
 	setReservable(t, db, domain.BOPIS, sku, "S01", 3)
 	setReservable(t, db, domain.BOPIS, sku, "S02", 3)
