@@ -26,7 +26,7 @@
 // oversold positions and zero invariant violations; after each section it
 // runs over the whole database (for ingest with -ingest-check).
 //
-//	stockbench [-only reservations,orders,ingest] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
+//	stockbench [-only reservations,orders,ingest,exceptions] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
@@ -62,6 +62,7 @@ type config struct {
 	reservations     reservationsConfig
 	orders           ordersConfig
 	ingest           ingestConfig
+	exceptions       exceptionsConfig
 }
 
 // sections run in this order.
@@ -72,6 +73,7 @@ var sections = []struct {
 	{"reservations", runReservations},
 	{"orders", runOrders},
 	{"ingest", runIngest},
+	{"exceptions", runExceptions},
 }
 
 func main() {
@@ -91,7 +93,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("stockbench", flag.ContinueOnError)
-	only := fs.String("only", "reservations,orders,ingest", "sections to run, in this order")
+	only := fs.String("only", "reservations,orders,ingest,exceptions", "sections to run, in this order")
 	fs.IntVar(&cfg.locations, "locations", 200, "locations of the reservations and ingest retailer (one DC, the rest pickup stores)")
 	fs.IntVar(&cfg.skus, "skus", 20000, "SKUs of that retailer; positions = locations × skus")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured time of each reservations and orders run")
@@ -114,12 +116,13 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.ingest.badPerMille, "ingest-bad", 1, "ingest: malformed changes per thousand")
 	fs.IntVar(&cfg.ingest.latePct, "ingest-late", 5, "ingest: percent of changes that arrive an hour or two after they happened")
 	fs.BoolVar(&cfg.ingest.check, "ingest-check", true, "ingest: run the full consistency check after the real apply path")
+	fs.IntVar(&cfg.exceptions.exceptions, "exceptions", 1_000_000, "exceptions: exceptions in the generated dataset")
 	paths := fs.String("ingest-paths", "baseline,real", "ingest: which paths to run")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	var err error
-	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest"); err != nil {
+	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "exceptions"); err != nil {
 		return cfg, err
 	}
 	if cfg.reservations.runs, err = list(*runs, "-reservations-runs", "hot", "spread", "availability"); err != nil {
@@ -145,6 +148,8 @@ func parseFlags(args []string) (config, error) {
 	switch {
 	case cfg.locations < 2 || cfg.skus < 3:
 		return cfg, errors.New("-locations must be at least 2 and -skus at least 3")
+	case cfg.exceptions.exceptions < 1000:
+		return cfg, errors.New("-exceptions must be at least 1000")
 	case cfg.orders.orders < 200 || cfg.orders.clients < 1:
 		return cfg, errors.New("-orders must be at least 200 and -orders-clients at least 1")
 	case cfg.ingest.events < 1000 || cfg.ingest.batch < 1:
@@ -252,6 +257,11 @@ func sizeNotes(cfg config) []string {
 			size = fmt.Sprintf("%d orders", cfg.orders.orders)
 			if cfg.orders.orders < 1_000_000 {
 				short = append(short, "1000000 orders")
+			}
+		case "exceptions":
+			size = fmt.Sprintf("%d exceptions", cfg.exceptions.exceptions)
+			if cfg.exceptions.exceptions < 1_000_000 {
+				short = append(short, "1000000 exceptions")
 			}
 		case "ingest":
 			size = fmt.Sprintf("%d changes over %s", cfg.ingest.events, posSize)

@@ -62,6 +62,10 @@ func (s *serverTimer) class(r *http.Request) string {
 		return "pickup list"
 	case p == "/pickups":
 		return "pickup queue"
+	case p == "/exceptions":
+		return "exception queue"
+	case p == "/exceptions/list":
+		return "exception list"
 	}
 	return "other"
 }

@@ -168,5 +168,15 @@ func TestDatasetsPassTheConsistencyCheck(t *testing.T) {
 			t.Fatalf("orders dataset %+v after %d steps", ds, steps)
 		}
 		check(t, db, "orders dataset")
+		// The exceptions dataset on the same database: every one due, one in twenty open.
+		before, _, _ := db.ListExceptions(ctx, store.ExceptionFilter{Limit: 200})
+		ex, err := benchdata.LoadExceptions(ctx, db, 2000, func(string, time.Duration) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Open != len(before)+100 || ex.Total < 2000 {
+			t.Fatalf("exceptions dataset %+v (open before %d)", ex, len(before))
+		}
+		check(t, db, "exceptions dataset")
 	})
 }
