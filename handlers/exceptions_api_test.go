@@ -50,7 +50,6 @@ func openTestDrift(t *testing.T, app *testApp, sku, loc string) int64 {
 	return id
 }
 
-
 func keysOf(t *testing.T, raw json.RawMessage) []string {
 	t.Helper()
 	var m map[string]json.RawMessage
