@@ -25,7 +25,9 @@ var (
 	connectorRoles    = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}                       // run the feeds
 	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                             // customer messages
 	adminRoles        = []domain.Role{domain.RoleAdmin}
-	slaEditors        = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin} // exception due times
+	slaEditors        = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                     // exception due times
+	reconRoles        = []domain.Role{domain.RoleInventoryLead, domain.RoleManager, domain.RoleAdmin} // the reconciliation dashboard (managers: their stores)
+	thresholdEditors  = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                     // drift thresholds and hand-started runs
 	catalogScopes     = []string{domain.ScopeAvailability, domain.ScopeInventory}
 )
 
@@ -117,6 +119,13 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/counts", s.handleCountUpload, countRoles...),
 		page(get, "/counts/:id", s.handleCountUploadShow, countRoles...),
 		page(post, "/counts/:id/apply", s.handleCountUploadApply, countRoles...),
+
+		page(get, "/reconciliation", s.handleReconDashboard, reconRoles...).inNav("Reconciliation"),
+		page(post, "/reconciliation/runs", s.handleReconRunStart, thresholdEditors...),
+		page(get, "/reconciliation/runs/:id", s.handleReconRunRow, reconRoles...),
+		page(get, "/reconciliation/thresholds", s.handleThresholds, thresholdEditors...),
+		page(post, "/reconciliation/thresholds", s.handleThresholdSave, thresholdEditors...),
+		page(post, "/reconciliation/thresholds/:id/delete", s.handleThresholdDelete, thresholdEditors...),
 
 		page(get, "/connectors", cp.list, connectorRoles...).inNav("Connectors"),
 		page(post, "/connectors", cp.create, domain.RoleAdmin),

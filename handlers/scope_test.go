@@ -32,9 +32,10 @@ func scopeKind(path string) string {
 // scopeExempt are the page routes with path parameters, open to a
 // location-scoped role, that name no store-owned object, and why.
 var scopeExempt = map[string]string{
-	"/inventory/:sku":        "a product: the SKU page shows only the user's stores",
-	"/inventory/:sku/adjust": "the store is a form field, checked against the user's stores",
-	"/policies/:channel":     "a channel policy is network-wide",
+	"/inventory/:sku":          "a product: the SKU page shows only the user's stores",
+	"/inventory/:sku/adjust":   "the store is a form field, checked against the user's stores",
+	"/policies/:channel":       "a channel policy is network-wide",
+	"/reconciliation/runs/:id": "a run compares a whole connector, network-wide; its row shows no store's figures",
 }
 
 // scopeFixtures are one object of each kind at a store outside both

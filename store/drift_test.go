@@ -251,7 +251,7 @@ func TestReconciliationRun(t *testing.T) {
 		return done
 	}
 	r1 := run()
-	if r1.Compared != 6 || r1.DriftsOpened != 1 || r1.DriftsClosed != 0 {
+	if r1.Compared != 3 || r1.DriftsOpened != 1 || r1.DriftsClosed != 0 {
 		t.Fatalf("first run %+v", r1)
 	}
 	if after := w.positions(t); len(after) != len(before) || after[w.skus[0]+"@"+w.locs[0]] != before[w.skus[0]+"@"+w.locs[0]] {
