@@ -2,7 +2,6 @@ DROP TABLE IF EXISTS exception_alerts;
 DROP TABLE IF EXISTS exception_events;
 DROP INDEX IF EXISTS exceptions_pickup_overdue_once;
 DROP INDEX IF EXISTS exceptions_status_due;
-DROP INDEX IF EXISTS exceptions_work_assignee;
 DROP INDEX IF EXISTS exceptions_work_kind;
 DROP INDEX IF EXISTS exceptions_work_location;
 DROP INDEX IF EXISTS exceptions_work;
