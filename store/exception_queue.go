@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -31,6 +33,29 @@ type ExceptionFilter struct {
 	NewestFirst bool
 	BeforeID    int64
 	SkipTotal   bool // the API pages by cursor and needs no total
+
+	locationIDs []int64 // Locations, Location and Region resolved (resolveLocations)
+	resolved    bool
+}
+
+// resolveLocations turns the filter's location codes and region into
+// location ids, so the queries filter on the indexes' location_id column
+// and keep their due-time order (a join would make the planner sort).
+func (db *DB) resolveLocations(ctx context.Context, f *ExceptionFilter) error {
+	if f.Locations == nil && f.Location == "" && f.Region == "" {
+		return nil
+	}
+	var codes any
+	if f.Locations != nil {
+		codes = pq.Array(f.Locations)
+	}
+	f.locationIDs = []int64{}
+	if err := db.SelectContext(ctx, &f.locationIDs, `SELECT id FROM locations WHERE ($1::text[] IS NULL OR code = ANY($1))
+		AND ($2 = '' OR code = $2) AND ($3 = '' OR region = $3)`, codes, f.Location, f.Region); err != nil {
+		return fmt.Errorf("store: exception locations: %w", err)
+	}
+	f.resolved = true
+	return nil
 }
 
 // UnassignedID in ExceptionFilter.AssigneeID asks for exceptions nobody has.
@@ -72,14 +97,19 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	} else {
 		add("e.status = ANY($%d)", pq.Array(st))
 	}
-	if f.Locations != nil {
-		add("e.location_id IN (SELECT id FROM locations WHERE code = ANY($%d))", pq.Array(f.Locations))
-	}
-	if f.Location != "" {
-		add("e.location_id = (SELECT id FROM locations WHERE code = $%d)", f.Location)
-	}
-	if f.Region != "" {
-		add("e.location_id IN (SELECT id FROM locations WHERE region = $%d)", f.Region)
+	switch {
+	case f.resolved:
+		add("e.location_id = ANY($%d)", pq.Array(f.locationIDs))
+	default:
+		if f.Locations != nil {
+			add("e.location_id IN (SELECT id FROM locations WHERE code = ANY($%d))", pq.Array(f.Locations))
+		}
+		if f.Location != "" {
+			add("e.location_id = (SELECT id FROM locations WHERE code = $%d)", f.Location)
+		}
+		if f.Region != "" {
+			add("e.location_id IN (SELECT id FROM locations WHERE region = $%d)", f.Region)
+		}
 	}
 	if f.Kind != "" {
 		add("e.kind = $%d", f.Kind)
@@ -122,6 +152,9 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.ExceptionDetail, int, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
+	}
+	if err := db.resolveLocations(ctx, &f); err != nil {
+		return nil, 0, err
 	}
 	where, args := exceptionWhere(f)
 	total := -1
@@ -168,11 +201,55 @@ type QueueCounts struct {
 	BySLA      map[string]int
 }
 
+// CountsMaxAge is how old the queue's counts may be: they are computed in
+// one pass over the open work of a scope and reused for that long, so a
+// page load or a burst of filter clicks does not recount 50,000 rows.
+const CountsMaxAge = 5 * time.Second
+
+// exceptionCountsCache keeps each scope's counts for CountsMaxAge.
+type exceptionCountsCache struct {
+	mu sync.Mutex
+	m  map[string]cachedCounts
+}
+
+type cachedCounts struct {
+	at time.Time
+	c  QueueCounts
+}
+
 // ExceptionCounts counts the open work (open and in progress) in the
 // filter's location scope, by kind, by severity and by SLA state, in one
-// index-only pass.
+// index-only pass; the figures may be up to CountsMaxAge old.
 func (db *DB) ExceptionCounts(ctx context.Context, f ExceptionFilter) (QueueCounts, error) {
-	where, args := exceptionWhere(ExceptionFilter{Locations: f.Locations})
+	key := "all"
+	if f.Locations != nil {
+		key = "in:" + strings.Join(f.Locations, ",")
+	}
+	db.xcounts.mu.Lock()
+	hit, ok := db.xcounts.m[key]
+	db.xcounts.mu.Unlock()
+	if ok && time.Since(hit.at) < CountsMaxAge {
+		return hit.c, nil
+	}
+	c, err := db.countExceptions(ctx, f)
+	if err != nil {
+		return c, err
+	}
+	db.xcounts.mu.Lock()
+	if db.xcounts.m == nil || len(db.xcounts.m) > 1000 {
+		db.xcounts.m = map[string]cachedCounts{}
+	}
+	db.xcounts.m[key] = cachedCounts{time.Now(), c}
+	db.xcounts.mu.Unlock()
+	return c, nil
+}
+
+func (db *DB) countExceptions(ctx context.Context, f ExceptionFilter) (QueueCounts, error) {
+	scope := ExceptionFilter{Locations: f.Locations}
+	if err := db.resolveLocations(ctx, &scope); err != nil {
+		return QueueCounts{}, err
+	}
+	where, args := exceptionWhere(scope)
 	var rows []struct {
 		Kind     string `db:"kind"`
 		Severity string `db:"severity"`
@@ -212,6 +289,9 @@ func (db *DB) OpenExceptionCount(ctx context.Context, kinds, locations []string,
 	f := ExceptionFilter{Locations: locations}
 	if overdue {
 		f.SLA = domain.SLAOverdue
+	}
+	if err := db.resolveLocations(ctx, &f); err != nil {
+		return 0, err
 	}
 	where, args := exceptionWhere(f)
 	args = append(args, pq.Array(kinds))
