@@ -3,7 +3,6 @@ DROP TABLE IF EXISTS exception_events;
 DROP INDEX IF EXISTS exceptions_pickup_overdue_once;
 DROP INDEX IF EXISTS exceptions_status_due;
 DROP INDEX IF EXISTS exceptions_work_kind;
-DROP INDEX IF EXISTS exceptions_work_location;
 DROP INDEX IF EXISTS exceptions_work;
 ALTER TABLE exceptions ALTER COLUMN due_at DROP NOT NULL;
 DROP TRIGGER IF EXISTS exceptions_due_at ON exceptions;
