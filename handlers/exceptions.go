@@ -33,7 +33,7 @@ func queueFilter(c echo.Context, u *domain.User) (views.QueueFilter, store.Excep
 	vf := views.QueueFilter{Kind: q("kind"), Location: q("location"), Region: q("region"), Severity: q("severity"),
 		Status: q("status"), Assignee: q("assignee"), Age: q("age"), SLA: q("sla"), After: q("after")}
 	f := store.ExceptionFilter{Kind: vf.Kind, Locations: scopeOf(u), Location: vf.Location, Region: vf.Region,
-		Severity: vf.Severity, SLA: vf.SLA, Limit: 50}
+		Severity: vf.Severity, SLA: vf.SLA, Limit: 50, DueOrder: true}
 	if vf.Status != "" {
 		if !slices.Contains(domain.ExceptionStatuses, vf.Status) {
 			return vf, f, domain.FieldError("status", "Unknown status %q.", vf.Status)

@@ -127,7 +127,7 @@ func (s *Server) withDetail(c echo.Context, e domain.ExceptionDetail) (apiExcept
 // handleExceptionsAPI answers GET /api/v1/exceptions, newest first, one
 // page at a time: pass next_cursor back as cursor (null on the last page).
 func (s *Server) handleExceptionsAPI(c echo.Context) error {
-	f := store.ExceptionFilter{Statuses: domain.ExceptionStatuses, Limit: 50, SkipTotal: true, NewestFirst: true,
+	f := store.ExceptionFilter{Statuses: domain.ExceptionStatuses, Limit: 50, SkipTotal: true,
 		Kind: c.QueryParam("kind"), SKU: c.QueryParam("sku")}
 	if f.Kind != "" && !domain.IsExceptionKind(f.Kind) {
 		return domain.FieldError("kind", "Unknown exception kind %q.", f.Kind)

@@ -28,11 +28,11 @@ type ExceptionFilter struct {
 	OrderID    int64           // 0 means any
 	After      ExceptionCursor // keyset: the page after this row (the queue's order, due time then id)
 	Limit      int
-	// NewestFirst orders by id, newest first, paging with BeforeID (the
-	// API's order); otherwise the queue's order, due time then id.
-	NewestFirst bool
-	BeforeID    int64
-	SkipTotal   bool // the API pages by cursor and needs no total
+	// DueOrder is the queue's order, due time then id, paging with After;
+	// otherwise newest first, paging with BeforeID (the API's order).
+	DueOrder  bool
+	BeforeID  int64
+	SkipTotal bool // the API pages by cursor and needs no total
 
 	locationIDs []int64 // Locations, Location and Region resolved (resolveLocations)
 	resolved    bool
@@ -146,9 +146,10 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	return where, args
 }
 
-// ListExceptions returns a page of exceptions, in the queue's order (due
-// time, then id, after f.After) or newest first (f.NewestFirst, before
-// f.BeforeID), and how many match f in all (-1 with f.SkipTotal).
+// ListExceptions returns a page of exceptions, newest first (before
+// f.BeforeID) or in the queue's order (f.DueOrder: due time, then id, after
+// f.After), and how many match f in all, up to MaxCounted+1 (-1 with
+// f.SkipTotal).
 func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.ExceptionDetail, int, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
@@ -166,17 +167,17 @@ func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.E
 			return nil, 0, fmt.Errorf("store: count exceptions: %w", err)
 		}
 	}
-	order := "e.due_at, e.id"
+	order := "e.id DESC"
 	switch {
-	case f.NewestFirst:
-		order = "e.id DESC"
-		if f.BeforeID > 0 {
-			args = append(args, f.BeforeID)
-			where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
+	case f.DueOrder:
+		order = "e.due_at, e.id"
+		if f.After.ID > 0 {
+			args = append(args, f.After.DueAt, f.After.ID)
+			where = append(where, fmt.Sprintf("(e.due_at, e.id) > ($%d, $%d)", len(args)-1, len(args)))
 		}
-	case f.After.ID > 0:
-		args = append(args, f.After.DueAt, f.After.ID)
-		where = append(where, fmt.Sprintf("(e.due_at, e.id) > ($%d, $%d)", len(args)-1, len(args)))
+	case f.BeforeID > 0:
+		args = append(args, f.BeforeID)
+		where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
 	}
 	args = append(args, f.Limit)
 	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))

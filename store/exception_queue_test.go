@@ -57,7 +57,7 @@ func TestExceptionQueueFiltersPagesAndCounts(t *testing.T) {
 		raise(t, db, "N1", domain.KindDeadLetter, "medium", "due 1d", 24*time.Hour),
 	}
 	var got []int64
-	f := store.ExceptionFilter{Limit: 3}
+	f := store.ExceptionFilter{Limit: 3, DueOrder: true}
 	for page := 0; page < 5; page++ {
 		rows, total, err := db.ListExceptions(ctx, f)
 		if err != nil {
@@ -107,6 +107,7 @@ func TestExceptionQueueFiltersPagesAndCounts(t *testing.T) {
 		{"in progress", store.ExceptionFilter{Statuses: []string{domain.ExceptionInProgress}}, []int64{ids[3]}},
 		{"sku", store.ExceptionFilter{SKU: "Q-1", Kind: domain.KindDeadLetter}, []int64{ids[6]}},
 	} {
+		tt.f.DueOrder = true
 		rows, total, err := db.ListExceptions(ctx, tt.f)
 		if err != nil {
 			t.Fatal(err)

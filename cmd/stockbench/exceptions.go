@@ -84,7 +84,7 @@ func runExceptions(ctx context.Context, h *harness) error {
 				return get(ctx, lead, srv.base+"/exceptions?sla=overdue&kind="+kind(r))
 			},
 			func(ctx context.Context, r *mrand.Rand) error {
-				f := store.ExceptionFilter{SLA: domain.SLAOverdue, Kind: kind(r), Limit: 50}
+				f := store.ExceptionFilter{SLA: domain.SLAOverdue, Kind: kind(r), Limit: 50, DueOrder: true}
 				if _, _, err := db.ListExceptions(ctx, f); err != nil {
 					return err
 				}
@@ -96,7 +96,7 @@ func runExceptions(ctx context.Context, h *harness) error {
 				return get(ctx, manager, srv.base+"/exceptions/list?severity="+sev(r))
 			},
 			func(ctx context.Context, r *mrand.Rand) error {
-				_, _, err := db.ListExceptions(ctx, store.ExceptionFilter{Severity: sev(r), Locations: scope, Limit: 50})
+				_, _, err := db.ListExceptions(ctx, store.ExceptionFilter{Severity: sev(r), Locations: scope, Limit: 50, DueOrder: true})
 				return err
 			}},
 	}
