@@ -180,7 +180,11 @@ func (db *DB) ListExceptions(ctx context.Context, f ExceptionFilter) ([]domain.E
 		where = append(where, fmt.Sprintf("e.id < $%d", len(args)))
 	}
 	args = append(args, f.Limit)
-	q := exceptionSelect + ` WHERE ` + joinAnd(where) + fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
+	// The page's ids first, from the index alone (its INCLUDE columns
+	// answer the filters; a plain index scan would read the heap of every
+	// row it filters out), then the page's rows.
+	q := fmt.Sprintf(`WITH page AS (SELECT e.id FROM exceptions e WHERE %s ORDER BY %s LIMIT $%d) `, joinAnd(where), order, len(args)) +
+		exceptionSelect + ` JOIN page ON page.id = e.id ORDER BY ` + order
 	out, err := selectAs(ctx, db, exceptionDetailRow.detail, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list exceptions: %w", err)
