@@ -34,13 +34,13 @@ func TestNavigationAndHomePerRole(t *testing.T) {
 			"Reservations /reservations", "Customer messages /notifications"}},
 		domain.RoleManager: {"/exceptions", []string{
 			"Pickups /pickups", "Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations"}},
+			"Reservations /reservations", "Reconciliation /reconciliation"}},
 		domain.RoleInventoryLead: {"/exceptions", []string{
 			"Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Connectors /connectors"}},
+			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors"}},
 		domain.RoleAdmin: {"/admin/users", []string{
 			"Pickups /pickups", "Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Connectors /connectors",
+			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors",
 			"Users /admin/users", "API tokens /admin/tokens", "Audit /admin/audit", "Customer messages /notifications"}},
 	}
 	if len(want) != len(domain.Roles) {
