@@ -26,7 +26,7 @@
 // oversold positions and zero invariant violations; after each section it
 // runs over the whole database (for ingest with -ingest-check).
 //
-//	stockbench [-only reservations,orders,ingest] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
+//	stockbench [-only reservations,orders,ingest,reconciliation] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
@@ -72,6 +72,7 @@ var sections = []struct {
 	{"reservations", runReservations},
 	{"orders", runOrders},
 	{"ingest", runIngest},
+	{"reconciliation", runRecon},
 }
 
 func main() {
@@ -91,7 +92,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("stockbench", flag.ContinueOnError)
-	only := fs.String("only", "reservations,orders,ingest", "sections to run, in this order")
+	only := fs.String("only", "reservations,orders,ingest,reconciliation", "sections to run, in this order")
 	fs.IntVar(&cfg.locations, "locations", 200, "locations of the reservations and ingest retailer (one DC, the rest pickup stores)")
 	fs.IntVar(&cfg.skus, "skus", 20000, "SKUs of that retailer; positions = locations × skus")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured time of each reservations and orders run")
@@ -119,7 +120,7 @@ func parseFlags(args []string) (config, error) {
 		return cfg, err
 	}
 	var err error
-	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest"); err != nil {
+	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation"); err != nil {
 		return cfg, err
 	}
 	if cfg.reservations.runs, err = list(*runs, "-reservations-runs", "hot", "spread", "availability"); err != nil {
@@ -201,6 +202,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if slices.Contains(cfg.sections, "ingest") {
 		h.pendingUses += len(cfg.ingest.paths)
 	}
+	if slices.Contains(cfg.sections, "reconciliation") {
+		h.pendingUses++
+	}
 	if cfg.cpuprofile != "" {
 		f, err := os.Create(cfg.cpuprofile)
 		if err != nil {
@@ -252,6 +256,11 @@ func sizeNotes(cfg config) []string {
 			size = fmt.Sprintf("%d orders", cfg.orders.orders)
 			if cfg.orders.orders < 1_000_000 {
 				short = append(short, "1000000 orders")
+			}
+		case "reconciliation":
+			size = posSize + ", a snapshot row for each"
+			if positions < 1_000_000 {
+				short = append(short, "1000000 positions")
 			}
 		case "ingest":
 			size = fmt.Sprintf("%d changes over %s", cfg.ingest.events, posSize)
