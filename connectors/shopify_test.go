@@ -102,9 +102,15 @@ func TestShopifyRoundFollowsPageInfoAndAppliesOrdersRefundsLevels(t *testing.T) 
 	if got["TST-00001@T01"].OnHand != 1 { // the refund's return restock
 		t.Fatalf("after refund %+v", got)
 	}
-	// Level 9001 was replaced (4 then 8); 9002 is 6.
-	if got["TST-00002@T01"].OnHand != 8 || got["TST-00002@T02"].OnHand != 6 {
-		t.Fatalf("after levels %+v", got)
+	// Levels are the platform's view: stored as snapshots (9001 replaced,
+	// 4 then 8; 9002 is 6), never applied to positions.
+	if _, ok := got["TST-00002@T01"]; ok || got["TST-00002@T02"].OnHand != 0 {
+		t.Fatalf("levels changed positions: %+v", got)
+	}
+	var snaps []int
+	if err := w.db.SelectContext(context.Background(), &snaps, `SELECT s.quantity FROM platform_snapshots s JOIN products p ON p.id = s.product_id
+		WHERE p.sku = 'TST-00002' ORDER BY s.location_id`); err != nil || len(snaps) != 2 || snaps[0] != 8 || snaps[1] != 6 {
+		t.Fatalf("platform snapshots %v %v, want [8 6]", snaps, err)
 	}
 	reqs, _ := shop.Requests()
 	if reqs != 4 { // orders: 3 pages of 2; levels: 1 page of 2
