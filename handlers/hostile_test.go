@@ -22,8 +22,9 @@ import (
 // of the ledger, positions, reservations, orders and transfers taken
 // before and after, and the consistency check, show.
 //
-// The generic part is built from the route table: every POST route gets
-// a body over the limit, NUL and invalid UTF-8 (in a form field, or in a
+// The generic part is built from the route table: every GET route gets
+// NUL and invalid UTF-8 in its query; every POST route gets a body over
+// the limit, NUL and invalid UTF-8 (in a form field, or in a
 // JSON string and as raw bytes), and the JSON routes malformed and deeply
 // nested bodies. The specific part puts hostile quantities, unknown ids,
 // SQL metacharacters and markup into the fields of the API routes and the
@@ -256,13 +257,13 @@ func TestHostileInputsAreRefusedAndChangeNothing(t *testing.T) {
 	// route and main form also met its specific ones.
 	must := slices.Clone(hostileFormRoutes)
 	for _, rt := range app.Srv.RouteAccess() {
-		if rt.Method != http.MethodPost {
+		if rt.Method != http.MethodPost && (rt.Method != http.MethodGet || strings.Contains(rt.Path, "*")) {
 			continue
 		}
 		if !h.covered[rt.Method+" "+rt.Path] {
-			t.Errorf("POST %s: the hostile table never reached it", rt.Path)
+			t.Errorf("%s %s: the hostile table never reached it", rt.Method, rt.Path)
 		}
-		if len(rt.Access.Scopes) > 0 {
+		if rt.Method == http.MethodPost && len(rt.Access.Scopes) > 0 {
 			must = append(must, rt.Path)
 		}
 	}
@@ -285,6 +286,15 @@ func (h *hostileRun) genericCases() []hostileReq {
 	var out []hostileReq
 	huge := strings.Repeat("a", 2<<20)
 	for _, rt := range h.app.Srv.RouteAccess() {
+		if rt.Method == http.MethodGet && !strings.Contains(rt.Path, "*") {
+			// Every GET route: NUL and invalid UTF-8 in the query are 400.
+			path := secPath(h.t, rt.Path, h.w.params(rt.Path))
+			for _, q := range []string{"q=a%00b&sku=a%00b", "q=a%FFb&location=%FE"} {
+				out = append(out, hostileReq{name: "GET " + rt.Path + "?" + q, method: rt.Method, route: rt.Path, path: path + "?" + q,
+					api: len(rt.Access.Scopes) > 0, want: http.StatusBadRequest})
+			}
+			continue
+		}
 		if rt.Method != http.MethodPost {
 			continue
 		}
