@@ -17,6 +17,7 @@ type recordingSink struct {
 	mu        sync.Mutex
 	created   map[string]domain.ExternalOrder
 	cancelled map[string]bool
+	refunds   []domain.ExternalRefund
 }
 
 func (s *recordingSink) CreateOrder(_ context.Context, _ *store.Tx, o domain.ExternalOrder) error {
@@ -33,6 +34,16 @@ func (s *recordingSink) CancelOrder(_ context.Context, _ *store.Tx, c domain.Ext
 		return domain.Errorf(domain.ENOTFOUND, "no order %s", c.ExternalRef)
 	}
 	s.cancelled[c.ExternalRef] = true
+	return nil
+}
+
+func (s *recordingSink) RefundOrder(_ context.Context, _ *store.Tx, r domain.ExternalRefund) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.created[r.OrderRef]; !ok {
+		return domain.Errorf(domain.ENOTFOUND, "no order %s", r.OrderRef)
+	}
+	s.refunds = append(s.refunds, r)
 	return nil
 }
 
