@@ -157,6 +157,7 @@ func (s *Server) apiRoutes() []route {
 		api(get, "/api/v1/orders", s.handleOrderSearchAPI, domain.ScopeOrders),
 		api(get, "/api/v1/orders/:id", s.handleOrderGetAPI, domain.ScopeOrders),
 		api(post, "/api/v1/orders/:id/cancel", s.handleOrderCancelAPI, domain.ScopeOrders),
+		api(post, "/api/v1/orders/:id/fulfilments", s.handleOrderFulfilmentAPI, domain.ScopeOrders),
 		api(post, "/api/v1/transfers", s.handleTransferCreate, domain.ScopeTransfers),
 		api(get, "/api/v1/transfers", s.handleTransferListAPI, domain.ScopeTransfers),
 		api(get, "/api/v1/transfers/:id", s.handleTransferGetAPI, domain.ScopeTransfers),
@@ -165,6 +166,8 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/transfers/:id/cancel", s.handleTransferCancelAPI, domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeTransfers),
+		api(post, "/api/v1/returns", s.handleReturnCreate, domain.ScopeReturns),
+		api(get, "/api/v1/returns/:id", s.handleReturnGetAPI, domain.ScopeReturns),
 	}
 }
 
