@@ -36,7 +36,9 @@ type InboundEvent struct {
 }
 
 // forSink says whether the event goes to the OrderSink.
-func (ev *InboundEvent) forSink() bool { return ev.Order != nil || ev.Cancel != nil || ev.Refund != nil }
+func (ev *InboundEvent) forSink() bool {
+	return ev.Order != nil || ev.Cancel != nil || ev.Refund != nil
+}
 
 // SyntheticEventID names an event that carries no id of its own (it could
 // not be parsed) by its content, so a redelivery of the same bytes is
