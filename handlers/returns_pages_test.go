@@ -25,6 +25,11 @@ func TestReturnsDeskFlow(t *testing.T) {
 	ctx := context.Background()
 	sku := orderTestSKU(t, app, 62)
 	o := collectedOrder(t, app, sku, 4) // collected at S02; the associate works at S01
+	// The order page offers the return to the desk's roles.
+	if _, body := app.login(domain.RoleManager).get(fmt.Sprintf("/orders/%d", o.ID)); !strings.Contains(body, `data-testid="start-return"`) ||
+		!strings.Contains(body, "/returns?q="+o.Number) {
+		t.Fatal("the order page does not offer a return")
+	}
 	b := app.login(domain.RoleAssociate)
 	if res, body := b.get("/returns"); res.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="return-scan"`) {
 		t.Fatalf("desk %d", res.StatusCode)
