@@ -2,12 +2,17 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"stockline/connectors"
+	"stockline/connectors/sim"
 	"stockline/domain"
+	"stockline/store"
 )
 
 type returnBody struct {
@@ -163,4 +168,72 @@ func positionOf(t *testing.T, app *testApp, sku, loc string) domain.Position {
 		t.Fatal(err)
 	}
 	return pos
+}
+
+// The ecommerce connector's refunds through the real parser, feed and
+// order sink: a refund with restock of a shipped order's unit is a return
+// received (restocked) at the mapped store; one without restock is a
+// pending return that moves nothing. (Its own connector, fed directly and
+// paused afterwards: the webhook test owns the connector webhooks reach.)
+func TestConnectorRefundsRecordReturns(t *testing.T) {
+	app := newApp(t)
+	ctx := context.Background()
+	sys := domain.SystemActor("test")
+	conn, err := app.DB.CreateConnector(ctx, sys, store.NewConnector{Name: "shopify-refund-test", Kind: "ecommerce",
+		Adapter: "shopify", BaseURL: "http://127.0.0.1:9", Enabled: true, Settings: json.RawMessage(`{"streams":["orders"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.DB.SetConnectorEnabled(context.Background(), sys, conn.ID, false) })
+	if err := app.DB.SetMappings(ctx, sys, conn.ID, []store.Mapping{{Kind: "location", ExternalID: "68002", Code: "S02"}}); err != nil {
+		t.Fatal(err)
+	}
+	ingest := func(evs []store.InboundEvent) store.IngestResult {
+		t.Helper()
+		res, err := app.DB.IngestAs(ctx, conn, evs, sys)
+		if err != nil || res.Applied != len(evs) {
+			t.Fatalf("ingest: %+v %v", res, err)
+		}
+		return res
+	}
+	sku := orderTestSKU(t, app, 63)
+	counted := 10
+	if _, err := app.DB.Adjust(ctx, sys, sku, "DC1", domain.Adjustment{Reason: domain.ReasonCycleCount, Counted: &counted}); err != nil && domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Minute).Truncate(time.Second)
+	const orderID = 820982911946177001
+	ingest(connectors.ParseShopifyOrder(sim.ShopifyOrder(orderID, 7701, "rf@example.com", now, now, []sim.ShopifyLine{{ID: 1, VariantID: 4001, SKU: sku, Quantity: 3}}, 0, nil)))
+	found, _, err := app.DB.SearchOrders(ctx, store.OrderQuery{ExternalRef: fmt.Sprint(orderID)})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("order not created: %v %v", found, err)
+	}
+	o, _ := app.DB.OrderByID(ctx, found[0].ID)
+	res, b := app.apiDo(http.MethodPost, fmt.Sprintf("/api/v1/orders/%d/fulfilments", o.ID),
+		fmt.Sprintf(`{"location":%q,"lines":[{"sku":%q,"qty":3}],"tracking":"1Z-RF"}`, o.Lines[0].Location, sku))
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("ship: %d %s", res.StatusCode, b)
+	}
+	s02 := positionOf(t, app, sku, "S02")
+	ingest([]store.InboundEvent{connectors.ParseShopifyRefund(sim.ShopifyRefund(77011, orderID, 1, sku, 1, 68002, now))})
+	if got := positionOf(t, app, sku, "S02"); got.OnHand != s02.OnHand+1 {
+		t.Fatalf("S02 %+v, was %+v", got, s02)
+	}
+	ingest([]store.InboundEvent{connectors.ParseShopifyRefund(sim.ShopifyRefundNoRestock(77012, orderID, 1, sku, 1, now))})
+	if got := positionOf(t, app, sku, "S02"); got.OnHand != s02.OnHand+1 {
+		t.Fatalf("a refund without restock moved stock: %+v", got)
+	}
+	rs, err := app.DB.ListReturns(ctx, store.ReturnFilter{OrderID: o.ID})
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("returns %d %v", len(rs), err)
+	}
+	pending, received := rs[0], rs[1] // newest first
+	if pending.Status != domain.ReturnPending || pending.Location != nil || received.Status != domain.ReturnReceived ||
+		received.Location == nil || *received.Location != "S02" || received.Lines[0].Disposition != domain.DispositionRestock {
+		t.Fatalf("returns %+v / %+v", pending, received)
+	}
+	if o, _ = app.DB.OrderByID(ctx, o.ID); o.Lines[0].Returned != 2 {
+		t.Fatalf("order line %+v", o.Lines[0].LineQty)
+	}
+	checkOK(t, app.DB)
 }
