@@ -295,16 +295,23 @@ func (s *Server) handleReturnRelease(c echo.Context) error {
 	if err != nil {
 		return domain.Errorf(domain.ENOTFOUND, "Return %d has no line %q.", r.ID, c.Param("line"))
 	}
-	qty, err := formQty(c.FormValue("qty"))
-	if err != nil {
-		return err
-	}
 	to := c.FormValue("to")
 	if to != "sellable" && to != "damaged" {
 		return domain.FieldError("to", "Release to sellable or to damaged.")
 	}
-	after, err := s.DB.ReleaseHold(c.Request().Context(), actor(c), r.ID, line, qty, to == "damaged")
-	if err != nil {
+	qty, err := formQty(c.FormValue("qty"))
+	var after domain.Return
+	if err == nil {
+		after, err = s.DB.ReleaseHold(c.Request().Context(), actor(c), r.ID, line, qty, to == "damaged")
+	}
+	if e := domain.AsError(err); e != nil && e.Field != "" {
+		m, verr := s.deskView(c)
+		if verr != nil {
+			return verr
+		}
+		m.HoldErr = e
+		return render(c, http.StatusUnprocessableEntity, views.ReturnsDesk(s.viewCtx(c), m))
+	} else if err != nil {
 		return err
 	}
 	sku := ""
@@ -313,7 +320,7 @@ func (s *Server) handleReturnRelease(c echo.Context) error {
 			sku = l.SKU
 		}
 	}
-	msg := fmt.Sprintf("%d × %s released from quality hold to sellable at %s; available to promise rose by %d.", qty, sku, *after.Location, qty)
+	msg := fmt.Sprintf("%d × %s released from quality hold to sellable at %s; they can be promised again.", qty, sku, *after.Location)
 	if to == "damaged" {
 		msg = fmt.Sprintf("%d × %s marked damaged at %s; they stay on hand and are never promised.", qty, sku, *after.Location)
 	}

@@ -76,6 +76,9 @@ func TestReturnsDeskFlow(t *testing.T) {
 	if action == "" {
 		t.Fatalf("no release form for %s:\n%s", sku, body)
 	}
+	if res, body := b.post(action, url.Values{"to": {"sellable"}, "qty": {"9"}}); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="hold-error"`) {
+		t.Fatalf("releasing more than is held: %d", res.StatusCode)
+	}
 	if res, _ := b.post(action, url.Values{"to": {"sellable"}, "qty": {"1"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("release: %d", res.StatusCode)
 	}
