@@ -237,7 +237,7 @@ func TestHostileInputsAreRefusedAndChangeNothing(t *testing.T) {
 
 	// Four at a time: every one is refused, so their order does not
 	// matter, and a wrongly accepted one still shows in the snapshot.
-	cases := slices.Concat(h.genericCases(), h.apiCases(), h.formCases())
+	cases := slices.Concat(h.genericCases(), h.apiCases(), h.returnCases(), h.formCases())
 	next := make(chan hostileReq)
 	var wg sync.WaitGroup
 	for range 4 {
