@@ -34,7 +34,7 @@ const IdempotencyRetention = 48 * time.Hour
 // idempotencyWait bounds how long a duplicate waits for the first request
 // with its key (in another app instance) to finish before it gets 409
 // idempotency_in_progress.
-const idempotencyWait = 10 * time.Second
+var idempotencyWait = 10 * time.Second // a variable only so tests can shorten it
 
 // Idempotent runs effect at most once per key and returns its answer; a
 // later call with the same key and hash gets the stored answer, and one

@@ -71,23 +71,40 @@ type batchReq struct {
 	ctx  context.Context
 	call ReserveCall
 	rq   resolvedRequest
+	keys []posKey // every candidate position, lines × locations
 	done chan struct{}
 	res  Response
 	err  error
+	// alone says the batch this request was in failed as a whole (nothing
+	// it did was kept), so the request runs again in a transaction of its
+	// own: one request's failure never fails another's.
+	alone bool
 }
 
-// reserveBatched answers a single-line, single-location request through
-// its position's pipeline.
-func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedRequest) (Response, error) {
+// maxBatchedPositions bounds the candidate positions (lines × eligible
+// locations) of a request the batcher takes; a larger one runs alone.
+const maxBatchedPositions = 256
+
+// batchable reports whether a resolved request goes through the batcher,
+// and its candidate positions: any request, named location or sourced,
+// single- or multi-line, with at most maxBatchedPositions candidates.
+func batchable(rq resolvedRequest) ([]posKey, bool) {
+	keys := rq.candidateKeys()
+	return keys, len(keys) > 0 && len(keys) <= maxBatchedPositions
+}
+
+// reserveBatched answers a request through a pipeline, chosen by the
+// first line's product, so every position of a single-line request's SKU
+// (whichever location sourcing picks) is always locked by one pipeline.
+func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedRequest, keys []posKey) (Response, error) {
 	db.resv.init(db)
 	var h maphash.Hash
 	h.SetSeed(db.resv.seed)
-	var b [16]byte
-	putInt64(b[:8], rq.fixed.ID)
-	putInt64(b[8:], rq.products[0].ID)
+	var b [8]byte
+	putInt64(b[:], rq.products[0].ID)
 	h.Write(b[:])
 	sh := &db.resv.shards[h.Sum64()%batchShards]
-	req := &batchReq{ctx: ctx, call: call, rq: rq, done: make(chan struct{})}
+	req := &batchReq{ctx: ctx, call: call, rq: rq, keys: keys, done: make(chan struct{})}
 	sh.mu.Lock()
 	sh.pending = append(sh.pending, req)
 	start := !sh.running
@@ -98,6 +115,9 @@ func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedR
 	}
 	select {
 	case <-req.done:
+		if req.alone {
+			return db.reserveAlone(ctx, call, rq)
+		}
 		return req.res, req.err
 	case <-ctx.Done():
 		// The batch may still hold the stock; the key records the answer,
@@ -131,12 +151,18 @@ func (db *DB) drainShard(sh *batchShard) {
 	}
 }
 
-// runBatch answers a batch of single-line requests in one transaction of
-// two statements: the first claims the keys (taking a reservation id for
-// each) and locks the positions in order; then requests are admitted in
-// arrival order while each position has the units (exactly as if they had
-// run one after another); the second writes every admitted hold and every
-// answer. One commit answers them all.
+// runBatch answers a batch of requests, on the same or different
+// positions, in one transaction of two statements (group commit): the
+// first claims the keys (taking a reservation id for each) and locks every
+// request's candidate positions in the one lock order (comparePos); then
+// requests are decided in arrival order against that locked snapshot,
+// each sourced by domain.Source and all lines or none, exactly as if they
+// had run one after another, each answered on its own merits (201 or
+// 409); the second statement writes every admitted hold and every answer.
+// One commit answers them all. If the transaction fails as a whole,
+// nothing of it is kept and every request runs again alone, so one
+// request's failure (a key another instance is still answering, say)
+// never fails another.
 func (db *DB) runBatch(batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -155,9 +181,10 @@ func (db *DB) runBatch(batch []*batchReq) {
 	res := make([]Response, len(live))
 	errs := make([]error, len(live))
 	keys := make([]IdempotencyKey, len(live))
-	want := make([]posKey, len(live))
+	var want []posKey
 	for i, r := range live {
-		keys[i], want[i] = r.call.Key, posKey{r.rq.fixed.ID, r.rq.products[0].ID}
+		keys[i] = r.call.Key
+		want = append(want, r.keys...)
 	}
 	prep := &db.resv.stmts
 	err := db.runLimited(ctx, func() error {
@@ -181,15 +208,14 @@ func (db *DB) runBatch(batch []*batchReq) {
 					res[i], errs[i] = answers[i].res, answers[i].err
 					continue
 				}
-				p, qty := pos[want[i]], r.rq.lines[0].Qty
-				if avail := domain.Reservable(r.rq.policy, *r.rq.fixed, p); qty > avail {
-					res[i] = r.call.Render(nil, domain.InsufficientStock("Not enough stock to hold this line; nothing was held.",
-						[]domain.ShortLine{{SKU: r.rq.lines[0].SKU, Requested: qty, Available: avail, Location: r.rq.fixed.Code}}))
+				h, short, err := decideHold(r.rq, pos, r.call.Actor, now)
+				if err != nil {
+					return err
+				}
+				if short != nil {
+					res[i] = r.call.Render(nil, short)
 				} else {
-					pos[want[i]] = p.Apply(domain.Reserved, qty)
-					h := newReservation(ids[i], r.call.Actor, r.rq.req, r.rq.policy, now)
-					h.Lines = []domain.ReservationLine{{LineNo: 1, SKU: r.rq.lines[0].SKU, Location: r.rq.fixed.Code, Qty: qty,
-						LocationID: r.rq.fixed.ID, ProductID: r.rq.products[0].ID}}
+					h.ID = ids[i]
 					holds = append(holds, heldRes{h, r.call.Actor, r.rq.policy})
 					res[i] = r.call.Render(&h, nil)
 				}
@@ -203,12 +229,47 @@ func (db *DB) runBatch(batch []*batchReq) {
 	})
 	for i, r := range live {
 		if err != nil {
-			r.err = err
+			r.alone = true
 		} else {
 			r.res, r.err = res[i], errs[i]
 		}
 		close(r.done)
 	}
+}
+
+// decideHold sources one request against the locked positions pos
+// (domain.Source, all lines or none) and, when it fits, takes its units
+// from pos, so the next request in the batch sees what is left; the hold
+// it returns has no id yet. short is the 409 insufficient_stock error when
+// it does not fit. The batcher and reserveInTx both decide here, so a
+// request gets the same answer whichever path serves it.
+func decideHold(rq resolvedRequest, pos map[posKey]domain.Position, actor domain.Actor, now time.Time) (domain.Reservation, *domain.Error, error) {
+	cands := rq.candidates()
+	stock := make([][]domain.SourceStock, len(rq.lines))
+	for i, p := range rq.products {
+		for _, l := range cands {
+			stock[i] = append(stock[i], domain.SourceStock{Location: l, Reservable: domain.Reservable(rq.policy, l, pos[posKey{l.ID, p.ID}])})
+		}
+	}
+	allocs, err := domain.Source(rq.policy, rq.lines, stock)
+	if short := domain.AsError(err); short != nil && short.Code == domain.CodeInsufficientStock {
+		if rq.fixed != nil && len(rq.lines) == 1 {
+			// The batcher's answer for one line at a named location, as before.
+			short = domain.InsufficientStock("Not enough stock to hold this line; nothing was held.",
+				[]domain.ShortLine{{SKU: rq.lines[0].SKU, Requested: rq.lines[0].Qty, Available: stock[0][0].Reservable, Location: rq.fixed.Code}})
+		}
+		return domain.Reservation{}, short, nil
+	} else if err != nil {
+		return domain.Reservation{}, nil, err
+	}
+	h := newReservation(0, actor, rq.req, rq.policy, now)
+	for i, a := range allocs {
+		k := posKey{a.Location.ID, rq.products[a.Line].ID}
+		pos[k] = pos[k].Apply(domain.Reserved, a.Qty)
+		h.Lines = append(h.Lines, domain.ReservationLine{LineNo: i + 1, SKU: a.SKU, Location: a.Location.Code, Qty: a.Qty,
+			LocationID: a.Location.ID, ProductID: rq.products[a.Line].ID})
+	}
+	return h, nil, nil
 }
 
 // claimAndLock claims the keys, takes a reservation id for each claimed
