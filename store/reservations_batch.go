@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
+
+	"github.com/lib/pq"
 
 	"stockline/domain"
 )
@@ -153,16 +156,21 @@ func (db *DB) drainShard(sh *batchShard) {
 
 // runBatch answers a batch of requests, on the same or different
 // positions, in one transaction of two statements (group commit): the
-// first claims the keys (taking a reservation id for each) and locks every
-// request's candidate positions in the one lock order (comparePos); then
-// requests are decided in arrival order against that locked snapshot,
-// each sourced by domain.Source and all lines or none, exactly as if they
-// had run one after another, each answered on its own merits (201 or
-// 409); the second statement writes every admitted hold and every answer.
-// One commit answers them all. If the transaction fails as a whole,
-// nothing of it is kept and every request runs again alone, so one
-// request's failure (a key another instance is still answering, say)
-// never fails another.
+// first reads the keys' stored answers, takes a reservation id per request
+// and locks every request's candidate positions in the one lock order
+// (comparePos); then requests are decided in arrival order against that
+// locked snapshot, each sourced by domain.Source and all lines or none,
+// exactly as if they had run one after another, each answered on its own
+// merits (201 or 409); the second statement writes every admitted hold and
+// each new key with its answer, one row per key. One commit answers them
+// all.
+//
+// A key another transaction is writing at the same time (a duplicate
+// answered by another instance) makes the key's insert wait for it and,
+// once it commits, fail on the key's unique index: the transaction then
+// fails as a whole, nothing of it is kept, and every request in it runs
+// again alone (reserveAlone, which claims its key first and so replays the
+// other's answer). One request's failure never fails another's.
 func (db *DB) runBatch(batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -191,11 +199,7 @@ func (db *DB) runBatch(batch []*batchReq) {
 		return db.InTx(ctx, func(tx *Tx) error {
 			clear(res)
 			clear(errs)
-			claimed, ids, pos, err := claimAndLock(ctx, tx, prep, keys, want)
-			if err != nil {
-				return err
-			}
-			answers, err := storedAnswers(ctx, tx, keys, claimed)
+			stored, ids, pos, err := lookupAndLock(ctx, tx, prep, keys, want)
 			if err != nil {
 				return err
 			}
@@ -203,11 +207,18 @@ func (db *DB) runBatch(batch []*batchReq) {
 			var holds []heldRes
 			var saveKeys []IdempotencyKey
 			var saveRes []Response
+			seen := make(map[[2]string]bool, len(live))
 			for i, r := range live {
-				if !claimed[i] {
-					res[i], errs[i] = answers[i].res, answers[i].err
+				id := [2]string{keys[i].Scope, keys[i].Key}
+				if a, ok := stored[id]; ok {
+					res[i], errs[i] = a.answerFor(keys[i])
 					continue
 				}
+				if seen[id] { // the same key twice in one batch: the first one answers
+					errs[i] = inProgress()
+					continue
+				}
+				seen[id] = true
 				h, short, err := decideHold(r.rq, pos, r.call.Actor, now)
 				if err != nil {
 					return err
@@ -221,10 +232,12 @@ func (db *DB) runBatch(batch []*batchReq) {
 				}
 				saveKeys, saveRes = append(saveKeys, keys[i]), append(saveRes, res[i])
 			}
+			wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
+			defer cancel()
 			if len(holds) == 0 {
-				return saveResponses(ctx, tx, saveKeys, saveRes)
+				return insertAnswers(wctx, tx, saveKeys, saveRes)
 			}
-			return writeHolds(ctx, tx, prep, holds, answersClause(saveKeys, saveRes))
+			return writeHolds(wctx, tx, prep, holds, newAnswersClause(saveKeys, saveRes))
 		})
 	})
 	for i, r := range live {
@@ -272,51 +285,75 @@ func decideHold(rq resolvedRequest, pos map[posKey]domain.Position, actor domain
 	return h, nil, nil
 }
 
-// claimAndLock claims the keys, takes a reservation id for each claimed
-// one, and locks the positions in (location_id, product_id) order, in one
-// statement. A position with no row is absent from pos.
-func claimAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) ([]bool, []int64, map[posKey]domain.Position, error) {
+// keyRow is a recorded idempotency key.
+type keyRow struct {
+	Hash   []byte `db:"request_hash"`
+	Status int    `db:"response_status"`
+	Body   []byte `db:"response_body"`
+}
+
+// answerFor is the recorded answer for k: the stored response, or 422
+// idempotency_mismatch when k asks something else.
+func (r keyRow) answerFor(k IdempotencyKey) (Response, error) {
+	switch {
+	case !bytes.Equal(r.Hash, k.Hash):
+		return Response{}, mismatch()
+	case r.Status == 0:
+		return Response{}, inProgress()
+	}
+	return Response{Status: r.Status, Body: r.Body}, nil
+}
+
+// lookupAndLock reads the keys already recorded (committed), takes a
+// reservation id per key, and locks the positions in (location_id,
+// product_id) order, in one statement. A position with no row is absent
+// from pos.
+func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) (map[[2]string]keyRow, []int64, map[posKey]domain.Position, error) {
 	var a stmtArgs
-	query := `WITH ` + claimClause(keys)(&a) + `, ` + lockClause(want)(&a) + `
-		SELECT scope, key, nextval('reservations_id_seq') AS id, 0::bigint AS location_id, 0::bigint AS product_id,
-			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in FROM ck
+	scopes, names := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		scopes[i], names[i] = k.Scope, k.Key
+	}
+	query := `WITH ` + lockClause(want)(&a) + `
+		SELECT 0 AS kind, nextval('reservations_id_seq') AS id, '' AS scope, '' AS key, ''::bytea AS request_hash, 0 AS response_status,
+			''::bytea AS response_body, 0::bigint AS location_id, 0::bigint AS product_id,
+			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in
+		FROM generate_series(1, ` + a.p(len(keys)) + `)
 		UNION ALL
-		SELECT '', '', 0, location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`
+		SELECT 1, 0, scope, key, request_hash, response_status, response_body, 0, 0, 0, 0, 0, 0, 0, 0 FROM idempotency_keys
+		WHERE (scope, key) IN (SELECT * FROM unnest(` + a.p(pq.Array(scopes)) + `::text[], ` + a.p(pq.Array(names)) + `::text[]))
+		UNION ALL
+		SELECT 2, 0, '', '', '', 0, '', location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`
 	var rows []struct {
-		claimRow
+		Kind  int    `db:"kind"`
+		ID    int64  `db:"id"`
+		Scope string `db:"scope"`
+		Key   string `db:"key"`
+		keyRow
 		Loc  int64 `db:"location_id"`
 		Prod int64 `db:"product_id"`
 		domain.Position
 	}
-	wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
-	defer cancel()
-	if err := prep.selectIn(wctx, tx, &rows, query, a...); err != nil {
-		if wctx.Err() != nil && ctx.Err() == nil {
-			return nil, nil, nil, inProgress()
-		}
-		return nil, nil, nil, fmt.Errorf("store: claim and lock: %w", err)
+	if err := prep.selectIn(ctx, tx, &rows, query, a...); err != nil {
+		return nil, nil, nil, fmt.Errorf("store: look up keys and lock: %w", err)
 	}
-	var won []claimRow
+	stored := map[[2]string]keyRow{}
+	var ids []int64
 	pos := map[posKey]domain.Position{}
 	for _, r := range rows {
-		if r.Key != "" {
-			won = append(won, r.claimRow)
-		} else {
+		switch r.Kind {
+		case 0:
+			ids = append(ids, r.ID)
+		case 1:
+			stored[[2]string{r.Scope, r.Key}] = r.keyRow
+		default:
 			pos[posKey{r.Loc, r.Prod}] = r.Position
 		}
 	}
-	claimed := claimedKeys(keys, won)
-	idOf := make(map[[2]string]int64, len(won))
-	for _, w := range won {
-		idOf[[2]string{w.Scope, w.Key}] = w.ID
+	if len(ids) != len(keys) {
+		return nil, nil, nil, fmt.Errorf("store: look up keys and lock: %d ids for %d keys", len(ids), len(keys))
 	}
-	ids := make([]int64, len(keys))
-	for i, k := range keys {
-		if claimed[i] {
-			ids[i] = idOf[[2]string{k.Scope, k.Key}]
-		}
-	}
-	return claimed, ids, pos, nil
+	return stored, ids, pos, nil
 }
 
 // refCache keeps the lookups every reservation makes: locations (briefly,
