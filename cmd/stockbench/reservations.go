@@ -269,9 +269,18 @@ func (r *reservations) availability(ctx context.Context) error {
 	})
 	name := fmt.Sprintf("availability GET @%d/s (%d loc)", rate, r.ds.Locations)
 	r.record(ctx, name, "open", app, base, true)
+	// The product page's form: network ATP and in-stock per channel, no
+	// per-location buckets.
+	summary := r.h.fixedRate(ctx, rate, func(ctx context.Context) error {
+		return get(ctx, r.client, availURL+"&view=summary", "Authorization", "Bearer "+r.token)
+	})
+	sname := fmt.Sprintf("availability GET view=summary @%d/s", rate)
+	r.record(ctx, sname, "open", summary, base, true)
 	r.h.rows = append(r.h.rows,
 		latencyRow("reservations", name+" p50", app.pct(50), base.pct(50), 0),
-		latencyRow("reservations", name+" p99", app.pct(99), base.pct(99), 5*time.Millisecond))
+		latencyRow("reservations", name+" p99", app.pct(99), base.pct(99), 5*time.Millisecond),
+		latencyRow("reservations", sname+" p50", summary.pct(50), base.pct(50), 0),
+		latencyRow("reservations", sname+" p99", summary.pct(99), base.pct(99), 5*time.Millisecond))
 	return ctx.Err()
 }
 
