@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
 
@@ -236,12 +237,14 @@ func (db *DB) runBatch(batch []*batchReq) {
 				}
 				saveKeys, saveRes = append(saveKeys, keys[i]), append(saveRes, res[i])
 			}
-			wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
-			defer cancel()
+			// Not a derived context: the stock primitive's touches are
+			// collected under ctx itself (stock_touch.go). The wait on a key
+			// another transaction holds is bounded by the lock_timeout
+			// lookupAndLock set.
 			if len(holds) == 0 {
-				return insertAnswers(wctx, tx, saveKeys, saveRes)
+				return insertAnswers(ctx, tx, saveKeys, saveRes)
 			}
-			return writeHolds(wctx, tx, prep, holds, newAnswersClause(saveKeys, saveRes))
+			return writeHolds(ctx, tx, prep, holds, newAnswersClause(saveKeys, saveRes))
 		})
 	})
 	for i, r := range live {
@@ -311,7 +314,9 @@ func (r keyRow) answerFor(k IdempotencyKey) (Response, error) {
 // lookupAndLock reads the keys already recorded (committed), takes a
 // reservation id per key, and locks the positions in (location_id,
 // product_id) order, in one statement. A position with no row is absent
-// from pos.
+// from pos. It sets the transaction's lock_timeout to idempotencyWait
+// first, which bounds each wait: for a position, and for a key another
+// transaction is recording when the batch writes its keys.
 func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) (map[[2]string]keyRow, []int64, map[posKey]domain.Position, error) {
 	var a stmtArgs
 	scopes, names := make([]string, len(keys)), make([]string, len(keys))
@@ -322,7 +327,7 @@ func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []Idempote
 		SELECT 0 AS kind, nextval('reservations_id_seq') AS id, '' AS scope, '' AS key, ''::bytea AS request_hash, 0 AS response_status,
 			''::bytea AS response_body, 0::bigint AS location_id, 0::bigint AS product_id,
 			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in
-		FROM generate_series(1, ` + a.p(len(keys)) + `)
+		FROM generate_series(1, ` + a.p(len(keys)) + `) WHERE set_config('lock_timeout', ` + a.p(strconv.FormatInt(idempotencyWait.Milliseconds(), 10)) + `, true) <> ''
 		UNION ALL
 		SELECT 1, 0, scope, key, request_hash, response_status, response_body, 0, 0, 0, 0, 0, 0, 0, 0 FROM idempotency_keys
 		WHERE (scope, key) IN (SELECT * FROM unnest(` + a.p(pq.Array(scopes)) + `::text[], ` + a.p(pq.Array(names)) + `::text[]))
