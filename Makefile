@@ -65,7 +65,7 @@ fuzz-short:
 	    echo "$$out" | tail -40; echo "fuzz target $$f failed; the input is saved under connectors/fuzz/testdata/fuzz/$$f"; exit 1; }; \
 	done; echo "fuzz-short: $(words $(FUZZ_TARGETS)) targets, $(FUZZTIME) each, passed"
 
-## bench: the one benchmark harness (cmd/stockbench) on its own throwaway cluster: reservations, orders and ingest in
+## bench: the one benchmark harness (cmd/stockbench) on its own throwaway cluster: reservations, orders, ingest and reconciliation in
 ## sequence, each figure beside a baseline measured in the same run, ending with one summary table, the consistency
 ## checks and the wall time (BENCH_FLAGS="-locations 20 -skus 2000 -orders 20000 -ingest-events 20000" for a quick run;
 ## go run ./cmd/stockbench -h lists every flag)
@@ -73,8 +73,10 @@ BENCH_FLAGS ?=
 bench: prereqs-pg
 	$(GO) run ./cmd/stockbench $(BENCH_FLAGS)
 
-## bench-reservations, bench-orders, bench-ingest, bench-exceptions: one section of `make bench` (-only=...)
-.PHONY: bench-reservations bench-orders bench-ingest
+## bench-reservations, bench-orders, bench-ingest, bench-reconciliation, bench-exceptions: one section of `make bench` (-only=...)
+.PHONY: bench-reservations bench-orders bench-ingest bench-reconciliation
+bench-reconciliation: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=reconciliation $(BENCH_FLAGS)
 bench-reservations: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=reservations $(BENCH_FLAGS)
 bench-orders: prereqs-pg

@@ -128,3 +128,14 @@ func squareServer(t *testing.T) (*sim.Square, string) {
 }
 
 var base = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// applyEveryCount raises the default drift threshold beyond any count, so
+// every count applies at once (the tests of pull rounds and delivery
+// order check application, not drift review).
+func (w *world) applyEveryCount() *world {
+	w.t.Helper()
+	if _, err := w.db.ExecContext(context.Background(), `UPDATE recon_thresholds SET min_units = $1 WHERE scope = 'default'`, domain.MaxQuantity+1); err != nil {
+		w.t.Fatal(err)
+	}
+	return w
+}

@@ -28,7 +28,7 @@ func TestSquareRoundAppliesEveryPageDeadLettersAndResumesFromCursor(t *testing.T
 	sq, url := squareServer(t)
 	sq.Token = "sq-access-token-123456"
 	sq.PageSize = 3
-	w := newWorld(t, "square", url, 2, 3)
+	w := newWorld(t, "square", url, 2, 3).applyEveryCount()
 	if _, err := w.db.ExecContext(ctx, `UPDATE connectors SET credential_ref = 'env:SQ_TOKEN'`); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestSquareTripleShuffledLateDeliveryEqualsSequentialReplay(t *testing.T) {
 
 	seqSrc, seqURL := squareServer(t)
 	seqSrc.PageSize = 50
-	seq := newWorld(t, "square", seqURL, 3, 4)
+	seq := newWorld(t, "square", seqURL, 3, 4).applyEveryCount()
 	for _, e := range feed {
 		seqSrc.Add(e.at, e.locs, e.raw)
 	}
@@ -162,7 +162,7 @@ func TestSquareTripleShuffledLateDeliveryEqualsSequentialReplay(t *testing.T) {
 	want := seq.positions()
 
 	shufSrc, shufURL := squareServer(t)
-	shuf := newWorld(t, "square", shufURL, 3, 4)
+	shuf := newWorld(t, "square", shufURL, 3, 4).applyEveryCount()
 	var deliveries []genEvent
 	for range 3 {
 		deliveries = append(deliveries, feed...)

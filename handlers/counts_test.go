@@ -69,8 +69,10 @@ func TestCountUploadAppliesAWhollyValidFile(t *testing.T) {
 	if got := onHand(t, app.DB, "HOM-11988", "S01"); got != 7 {
 		t.Fatalf("HOM-11988@S01 on hand %d, want 7", got)
 	}
-	if got := onHand(t, app.DB, "KIT-11991", "S01"); got != 0 {
-		t.Fatalf("KIT-11991@S01 on hand %d, want 0", got)
+	// Counted 0 of 3: beyond the threshold, so the count waits in a drift
+	// exception with the shortfall held, and on_hand stays.
+	if got := onHand(t, app.DB, "KIT-11991", "S01"); got != 3 || !hasOpenDrift(t, app, "KIT-11991", "S01") {
+		t.Fatalf("KIT-11991@S01 on hand %d, want 3 with an open drift", got)
 	}
 	var actor, reason string
 	app.DB.QueryRowContext(ctx, `SELECT g.actor, g.reason FROM ledger g JOIN products p ON p.id = g.product_id
@@ -127,11 +129,11 @@ func TestCountUploadWithErrorsAppliesNothingUntilAskedForValidRows(t *testing.T)
 	if !strings.Contains(body, "Applied 2 valid counts at S03 (skipped 4 lines with errors)") {
 		t.Fatalf("confirmation:\n%s", body)
 	}
-	if got := onHand(t, app.DB, "OUT-11993", "S03"); got != 11 {
-		t.Fatalf("OUT-11993@S03 %d, want 11", got)
+	if got := onHand(t, app.DB, "OUT-11993", "S03"); got != before || !hasOpenDrift(t, app, "OUT-11993", "S03") {
+		t.Fatalf("OUT-11993@S03 %d, want %d with an open drift (counted 11, beyond the threshold)", got, before)
 	}
-	if got := onHand(t, app.DB, "TOP-11994", "S03"); got != 5 {
-		t.Fatalf("TOP-11994@S03 %d, want 5", got)
+	if got := onHand(t, app.DB, "TOP-11994", "S03"); got == 5 || !hasOpenDrift(t, app, "TOP-11994", "S03") {
+		t.Fatalf("TOP-11994@S03 %d: counted 5, beyond the threshold, it should wait in an open drift", got)
 	}
 	// Applying twice is refused; nothing moves twice.
 	res, _ = b.post("/counts/"+id+"/apply", map[string][]string{"valid_only": {"1"}})
@@ -149,4 +151,15 @@ func TestCountUploadWithErrorsAppliesNothingUntilAskedForValidRows(t *testing.T)
 		t.Fatalf("support on /counts: %d", res.StatusCode)
 	}
 	connCheckOK(t, app.DB)
+}
+
+// hasOpenDrift reports whether the position has an open drift exception.
+func hasOpenDrift(t *testing.T, app *testApp, sku, loc string) bool {
+	t.Helper()
+	var n int
+	if err := app.DB.GetContext(context.Background(), &n, `SELECT count(*) FROM exceptions e JOIN products p ON p.id = e.product_id
+		JOIN locations l ON l.id = e.location_id WHERE e.kind = 'reconciliation_drift' AND e.status = 'open' AND p.sku = $1 AND l.code = $2`, sku, loc); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }

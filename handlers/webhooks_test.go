@@ -84,13 +84,20 @@ func TestShopifyWebhooksVerifyApplyAndDedupeWithPulls(t *testing.T) {
 	level := sim.ShopifyLevel(880001, 68002, 17, now)
 	webhookRefusesBadSignatures(t, app, conn.ID, level)
 
-	// inventory_levels/update: a count snapshot for the mapped location.
+	// inventory_levels/update: the platform's view of the mapped location,
+	// stored as a snapshot for reconciliation runs and never applied.
+	before := onHand(t, app.DB, "HOM-11996", "S02")
 	status, body := postWebhook(t, app, "inventory_levels/update", "wh-1", level, webhookSecret)
 	if status != http.StatusOK || body["applied"] != float64(1) {
 		t.Fatalf("level: %d %v", status, body)
 	}
-	if got := onHand(t, app.DB, "HOM-11996", "S02"); got != 17 {
-		t.Fatalf("on hand after count %d, want 17", got)
+	if got := onHand(t, app.DB, "HOM-11996", "S02"); got != before {
+		t.Fatalf("on hand after a platform level %d, want it unchanged at %d", got, before)
+	}
+	var snap int
+	if err := app.DB.GetContext(ctx, &snap, `SELECT s.quantity FROM platform_snapshots s JOIN products p ON p.id = s.product_id
+		JOIN locations l ON l.id = s.location_id WHERE p.sku = 'HOM-11996' AND l.code = 'S02' AND s.connector_id = $1`, conn.ID); err != nil || snap != 17 {
+		t.Fatalf("platform snapshot %d %v, want 17", snap, err)
 	}
 	// The same delivery again is recognised by its webhook id.
 	status, body = postWebhook(t, app, "inventory_levels/update", "wh-1", level, webhookSecret)
@@ -98,13 +105,15 @@ func TestShopifyWebhooksVerifyApplyAndDedupeWithPulls(t *testing.T) {
 		t.Fatalf("redelivery: %d %v", status, body)
 	}
 
-	// refunds/create with a return restock: units back on hand at S02.
+	// refunds/create with a return restock for an order Stockline does not
+	// know: a refund is recorded as a return of its order, so it waits for
+	// the order (pending) and moves nothing yet.
 	refund := sim.ShopifyRefund(55501, 820982911946154599, 1, "HOM-11996", 2, 68002, now.Add(10*time.Second))
-	if status, body = postWebhook(t, app, "refunds/create", "wh-2", refund, webhookSecret); status != http.StatusOK || body["applied"] != float64(1) {
+	if status, body = postWebhook(t, app, "refunds/create", "wh-2", refund, webhookSecret); status != http.StatusOK || body["pending"] != float64(1) {
 		t.Fatalf("refund: %d %v", status, body)
 	}
-	if got := onHand(t, app.DB, "HOM-11996", "S02"); got != 19 {
-		t.Fatalf("on hand after the restock %d, want 19", got)
+	if got := onHand(t, app.DB, "HOM-11996", "S02"); got != before {
+		t.Fatalf("on hand after a refund of an unknown order %d, want %d", got, before)
 	}
 
 	// orders/create: the order shows in the orders API by its bare id.
@@ -139,8 +148,8 @@ func TestShopifyWebhooksVerifyApplyAndDedupeWithPulls(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("order events stored %d, want 1", n)
 	}
-	if got := onHand(t, app.DB, "HOM-11996", "S02"); got != 19 {
-		t.Fatalf("the pulled refund was applied again: on hand %d", got)
+	if got := onHand(t, app.DB, "HOM-11996", "S02"); got != before {
+		t.Fatalf("the pulled refund (a redelivery of the waiting one) moved stock: on hand %d", got)
 	}
 	_, out = app.apiDo(http.MethodGet, "/api/v1/orders?external_ref=820982911946154508", "")
 	if strings.Count(out, `"external_ref":"820982911946154508"`) != 1 {

@@ -28,6 +28,7 @@ type DB struct {
 	dsn      string                  // for the availability listener (availability_listen.go)
 	avail    availCache              // see availability_cache.go
 	xcounts  exceptionCountsCache    // see exception_queue.go
+	tokens   tokenCache              // see tokens_cache.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.

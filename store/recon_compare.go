@@ -23,7 +23,7 @@ const reconcileSQL = `WITH s AS (
 ), p AS (
 	SELECT product_id, on_hand, updated_at FROM positions
 	WHERE location_id = $2 AND product_id IN (SELECT product_id FROM connector_mappings WHERE connector_id = $1 AND kind = 'item')
-), cmp AS (
+), cmp AS MATERIALIZED (
 	SELECT COALESCE(s.product_id, p.product_id) AS prod, COALESCE(s.quantity, 0) AS counted,
 		COALESCE(s.as_of, now()) AS as_of, COALESCE(s.source_ref, '') AS source_ref,
 		COALESCE(p.on_hand, 0) - CASE WHEN p.updated_at > COALESCE(s.as_of, now()) THEN (
@@ -36,13 +36,14 @@ const reconcileSQL = `WITH s AS (
 		COALESCE((SELECT min_value_cents FROM recon_thresholds WHERE scope = 'default'), 0) AS mv
 ), tl AS (
 	SELECT min_units AS mu, min_percent AS mp, min_value_cents AS mv FROM recon_thresholds WHERE scope = 'location' AND location_id = $2
+), diffs AS MATERIALIZED (
+	SELECT * FROM cmp WHERE counted <> system
 ), beyond AS (
 	SELECT c.*, pr.sku, pr.price_cents, c.counted - c.system AS diff
-	FROM cmp c JOIN products pr ON pr.id = c.prod
+	FROM diffs c JOIN products pr ON pr.id = c.prod
 	LEFT JOIN recon_thresholds tc ON tc.scope = 'category' AND tc.category = pr.category
 	CROSS JOIN def LEFT JOIN tl ON true
-	WHERE c.counted <> c.system
-	AND abs(c.counted - c.system) >= COALESCE(tl.mu, tc.min_units, def.mu)
+	WHERE abs(c.counted - c.system) >= COALESCE(tl.mu, tc.min_units, def.mu)
 	AND abs(c.counted - c.system) * 100 >= COALESCE(tl.mp, tc.min_percent, def.mp) * abs(c.system)
 	AND abs(c.counted - c.system)::bigint * pr.price_cents >= COALESCE(tl.mv, tc.min_value_cents, def.mv)
 ), existing AS (

@@ -209,6 +209,9 @@ func (db *DB) SeedDemo(ctx context.Context) (SeedResult, error) {
 	if err := db.seedDemoExceptions(ctx); err != nil {
 		return res, err
 	}
+	if err := db.SeedDemoDrifts(ctx); err != nil {
+		return res, err
+	}
 	// Fresh statistics, so the planner knows the small tables are small
 	// before autovacuum gets round to them.
 	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {

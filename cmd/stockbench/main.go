@@ -7,8 +7,10 @@
 //
 //   - reservations (issue 3, reservations.go): over 200 locations × 20,000
 //     SKUs, hot-SKU reservations (one SKU at one store, 8 and 32 clients)
-//     and spread reservations (a random SKU at a random store, 32 clients)
-//     against the raw-SQL ceiling (one conditional UPDATE + INSERT
+//     and spread reservations (a random SKU at a random store, 32 clients),
+//     each also in the sourced form (ecommerce_ship naming no location, so
+//     Stockline sources it, to the DC) beside the located form, against
+//     the raw-SQL ceiling (one conditional UPDATE + INSERT
 //     statement per durable commit, straight from Go at the same
 //     concurrency), and the availability GET for one SKU across every
 //     location at a fixed request rate against the same query from Go;
@@ -26,7 +28,7 @@
 // oversold positions and zero invariant violations; after each section it
 // runs over the whole database (for ingest with -ingest-check).
 //
-//	stockbench [-only reservations,orders,ingest,exceptions] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
+//	stockbench [-only reservations,orders,ingest,reconciliation,exceptions] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
@@ -73,6 +75,7 @@ var sections = []struct {
 	{"reservations", runReservations},
 	{"orders", runOrders},
 	{"ingest", runIngest},
+	{"reconciliation", runRecon},
 	{"exceptions", runExceptions},
 }
 
@@ -93,7 +96,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("stockbench", flag.ContinueOnError)
-	only := fs.String("only", "reservations,orders,ingest,exceptions", "sections to run, in this order")
+	only := fs.String("only", "reservations,orders,ingest,reconciliation,exceptions", "sections to run, in this order")
 	fs.IntVar(&cfg.locations, "locations", 200, "locations of the reservations and ingest retailer (one DC, the rest pickup stores)")
 	fs.IntVar(&cfg.skus, "skus", 20000, "SKUs of that retailer; positions = locations × skus")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured time of each reservations and orders run")
@@ -122,7 +125,7 @@ func parseFlags(args []string) (config, error) {
 		return cfg, err
 	}
 	var err error
-	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "exceptions"); err != nil {
+	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation", "exceptions"); err != nil {
 		return cfg, err
 	}
 	if cfg.reservations.runs, err = list(*runs, "-reservations-runs", "hot", "spread", "availability"); err != nil {
@@ -206,6 +209,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if slices.Contains(cfg.sections, "ingest") {
 		h.pendingUses += len(cfg.ingest.paths)
 	}
+	if slices.Contains(cfg.sections, "reconciliation") {
+		h.pendingUses++
+	}
 	if cfg.cpuprofile != "" {
 		f, err := os.Create(cfg.cpuprofile)
 		if err != nil {
@@ -262,6 +268,11 @@ func sizeNotes(cfg config) []string {
 			size = fmt.Sprintf("%d exceptions", cfg.exceptions.exceptions)
 			if cfg.exceptions.exceptions < 1_000_000 {
 				short = append(short, "1000000 exceptions")
+			}
+		case "reconciliation":
+			size = posSize + ", a snapshot row for each"
+			if positions < 1_000_000 {
+				short = append(short, "1000000 positions")
 			}
 		case "ingest":
 			size = fmt.Sprintf("%d changes over %s", cfg.ingest.events, posSize)
