@@ -107,6 +107,8 @@ func (h *hostileRun) apiCases() []hostileReq {
 	add(h.vary(cancel, id(w.order), "reason_code", `{"reason_code":%s}`, hostileTexts, true)...)
 	add(h.idCases(cancel, `{"reason_code":"customer_request"}`)...)
 
+	add(h.idCases("/api/v1/exceptions/:id/resolve", `{"action":"dismiss","note":"hostile probe"}`)...)
+
 	const xfers = "/api/v1/transfers"
 	add(h.vary(xfers, "", "qty", `{"from":"DC1","to":"S03","lines":[{"sku":`+sku+`,"qty":%s}]}`, hostileQtys, false)...)
 	add(h.vary(xfers, "", "from", `{"from":%s,"to":"S03","lines":[{"sku":`+sku+`,"qty":1}]}`, hostileTexts, true)...)
