@@ -107,7 +107,12 @@ func (h *hostileRun) apiCases() []hostileReq {
 	add(h.vary(cancel, id(w.order), "reason_code", `{"reason_code":%s}`, hostileTexts, true)...)
 	add(h.idCases(cancel, `{"reason_code":"customer_request"}`)...)
 
-	add(h.idCases("/api/v1/exceptions/:id/resolve", `{"action":"dismiss","note":"hostile probe"}`)...)
+	// Exception actions: bad ids, and actions that name none (on an id that
+	// does not exist, so nothing could change even if one were accepted).
+	const resolve = "/api/v1/exceptions/:id/resolve"
+	add(h.idCases(resolve, `{"action":"dismiss","note":"hostile"}`)...)
+	add(h.vary(resolve, "999999999", "action", `{"action":%s,"note":"hostile"}`, hostileTexts, true)...)
+	add(h.apiReq(resolve, "999999999", "a note over the limit", `{"action":"dismiss","note":"`+strings.Repeat("n", 2001)+`"}`))
 
 	const xfers = "/api/v1/transfers"
 	add(h.vary(xfers, "", "qty", `{"from":"DC1","to":"S03","lines":[{"sku":`+sku+`,"qty":%s}]}`, hostileQtys, false)...)
