@@ -22,6 +22,7 @@ type Ctx struct {
 type NavItem struct {
 	Label string
 	Href  string
+	Count int // work waiting behind the link (approvals, transfers to receive); 0 shows nothing
 }
 
 func active(v Ctx, href string) bool {
