@@ -26,8 +26,8 @@ var (
 	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                             // customer messages
 	adminRoles        = []domain.Role{domain.RoleAdmin}
 	transferRoles     = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin} // request, see, ship, receive (scoped to their ends)
-	approveRoles      = []domain.Role{domain.RoleManager, domain.RoleAdmin}                                             // approve or reject (origin in scope)
-	writeOffRoles     = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}                   // write a transfer's missing units off as lost
+	approveRoles      = []domain.Role{domain.RoleManager, domain.RoleAdmin}                                                 // approve or reject (origin in scope)
+	writeOffRoles     = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}                       // write a transfer's missing units off as lost
 	suggestRoles      = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
 	ruleRoles         = []domain.Role{domain.RoleManager, domain.RoleAdmin} // approval rules
 	catalogScopes     = []string{domain.ScopeAvailability, domain.ScopeInventory}

@@ -33,6 +33,7 @@ type Config struct {
 	SMTPAddr             string        // host:port of the SMTP server customer messages go through; empty: the local outbox page
 	SMTPFrom             string        // the From address of customer messages
 	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
+	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -74,6 +75,7 @@ func LoadConfig() (Config, error) {
 	c.NotifyInterval = dur("NOTIFY_INTERVAL", "1s")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
+	c.TransferOverdueDays = num("TRANSFER_OVERDUE_DAYS", "3")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
 	if err != nil {
 		errs = append(errs, "SIMULATORS must be true or false")

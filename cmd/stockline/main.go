@@ -147,6 +147,11 @@ func seedDemo(ctx context.Context, db *store.DB, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "seeded the demo retailer: %d locations, %d SKUs, %d positions\n", res.Locations, res.Products, res.Positions)
 	}
+	if n, err := db.SeedDemoTransfers(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(out, "seeded %d demo transfers (one in every state)\n", n)
+	}
 	fmt.Fprintln(out, "\nDemo logins (demo data only):")
 	for _, u := range store.DemoUsers {
 		fmt.Fprintf(out, "  %-15s %-28s password: %s\n", u.Role, u.Email, u.Password)
@@ -339,6 +344,7 @@ func (m *Main) Run(ctx context.Context) error {
 		LoginMaxPerAccount: m.Config.LoginMaxPerAccount, LoginMaxPerIP: m.Config.LoginMaxPerIP, LoginWindow: m.Config.LoginWindow,
 		ShopifyWebhookSecret: m.Config.ShopifyWebhookSecret,
 		ConnectorSecretKey:   m.Config.ConnectorSecretKey,
+		TransferOverdueDays:  m.Config.TransferOverdueDays,
 	})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
