@@ -13,8 +13,10 @@ import (
 // manager (origin S02), one approved, one rejected, one cancelled after
 // approval, one shipped and in transit to the demo associate's store S01,
 // one in transit for a week (flagged overdue), and one received short at
-// S01 with its transfer_variance exception open. A database that already
-// has transfers is left alone. It returns how many it created.
+// S01 with its transfer_variance exception open. SKUs are picked in a
+// fixed pseudo-random order (md5), not the first SKUs that tests use. A
+// database that already has transfers is left alone. It returns how many
+// it created.
 func (db *DB) SeedDemoTransfers(ctx context.Context) (int, error) {
 	var n int
 	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM transfers`); err != nil {
@@ -29,7 +31,7 @@ func (db *DB) SeedDemoTransfers(ctx context.Context) (int, error) {
 	sku := func(from string, atp int) (string, error) {
 		var skus []string
 		err := db.SelectContext(ctx, &skus, `SELECT pr.sku FROM positions p JOIN locations l ON l.id = p.location_id JOIN products pr ON pr.id = p.product_id
-			WHERE l.code = $1 AND `+fmt.Sprintf(domain.ATPSQL, "0")+` >= $2 ORDER BY pr.sku LIMIT 40`, from, atp)
+			WHERE l.code = $1 AND `+fmt.Sprintf(domain.ATPSQL, "0")+` >= $2 ORDER BY md5(pr.sku) LIMIT 40`, from, atp)
 		if err != nil {
 			return "", err
 		}
