@@ -156,6 +156,9 @@ func TestTransferPagesFlow(t *testing.T) {
 	if !strings.Contains(incoming, fmt.Sprintf(`data-testid="transfer-%d"`, id)) || !strings.Contains(incoming, `data-testid="nav-count-Transfers"`) {
 		t.Fatal("the associate's incoming list does not show the shipped transfer with a nav count")
 	}
+	if _, home := assoc.get("/pickups"); !strings.Contains(home, `data-testid="transfers-to-receive"`) {
+		t.Fatal("the associate's home does not show transfers to receive")
+	}
 
 	receiveAndSettle(t, app, assoc, mgr, id, sku, dest)
 }
