@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"stockline/domain"
 	"stockline/store"
 )
@@ -253,6 +255,51 @@ func TestTransferPagesScopeAndCancel(t *testing.T) {
 	}
 	checkOK(t, app.DB)
 	transferListAndPages(t, app, mgr, lead)
+	suggestedOneClick(t, app, mgr)
+}
+
+// suggestedOneClick: S04 sells out of a SKU through a pickup order; the
+// suggestions page proposes a move to S04 with the numbers behind it, and
+// its button makes the request in one click.
+func suggestedOneClick(t *testing.T, app *testApp, mgr *browser) {
+	ctx := context.Background()
+	sku := xferSKU(t, app, 2)
+	setBOPISReservable(t, app.DB, sku, "S04", 3)
+	cr, err := app.DB.CreateOrder(ctx, domain.Actor{Kind: "token", Name: "test"}, domain.NewOrder{Channel: domain.BOPIS, PickupLocation: "S04",
+		Customer: domain.Customer{Name: "Sam Suggest"}, Lines: []domain.OrderLineInput{{SKU: sku, Qty: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := domain.Actor{Kind: "user", Name: "associate@demo.stockline"}
+	if _, err := app.DB.PickLine(ctx, act, cr.Order.ID, cr.Order.Lines[0].ID, sku, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.DB.HandOver(ctx, act, cr.Order.ID); err != nil {
+		t.Fatal(err)
+	}
+	setTransferable(t, app.DB, sku, "S04", 0)
+	_, body := mgr.get("/transfers/suggested")
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := doc.Find(`[data-testid^="suggestion-` + sku + `-"][data-testid$="-S04"]`).First()
+	if row.Length() == 0 || !strings.Contains(row.Text(), "stockout") {
+		t.Fatalf("no suggestion to S04 for %s\n%s", sku, body)
+	}
+	form := url.Values{}
+	row.Find("form input").Each(func(_ int, in *goquery.Selection) { form.Set(in.AttrOr("name", ""), in.AttrOr("value", "")) })
+	if form.Get("to") != "S04" || form.Get("lines") != sku+" 3" || !strings.Contains(form.Get("reason"), "S04 has 0 available and 0 in transit, sold 3") {
+		t.Fatalf("suggestion form %v", form)
+	}
+	res, _ := mgr.post("/transfers", form)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("one-click request: %d", res.StatusCode)
+	}
+	_, page := mgr.get(res.Header.Get("Location"))
+	if !strings.Contains(page, "Awaiting approval") || !strings.Contains(page, "Suggested: ") {
+		t.Fatalf("the suggested request\n%s", page)
+	}
 }
 
 // transferListAndPages: the list filters and pages, the suggestions page

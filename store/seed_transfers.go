@@ -49,7 +49,11 @@ func (db *DB) SeedDemoTransfers(ctx context.Context) (int, error) {
 		qty              int
 		steps            []step
 	}{
-		{"S02", "S01", "Stockout at Downtown before the weekend", 4, nil},
+		{"S02", "S01", "Stockout at Downtown before the weekend", 4, []step{
+			func(id int64) error {
+				_, err := db.ExecContext(ctx, `UPDATE transfers SET needed_by = current_date + 3 WHERE id = $1`, id)
+				return err
+			}}},
 		{"DC1", "S03", "Replenish Lakeshore", 6, []step{
 			func(id int64) error { _, err := db.ApproveTransfer(ctx, mgr, id, "OK from the DC"); return err }}},
 		{"S03", "S05", "Move slow stock", 3, []step{
