@@ -838,7 +838,7 @@ func TransferPage(v Ctx, m TransferView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "</dl></header><div class=\"table-wrap\"><table class=\"striped\" data-testid=\"transfer-lines\"><thead><tr><th>SKU</th><th class=\"num\">Requested</th><th class=\"num\">Approved</th><th class=\"num\">Shipped</th><th class=\"num\">Received</th><th class=\"num\">Damaged</th><th class=\"num\">Lost</th><th class=\"num\">Still in transit</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "</dl></header><div class=\"table-wrap\"><table class=\"striped compact\" data-testid=\"transfer-lines\"><thead><tr><th>SKU</th><th class=\"num\">Requested</th><th class=\"num\">Approved</th><th class=\"num\">Shipped</th><th class=\"num\">Received</th><th class=\"num\">Damaged</th><th class=\"num\">Lost</th><th class=\"num\">Still in transit</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
