@@ -224,9 +224,12 @@ type shopifyRefundJSON struct {
 }
 
 // ParseShopifyRefund reads a refund (inside an order, or a refunds/create
-// webhook). Lines restocked as a return put units back on hand at their
-// location (return_restock); "cancel" restocks belong to the order's
-// cancellation, and "no_restock" moves nothing.
+// webhook) as a refund of its order, which Stockline records as returns:
+// lines restocked as a return ("return", "legacy_restock") come back on
+// hand at their location through a received return (disposition
+// restock); lines refunded with "no_restock" become a pending return that
+// a store receives later. "cancel" restocks belong to the order's
+// cancellation and are left out.
 func ParseShopifyRefund(raw []byte) store.InboundEvent {
 	ev := store.InboundEvent{Type: "shopify.refund", Payload: raw}
 	var r shopifyRefundJSON
@@ -250,39 +253,47 @@ func ParseShopifyRefund(raw []byte) store.InboundEvent {
 		return ev
 	}
 	ev.OccurredAt = t
+	orderID := r.OrderID.String()
+	refund := &domain.ExternalRefund{RefundID: id, OrderRef: orderID}
 	for _, l := range r.RefundLineItems {
+		line := domain.ExternalRefundLine{Quantity: l.Quantity}
 		switch l.RestockType {
 		case "return", "legacy_restock":
-		case "cancel", "no_restock", "":
+			line.Restock = true
+		case "no_restock", "":
+		case "cancel":
 			continue
 		default:
 			ev.Err = fmt.Sprintf("Unknown restock_type %q.", feedExcerpt(l.RestockType, 30))
-			ev.Changes = nil
 			return ev
 		}
 		if l.Quantity <= 0 || l.Quantity > domain.MaxQuantity {
 			ev.Err = fmt.Sprintf("Refund line %s has quantity %d.", l.ID.String(), l.Quantity)
-			ev.Changes = nil
 			return ev
 		}
-		loc := l.LocationID.String()
-		if !decimalID.MatchString(loc) {
+		if loc := l.LocationID.String(); line.Restock && !decimalID.MatchString(loc) {
 			ev.Err = fmt.Sprintf("Refund line %s restocks with no location_id.", l.ID.String())
-			ev.Changes = nil
 			return ev
+		} else if line.Restock {
+			line.Location = domain.LocationRef(loc)
 		}
 		ref, msg := shopifyItemRef(l.LineItem.SKU, l.LineItem.VariantID)
 		if msg != "" {
 			ev.Err = "Refund line " + l.ID.String() + ": " + msg + "."
-			ev.Changes = nil
 			return ev
 		}
-		ev.Changes = append(ev.Changes, domain.StockChange{Item: ref, Location: domain.LocationRef(loc), Reason: domain.ReasonReturnRestock,
-			Moves: []domain.Movement{{Bucket: domain.OnHand, Delta: l.Quantity}}})
+		line.Item = ref
+		refund.Lines = append(refund.Lines, line)
 	}
-	if len(ev.Changes) == 0 {
-		ev.NoEffect = "The refund restocks nothing."
+	if len(refund.Lines) == 0 {
+		ev.NoEffect = "The refund returns no units."
+		return ev
 	}
+	if !decimalID.MatchString(orderID) {
+		ev.Err = fmt.Sprintf("The refund's order_id %q is not a decimal id.", feedExcerpt(orderID, 30))
+		return ev
+	}
+	ev.Refund = refund
 	return ev
 }
 

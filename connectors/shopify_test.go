@@ -17,6 +17,7 @@ type recordingSink struct {
 	mu        sync.Mutex
 	created   map[string]domain.ExternalOrder
 	cancelled map[string]bool
+	refunds   []domain.ExternalRefund
 }
 
 func (s *recordingSink) CreateOrder(_ context.Context, _ *store.Tx, o domain.ExternalOrder) error {
@@ -33,6 +34,16 @@ func (s *recordingSink) CancelOrder(_ context.Context, _ *store.Tx, c domain.Ext
 		return domain.Errorf(domain.ENOTFOUND, "no order %s", c.ExternalRef)
 	}
 	s.cancelled[c.ExternalRef] = true
+	return nil
+}
+
+func (s *recordingSink) RefundOrder(_ context.Context, _ *store.Tx, r domain.ExternalRefund) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.created[r.OrderRef]; !ok {
+		return domain.Errorf(domain.ENOTFOUND, "no order %s", r.OrderRef)
+	}
+	s.refunds = append(s.refunds, r)
 	return nil
 }
 
@@ -98,10 +109,12 @@ func TestShopifyRoundFollowsPageInfoAndAppliesOrdersRefundsLevels(t *testing.T) 
 	if o := sink.created["5004"]; o.Channel != domain.BOPIS || o.PickupCode != "T02" || o.Lines[0].SKU != "TST-00001" || o.Name != "#1004" {
 		t.Fatalf("pickup order %+v", o)
 	}
-	got := w.positions()
-	if got["TST-00001@T01"].OnHand != 1 { // the refund's return restock
-		t.Fatalf("after refund %+v", got)
+	// The refund goes to the orders capability as a return restocked at T01.
+	if len(sink.refunds) != 1 || sink.refunds[0].OrderRef != "5003" || len(sink.refunds[0].Lines) != 1 ||
+		!sink.refunds[0].Lines[0].Restock || sink.refunds[0].Lines[0].LocationCode != "T01" || sink.refunds[0].Lines[0].SKU != "TST-00001" {
+		t.Fatalf("refunds %+v", sink.refunds)
 	}
+	got := w.positions()
 	// Level 9001 was replaced (4 then 8); 9002 is 6.
 	if got["TST-00002@T01"].OnHand != 8 || got["TST-00002@T02"].OnHand != 6 {
 		t.Fatalf("after levels %+v", got)

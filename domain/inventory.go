@@ -189,6 +189,14 @@ func ReasonLabel(r Reason) string {
 		return "Customer return, damaged"
 	case ReasonQualityHold:
 		return "Quality hold (+ hold, − release)"
+	case ReasonReturnQualityHold:
+		return "Customer return, quality hold"
+	case ReasonReturnToVendor:
+		return "Customer return, back to the vendor"
+	case ReasonReturnDestroyed:
+		return "Customer return, destroyed"
+	case ReasonQualityRelease:
+		return "Returned units released from quality hold"
 	}
 	return string(r)
 }

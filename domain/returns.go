@@ -3,6 +3,7 @@ package domain
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -204,4 +205,94 @@ func DispositionLabel(d Disposition) string {
 		return "Destroy"
 	}
 	return string(d)
+}
+
+// ReturnPart is units of one order line coming back with one disposition.
+type ReturnPart struct {
+	Line        int // index into the order's lines
+	Qty         int
+	Disposition Disposition
+}
+
+// PlanReturn spreads each requested line over the order's lines of its SKU,
+// in line order, taking from each what it can still return (Returnable)
+// less what earlier request lines already took. A SKU the order does not
+// have is 422 on lines[i].sku; more than the order delivered and has not
+// had back is 422 exceeds_fulfilled naming the line.
+func PlanReturn(lines []OrderLine, in []ReturnLineInput, pending bool) ([]ReturnPart, error) {
+	taken := make([]int, len(lines))
+	var parts []ReturnPart
+	for i, r := range in {
+		d := DispositionPending
+		if !pending {
+			d = Disposition(r.Disposition)
+		}
+		left, found, returnable := r.Qty, false, 0
+		for j, l := range lines {
+			if l.SKU == r.SKU {
+				found = true
+				returnable += Returnable(l.LineQty) - taken[j]
+			}
+		}
+		if !found {
+			return nil, Unprocessable(fmt.Sprintf("lines[%d].sku", i), "The order has no line for SKU %q.", r.SKU)
+		}
+		if r.Qty > returnable {
+			return nil, ExceedsFulfilled(i, r.SKU, r.Qty, returnable)
+		}
+		for j, l := range lines {
+			if l.SKU != r.SKU || left == 0 {
+				continue
+			}
+			n := min(left, Returnable(l.LineQty)-taken[j])
+			if n <= 0 {
+				continue
+			}
+			taken[j] += n
+			left -= n
+			parts = append(parts, ReturnPart{Line: j, Qty: n, Disposition: d})
+		}
+	}
+	return parts, nil
+}
+
+// ReturnSummary is "2 × SKU (restock), 1 × SKU (damaged)".
+func ReturnSummary(lines []ReturnLine) string {
+	var out []string
+	for _, l := range lines {
+		out = append(out, fmt.Sprintf("%d × %s (%s)", l.Qty, l.SKU, l.Disposition))
+	}
+	return strings.Join(out, ", ")
+}
+
+// Units is how many units the return holds.
+func (r Return) Units() int {
+	n := 0
+	for _, l := range r.Lines {
+		n += l.Qty
+	}
+	return n
+}
+
+// ExternalRefund is a refund an ecommerce platform reports for one of its
+// orders. Restocked lines come back through a received return at their
+// location (disposition restock); lines refunded without a restock are a
+// pending return until a store receives the units.
+type ExternalRefund struct {
+	Source        string // the connector's name
+	RefundID      string // the platform's refund id
+	OrderRef      string // the platform's order id (the order's external_ref)
+	SourceEventID string
+	Via           string
+	Lines         []ExternalRefundLine
+}
+
+// ExternalRefundLine is one refunded line.
+type ExternalRefundLine struct {
+	Item         Ref
+	Location     Ref // a location reference; set when Restock
+	Quantity     int
+	Restock      bool
+	SKU          string // resolved by the feed
+	LocationCode string // resolved by the feed
 }

@@ -67,3 +67,42 @@ func TestReturnableAndValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPlanReturnAndShipment(t *testing.T) {
+	lines := []OrderLine{
+		{ID: 1, SKU: "A", Location: "S01", LineQty: LineQty{Qty: 2, Shipped: 2}},
+		{ID: 2, SKU: "A", Location: "S02", LineQty: LineQty{Qty: 3, Shipped: 1, Returned: 1, Reserved: 1}},
+		{ID: 3, SKU: "B", Location: "S01", LineQty: LineQty{Qty: 1, Reserved: 1}},
+	}
+	parts, err := PlanReturn(lines, []ReturnLineInput{{"A", 2, "restock"}, {"A", 1, "damaged"}}, false)
+	if err != nil || len(parts) != 2 || parts[0] != (ReturnPart{0, 2, DispositionRestock}) || parts[1] != (ReturnPart{1, 1, DispositionDamaged}) {
+		t.Fatalf("return plan %+v %v", parts, err)
+	}
+	if _, err := PlanReturn(lines, []ReturnLineInput{{"A", 2, "restock"}, {"A", 2, "damaged"}}, false); AsError(err).Field != "lines[1].qty" || AsError(err).Code != CodeExceedsFulfilled {
+		t.Fatalf("cumulative excess: %v", err)
+	}
+	if _, err := PlanReturn(lines, []ReturnLineInput{{"Z", 1, "restock"}}, false); AsError(err).Field != "lines[0].sku" {
+		t.Fatalf("unknown SKU: %v", err)
+	}
+	if _, err := PlanReturn(lines, []ReturnLineInput{{"B", 1, "restock"}}, false); AsError(err).Code != CodeExceedsFulfilled {
+		t.Fatalf("undelivered line: %v", err)
+	}
+	o := Order{Number: "SL-1", Lines: lines}
+	ship, err := PlanShipment(o, "S01", []OrderLineInput{{SKU: "B", Qty: 1}})
+	if err != nil || len(ship) != 1 || ship[0] != (ShipPart{3, 1}) {
+		t.Fatalf("ship plan %+v %v", ship, err)
+	}
+	for _, c := range []struct {
+		in    []OrderLineInput
+		field string
+	}{
+		{[]OrderLineInput{{SKU: "A", Qty: 1}}, "lines[0].qty"}, // nothing of A held at S01
+		{[]OrderLineInput{{SKU: "B", Qty: 0}}, "lines[0].qty"},
+		{[]OrderLineInput{{SKU: "B", Qty: 1}, {SKU: "C", Qty: 1}}, "lines[1].sku"},
+		{nil, "lines"},
+	} {
+		if _, err := PlanShipment(o, "S01", c.in); AsError(err) == nil || AsError(err).Field != c.field {
+			t.Errorf("%+v: %v, want field %s", c.in, err, c.field)
+		}
+	}
+}

@@ -75,6 +75,16 @@ func (s *Server) handleAvailabilityAPI(c echo.Context) error {
 		return err
 	}
 	only := c.QueryParam("location")
+	switch c.QueryParam("view") {
+	case "", "full":
+	case "summary":
+		if only != "" {
+			return domain.FieldError("location", "view=summary answers for the whole network; leave out location, or ask for the full view.")
+		}
+		return s.availabilitySummary(c, skus, batch, snaps)
+	default:
+		return domain.FieldError("view", "view is full (the default) or summary.")
+	}
 	_, pretty := c.QueryParams()["pretty"]
 	if only != "" || pretty || c.Echo().Debug {
 		// Narrowed or indented answers are built per request.
@@ -107,6 +117,11 @@ func (s *Server) handleAvailabilityAPI(c echo.Context) error {
 		}
 		size += len(parts[i])
 	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, joinItems(parts, size))
+}
+
+// joinItems is {"items":[...]} of encoded objects, each newline-terminated.
+func joinItems(parts [][]byte, size int) []byte {
 	out := make([]byte, 0, size)
 	out = append(out, `{"items":[`...)
 	for i, b := range parts {
@@ -115,8 +130,7 @@ func (s *Server) handleAvailabilityAPI(c echo.Context) error {
 		}
 		out = append(out, b[:len(b)-1]...) // without the encoder's newline
 	}
-	out = append(out, "]}\n"...)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out)
+	return append(out, "]}\n"...)
 }
 
 // availabilitySKUs reads ?sku= or ?skus= (batch).

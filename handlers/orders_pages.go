@@ -101,7 +101,8 @@ func (s *Server) orderView(c echo.Context, o domain.Order) (views.OrderView, err
 		return views.OrderView{}, err
 	}
 	u := currentUser(c)
-	m := views.OrderView{Order: o, Timeline: tl, Fulfilments: fs, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role)}
+	m := views.OrderView{Order: o, Timeline: tl, Fulfilments: fs, Now: time.Now(), CanAct: slices.Contains(orderActRoles, u.Role), CanShip: slices.Contains(shipRoles, u.Role),
+		CanReturn: slices.Contains(returnRoles, u.Role)}
 	if o.Fulfilment == domain.FulfilPickup && o.Open() && m.CanAct {
 		locs, err := s.DB.ListLocations(ctx)
 		if err != nil {

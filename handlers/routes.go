@@ -19,11 +19,12 @@ var (
 	orderSearchRoles  = []domain.Role{domain.RoleSupport, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
 	orderActRoles     = []domain.Role{domain.RoleSupport, domain.RoleAssociate, domain.RoleManager, domain.RoleAdmin}
 	shipRoles         = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
-	adjusters         = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                       // change stock by hand
-	policyEditors     = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                       // see and change channel policies
-	countRoles        = []domain.Role{domain.RoleAssociate, domain.RoleInventoryLead, domain.RoleAdmin} // associates for their own stores
-	connectorRoles    = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}                       // run the feeds
-	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                             // customer messages
+	returnRoles       = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin} // associates for their stores
+	adjusters         = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                                           // change stock by hand
+	policyEditors     = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                                           // see and change channel policies
+	countRoles        = []domain.Role{domain.RoleAssociate, domain.RoleInventoryLead, domain.RoleAdmin}                     // associates for their own stores
+	connectorRoles    = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}                                           // run the feeds
+	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                                                 // customer messages
 	adminRoles        = []domain.Role{domain.RoleAdmin}
 	transferRoles     = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin} // request, see, ship, receive (scoped to their ends)
 	approveRoles      = []domain.Role{domain.RoleManager, domain.RoleAdmin}                                                 // approve or reject (origin in scope)
@@ -94,6 +95,12 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/orders/:id/lines/:line/cancel", s.handleOrderLineCancel, orderActRoles...),
 		page(post, "/orders/:id/pickup-location", s.handleOrderPickupChange, orderActRoles...),
 		page(post, "/orders/:id/ship", s.handleOrderShip, shipRoles...),
+
+		page(get, "/returns", s.handleReturnsDesk, returnRoles...).inNav("Returns"),
+		page(post, "/returns", s.handleReturnCreatePage, returnRoles...),
+		page(get, "/returns/:id", s.handleReturnShow, returnRoles...),
+		page(post, "/returns/:id/receive", s.handleReturnReceivePage, returnRoles...),
+		page(post, "/returns/:id/lines/:line/release", s.handleReturnRelease, returnRoles...),
 
 		page(get, "/exceptions", s.handleExceptionQueue, allRoles...).inNav("Exceptions").home(domain.RoleManager, domain.RoleInventoryLead),
 		page(get, "/exceptions/:id", s.handleExceptionShow, allRoles...),
@@ -179,6 +186,7 @@ func (s *Server) apiRoutes() []route {
 		api(get, "/api/v1/orders", s.handleOrderSearchAPI, domain.ScopeOrders),
 		api(get, "/api/v1/orders/:id", s.handleOrderGetAPI, domain.ScopeOrders),
 		api(post, "/api/v1/orders/:id/cancel", s.handleOrderCancelAPI, domain.ScopeOrders),
+		api(post, "/api/v1/orders/:id/fulfilments", s.handleOrderFulfilmentAPI, domain.ScopeOrders),
 		api(post, "/api/v1/transfers", s.handleTransferCreate, domain.ScopeTransfers),
 		api(get, "/api/v1/transfers", s.handleTransferListAPI, domain.ScopeTransfers),
 		api(get, "/api/v1/transfers/:id", s.handleTransferGetAPI, domain.ScopeTransfers),
@@ -187,6 +195,8 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/transfers/:id/cancel", s.handleTransferCancelAPI, domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeTransfers),
+		api(post, "/api/v1/returns", s.handleReturnCreate, domain.ScopeReturns),
+		api(get, "/api/v1/returns/:id", s.handleReturnGetAPI, domain.ScopeReturns),
 	}
 }
 

@@ -21,6 +21,7 @@ func scopeKind(path string) string {
 		{"/orders/:id", "order"}, {"/pickups/:id", "order"},
 		{"/exceptions/:id", "exception"}, {"/counts/:id", "count_upload"},
 		{"/reservations/:id", "reservation"}, {"/transfers/:id", "transfer"},
+		{"/returns/:id", "return"},
 	} {
 		if path == k.prefix || strings.HasPrefix(path, k.prefix+"/") {
 			return k.kind
@@ -113,6 +114,22 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 		t.Fatalf("hold at S07: %d %s", res.StatusCode, body)
 	}
 	f.params["reservation"] = map[string]string{"id": fmt.Sprint(decodeAs[reservationBody](t, body).ID)}
+
+	// A return received at S07 of an order collected at S08, its unit on
+	// quality hold (line 1).
+	collected := order("S08")
+	if _, err := app.DB.PickLine(ctx, sys, collected.ID, collected.Lines[0].ID, sku, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.DB.HandOver(ctx, sys, collected.ID); err != nil {
+		t.Fatal(err)
+	}
+	ret, err := app.DB.CreateReturn(ctx, sys, domain.NewReturn{OrderID: collected.ID, Location: "S07",
+		Lines: []domain.ReturnLineInput{{SKU: sku, Qty: 1, Disposition: string(domain.DispositionQualityHold)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.params["return"] = map[string]string{"id": fmt.Sprint(ret.ID), "line": "1"}
 
 	// A transfer between two stores outside both scoped users' stores.
 	xfer, err := app.DB.CreateTransfer(ctx, tok, domain.NewTransfer{From: "S07", To: "S08", Lines: []domain.TransferLineInput{{SKU: sku, Qty: 1}}, Reason: "scope probe"})

@@ -17,7 +17,7 @@ import (
 )
 
 // InboundEvent is one event a feed delivered, as its adapter parsed it.
-// Exactly one of Err, Changes, Order, Cancel or NoEffect says what it is.
+// Exactly one of Err, Changes, Order, Cancel, Refund or NoEffect says what it is.
 type InboundEvent struct {
 	ID            int64  // set when re-applying a stored (pending or dead) event
 	SourceEventID string // unique per connector; redeliveries carry the same id
@@ -32,6 +32,12 @@ type InboundEvent struct {
 	Changes  []domain.StockChange
 	Order    *domain.ExternalOrder
 	Cancel   *domain.ExternalOrderCancel
+	Refund   *domain.ExternalRefund
+}
+
+// forSink says whether the event goes to the OrderSink.
+func (ev *InboundEvent) forSink() bool {
+	return ev.Order != nil || ev.Cancel != nil || ev.Refund != nil
 }
 
 // SyntheticEventID names an event that carries no id of its own (it could
@@ -129,7 +135,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 			if domain.ErrorCode(err) == domain.EINTERNAL {
 				ev.Err += " (" + feedTruncate(err.Error(), 300) + ")"
 			}
-			ev.Changes, ev.Order, ev.Cancel, ev.NoEffect = nil, nil, nil, ""
+			ev.Changes, ev.Order, ev.Cancel, ev.Refund, ev.NoEffect = nil, nil, nil, nil, ""
 			err = db.InTx(ctx, func(tx *Tx) error {
 				var err error
 				one, err = ingestTx(ctx, tx, c, []InboundEvent{ev}, owner, stored, actor, sink)
@@ -229,7 +235,7 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 		return res, err
 	}
 	for _, p := range fresh {
-		if p.status == feedApplied && (p.ev.Order != nil || p.ev.Cancel != nil) {
+		if p.status == feedApplied && p.ev.forSink() {
 			if err := applyFeedOrder(ctx, tx, sink, p); err != nil {
 				return res, err
 			}
@@ -330,15 +336,40 @@ func disposeFeedEvent(p *feedEvent, c Connector, r *feedResolver, sink OrderSink
 	case ev.Cancel != nil:
 		ev.Cancel.Source = c.Name
 		p.status = feedApplied
+	case ev.Refund != nil:
+		if msg := resolveRefund(ev.Refund, r); msg != "" {
+			dead(msg)
+			return
+		}
+		ev.Refund.Source = c.Name
+		p.status = feedApplied
 	default:
 		p.status, p.note = feedApplied, ev.NoEffect
 		if p.note == "" {
 			p.note = "No stock effect."
 		}
 	}
-	if p.status == feedApplied && (ev.Order != nil || ev.Cancel != nil) && sink == nil {
+	if p.status == feedApplied && ev.forSink() && sink == nil {
 		p.status, p.reason = feedPending, PendingNoOrderSink
 	}
+}
+
+// resolveRefund maps a refund's items to SKUs and its restock locations
+// to codes, or says why it cannot.
+func resolveRefund(rf *domain.ExternalRefund, r *feedResolver) string {
+	for i := range rf.Lines {
+		l := &rf.Lines[i]
+		var msg string
+		if _, l.SKU, msg = r.item(l.Item); msg != "" {
+			return msg
+		}
+		if l.Restock {
+			if _, l.LocationCode, msg = r.location(l.Location); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }
 
 // storeFeedEvents inserts new events (ON CONFLICT DO NOTHING: a known id is a
@@ -452,6 +483,10 @@ func applyFeedOrder(ctx context.Context, tx *Tx, sink OrderSink, p *feedEvent) e
 		o := *p.ev.Order
 		o.SourceEventID, o.Via = p.ev.SourceEventID, p.ev.Via
 		err = sink.CreateOrder(ctx, tx, o)
+	} else if p.ev.Refund != nil {
+		rf := *p.ev.Refund
+		rf.SourceEventID, rf.Via = p.ev.SourceEventID, p.ev.Via
+		err = sink.RefundOrder(ctx, tx, rf)
 	} else {
 		c := *p.ev.Cancel
 		c.SourceEventID, c.Via = p.ev.SourceEventID, p.ev.Via
@@ -468,7 +503,7 @@ func applyFeedOrder(ctx context.Context, tx *Tx, sink OrderSink, p *feedEvent) e
 	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT order_event`); rerr != nil {
 		return fmt.Errorf("store: rollback to savepoint: %w", rerr)
 	}
-	if p.ev.Cancel != nil && code == domain.ENOTFOUND {
+	if (p.ev.Cancel != nil || p.ev.Refund != nil) && code == domain.ENOTFOUND {
 		p.status, p.reason = feedPending, PendingOrderNotFound
 	} else {
 		p.status, p.errText = feedDead, "The orders module refused it: "+domain.ErrorMessage(err)

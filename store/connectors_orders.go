@@ -19,11 +19,14 @@ import (
 //
 // CreateOrder must be idempotent on (o.Source, o.ExternalRef) and should
 // return an ENOTFOUND error from CancelOrder when the order is unknown; the
-// cancel then stays pending until its order arrives. Any other error with a
+// cancel then stays pending until its order arrives. RefundOrder records a
+// platform's refund as returns (see domain.ExternalRefund) and, like
+// CancelOrder, answers ENOTFOUND for an order it does not know yet. Any other error with a
 // domain code dead-letters the event; an internal error fails the batch.
 type OrderSink interface {
 	CreateOrder(ctx context.Context, tx *Tx, o domain.ExternalOrder) error
 	CancelOrder(ctx context.Context, tx *Tx, c domain.ExternalOrderCancel) error
+	RefundOrder(ctx context.Context, tx *Tx, r domain.ExternalRefund) error
 }
 
 type sinkBox struct{ s OrderSink }

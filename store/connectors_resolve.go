@@ -31,6 +31,14 @@ func newFeedResolver(ctx context.Context, tx *Tx, connectorID int64, preps []*fe
 				want[o.PickupLocation] = true
 			}
 		}
+		if rf := p.ev.Refund; rf != nil {
+			for _, l := range rf.Lines {
+				want[l.Item] = true
+				if l.Restock {
+					want[l.Location] = true
+				}
+			}
+		}
 	}
 	var mk, mid, skus, codes []string
 	for ref := range want {

@@ -403,6 +403,13 @@ func (f *fakeSink) CancelOrder(ctx context.Context, tx *store.Tx, c domain.Exter
 	return nil
 }
 
+func (f *fakeSink) RefundOrder(ctx context.Context, tx *store.Tx, r domain.ExternalRefund) error {
+	if _, ok := f.orders[r.OrderRef]; !ok {
+		return domain.Errorf(domain.ENOTFOUND, "Order %s not found.", r.OrderRef)
+	}
+	return nil
+}
+
 func orderEvent(ref string, item int, at time.Time) store.InboundEvent {
 	return store.InboundEvent{SourceEventID: "order:" + ref + ":created", Type: "shopify.order", OccurredAt: at, Payload: []byte(`{}`),
 		Order: &domain.ExternalOrder{ExternalRef: ref, Name: "#" + ref, Channel: domain.EcommerceShip, PlacedAt: at,

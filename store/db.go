@@ -27,6 +27,7 @@ type DB struct {
 	sink     atomic.Pointer[sinkBox] // feed orders go here; see SetOrderSink
 	dsn      string                  // for the availability listener (availability_listen.go)
 	avail    availCache              // see availability_cache.go
+	tokens   tokenCache              // see tokens_cache.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.

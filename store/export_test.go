@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"stockline/domain"
 )
@@ -51,4 +52,41 @@ func (db *DB) ApplyTestMovements(ctx context.Context, locationID, productID int6
 		return err
 	})
 	return p, err
+}
+
+// SetIdempotencyWait shortens how long a claim waits for a key another
+// transaction holds; the returned func restores it.
+func SetIdempotencyWait(d time.Duration) func() {
+	old := idempotencyWait
+	idempotencyWait = d
+	return func() { idempotencyWait = old }
+}
+
+// ReserveTestBatch answers the calls as one batch of the reservation
+// batcher (as if they had queued together), each request that the batch
+// could not answer running alone as Reserve would. failed says the batch
+// transaction failed as a whole.
+func (db *DB) ReserveTestBatch(ctx context.Context, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {
+	db.resv.init(db)
+	batch := make([]*batchReq, len(calls))
+	for i, c := range calls {
+		if err := c.Request.Validate(); err != nil {
+			return nil, nil, false, err
+		}
+		rq, err := db.resolveReservation(ctx, c.Request)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		batch[i] = &batchReq{ctx: ctx, call: c, rq: rq, keys: rq.candidateKeys(), done: make(chan struct{})}
+	}
+	db.runBatch(batch)
+	res, errs = make([]Response, len(calls)), make([]error, len(calls))
+	for i, r := range batch {
+		res[i], errs[i] = r.res, r.err
+		if r.alone {
+			failed = true
+			res[i], errs[i] = db.reserveAlone(ctx, r.call, r.rq)
+		}
+	}
+	return res, errs, failed, nil
 }

@@ -34,7 +34,7 @@ const IdempotencyRetention = 48 * time.Hour
 // idempotencyWait bounds how long a duplicate waits for the first request
 // with its key (in another app instance) to finish before it gets 409
 // idempotency_in_progress.
-const idempotencyWait = 10 * time.Second
+var idempotencyWait = 10 * time.Second // a variable only so tests can shorten it
 
 // Idempotent runs effect at most once per key and returns its answer; a
 // later call with the same key and hash gets the stored answer, and one
@@ -96,7 +96,7 @@ type storedAnswer struct {
 // is waited for, at most idempotencyWait.
 func claimKeys(ctx context.Context, tx *Tx, keys []IdempotencyKey) ([]bool, []storedAnswer, error) {
 	var a stmtArgs
-	query := `WITH ` + claimClause(keys)(&a) + ` SELECT scope, key, 0::bigint AS id FROM ck`
+	query := `WITH ` + claimClause(keys)(&a) + ` SELECT scope, key FROM ck`
 	var won []claimRow
 	wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
 	defer cancel()
@@ -111,18 +111,15 @@ func claimKeys(ctx context.Context, tx *Tx, keys []IdempotencyKey) ([]bool, []st
 	return claimed, answers, err
 }
 
-// claimRow is a key this transaction claimed, with the reservation id the
-// batcher took for it.
+// claimRow is a key this transaction claimed.
 type claimRow struct {
 	Scope string `db:"scope"`
 	Key   string `db:"key"`
-	ID    int64  `db:"id"`
 }
 
 // claimClause inserts the keys' rows, skipping keys already recorded (and
 // waiting on ones another transaction is recording), as WITH clause ck
-// returning the claimed (scope, key) and, for the batcher, a new
-// reservation id for each.
+// returning the claimed (scope, key).
 func claimClause(keys []IdempotencyKey) clause {
 	return func(a *stmtArgs) string {
 		scopes, names, hashes := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
@@ -166,11 +163,9 @@ func storedAnswers(ctx context.Context, tx *Tx, keys []IdempotencyKey, claimed [
 		return answers, nil
 	}
 	var rows []struct {
-		Scope  string `db:"scope"`
-		Key    string `db:"key"`
-		Hash   []byte `db:"request_hash"`
-		Status int    `db:"response_status"`
-		Body   []byte `db:"response_body"`
+		Scope string `db:"scope"`
+		Key   string `db:"key"`
+		keyRow
 	}
 	err := tx.SelectContext(ctx, &rows, `SELECT scope, key, request_hash, response_status, response_body FROM idempotency_keys
 		WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, pq.Array(ls), pq.Array(lk))
@@ -185,18 +180,12 @@ func storedAnswers(ctx context.Context, tx *Tx, keys []IdempotencyKey, claimed [
 		if claimed[i] {
 			continue
 		}
-		j, ok := found[[2]string{k.Scope, k.Key}]
-		switch {
-		case !ok:
-			// Only possible for a key repeated inside one batch, whose first
-			// copy this transaction claimed and has not answered yet.
+		if j, ok := found[[2]string{k.Scope, k.Key}]; ok {
+			answers[i].res, answers[i].err = rows[j].answerFor(k)
+		} else {
+			// Only possible for a key repeated in one call, whose first copy
+			// this transaction claimed and has not answered yet.
 			answers[i].err = inProgress()
-		case !bytes.Equal(rows[j].Hash, k.Hash):
-			answers[i].err = mismatch()
-		case rows[j].Status == 0:
-			answers[i].err = inProgress()
-		default:
-			answers[i].res = Response{Status: rows[j].Status, Body: rows[j].Body}
 		}
 	}
 	return answers, nil
@@ -217,6 +206,37 @@ func answersClause(keys []IdempotencyKey, res []Response) clause {
 			WHERE k.scope = t.s AND k.key = t.k
 		)`, a.p(pq.Array(scopes)), a.p(pq.Array(names)), a.p(pq.Array(statuses)), a.p(pq.ByteaArray(bodies)))
 	}
+}
+
+// newAnswersClause records keys with their answers in one write each, as
+// WITH clause ka, for the batcher, which claims no key beforehand: a key
+// another transaction recorded meanwhile fails the statement on the key's
+// unique index (the batch then runs each request alone).
+func newAnswersClause(keys []IdempotencyKey, res []Response) clause {
+	return func(a *stmtArgs) string {
+		scopes, names, hashes := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
+		statuses, bodies := make([]int64, len(keys)), make([][]byte, len(keys))
+		for i, k := range keys {
+			scopes[i], names[i], hashes[i], statuses[i], bodies[i] = k.Scope, k.Key, k.Hash, int64(res[i].Status), res[i].Body
+		}
+		return fmt.Sprintf(`ka AS (
+			INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body)
+			SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::int[], %s::bytea[])
+		)`, a.p(pq.Array(scopes)), a.p(pq.Array(names)), a.p(pq.ByteaArray(hashes)), a.p(pq.Array(statuses)), a.p(pq.ByteaArray(bodies)))
+	}
+}
+
+// insertAnswers records new keys with their answers (newAnswersClause) on
+// their own.
+func insertAnswers(ctx context.Context, tx *Tx, keys []IdempotencyKey, res []Response) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	var a stmtArgs
+	if _, err := tx.ExecContext(ctx, `WITH `+newAnswersClause(keys, res)(&a)+` SELECT 1`, a...); err != nil {
+		return fmt.Errorf("store: record idempotent responses: %w", err)
+	}
+	return nil
 }
 
 // saveResponses records the answers of keys this transaction claimed.

@@ -76,7 +76,8 @@ func orderReservationMismatches(ctx context.Context, q querier) ([]string, error
 	for _, d := range doubled {
 		out = append(out, fmt.Sprintf("reservation %d line %d is held by %d order lines", d.ID, d.LineNo, d.N))
 	}
-	return out, nil
+	ret, err := returnMismatches(ctx, q)
+	return append(out, ret...), err
 }
 
 func deref(p *int64) any {

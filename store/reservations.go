@@ -34,11 +34,15 @@ type ReserveCall struct {
 // location_not_eligible), an unknown SKU or location (ENOTFOUND), and a
 // reused key (422 idempotency_mismatch, 409 idempotency_in_progress).
 //
-// A single-line request for a named location goes through the position's
-// batcher, which answers concurrent requests for the same stock from one
-// transaction; anything else runs in a transaction of its own. Both lock
-// positions in (location_id, product_id) order and take stock with a
-// conditional UPDATE, so nothing is ever oversold.
+// Every request whose candidate positions (lines × the named location or
+// the policy's eligible locations) number at most maxBatchedPositions goes
+// through the batcher, which sources and answers concurrent requests, on
+// the same or different positions, from one transaction; a larger one, or
+// one whose batch failed as a whole, runs in a transaction of its own.
+// Both lock positions in the one lock order (comparePos), source with
+// domain.Source (all lines or none) against the locked positions, and take
+// stock through the stock primitive's guarded update, so nothing is ever
+// oversold.
 func (db *DB) Reserve(ctx context.Context, call ReserveCall) (Response, error) {
 	if err := call.Request.Validate(); err != nil {
 		return Response{}, err
@@ -48,30 +52,37 @@ func (db *DB) Reserve(ctx context.Context, call ReserveCall) (Response, error) {
 		if err != nil {
 			return Response{}, err
 		}
-		if rq.fixed != nil && len(rq.lines) == 1 {
-			return db.reserveBatched(ctx, call, rq)
+		if keys, ok := batchable(rq); ok {
+			return db.reserveBatched(ctx, call, rq, keys)
 		}
-		var res Response
-		err = db.runLimited(ctx, func() error {
-			return db.InTx(ctx, func(tx *Tx) error {
-				stored, claimed, err := claimKey(ctx, tx, call.Key)
-				if err != nil || !claimed {
-					res = stored
-					return err
-				}
-				r, err := reserveInTx(ctx, tx, call.Actor, rq, db.stamp())
-				if short := domain.AsError(err); short != nil && short.Code == domain.CodeInsufficientStock {
-					res = call.Render(nil, short)
-				} else if err != nil {
-					return err
-				} else {
-					res = call.Render(&r, nil)
-				}
-				return saveResponses(ctx, tx, []IdempotencyKey{call.Key}, []Response{res})
-			})
-		})
-		return res, err
+		return db.reserveAlone(ctx, call, rq)
 	})
+}
+
+// reserveAlone answers a request in a transaction of its own: requests
+// too large for the batcher, and every request of a batch that failed as
+// a whole.
+func (db *DB) reserveAlone(ctx context.Context, call ReserveCall, rq resolvedRequest) (Response, error) {
+	var res Response
+	err := db.runLimited(ctx, func() error {
+		return db.InTx(ctx, func(tx *Tx) error {
+			stored, claimed, err := claimKey(ctx, tx, call.Key)
+			if err != nil || !claimed {
+				res = stored
+				return err
+			}
+			r, err := reserveInTx(ctx, tx, call.Actor, rq, db.stamp())
+			if short := domain.AsError(err); short != nil && short.Code == domain.CodeInsufficientStock {
+				res = call.Render(nil, short)
+			} else if err != nil {
+				return err
+			} else {
+				res = call.Render(&r, nil)
+			}
+			return saveResponses(ctx, tx, []IdempotencyKey{call.Key}, []Response{res})
+		})
+	})
+	return res, err
 }
 
 // stamp is the store clock in UTC at the database's precision, so a time
@@ -87,6 +98,28 @@ type resolvedRequest struct {
 	eligible []domain.Location // otherwise, every location the policy allows
 	lines    []domain.ReservationLineRequest
 	products []domain.Product // per line
+}
+
+// candidates are the locations that may serve the request: the one it
+// named, or every location its policy allows.
+func (rq resolvedRequest) candidates() []domain.Location {
+	if rq.fixed != nil {
+		return []domain.Location{*rq.fixed}
+	}
+	return rq.eligible
+}
+
+// candidateKeys are the positions sourcing may take from: every line's
+// product at every candidate location.
+func (rq resolvedRequest) candidateKeys() []posKey {
+	cands := rq.candidates()
+	keys := make([]posKey, 0, len(rq.products)*len(cands))
+	for _, p := range rq.products {
+		for _, l := range cands {
+			keys = append(keys, posKey{l.ID, p.ID})
+		}
+	}
+	return keys
 }
 
 // resolveReservation looks up what a validated request names.
@@ -138,40 +171,22 @@ func (db *DB) resolveReservation(ctx context.Context, req domain.ReservationRequ
 // Too little stock is the domain's 409 insufficient_stock error, with
 // nothing written. Orders reuse it to reserve in their own transaction.
 func reserveInTx(ctx context.Context, tx *Tx, actor domain.Actor, rq resolvedRequest, now time.Time) (domain.Reservation, error) {
-	var r domain.Reservation
-	cands := rq.eligible
-	if rq.fixed != nil {
-		cands = []domain.Location{*rq.fixed}
-	}
-	var keys []posKey
-	for _, p := range rq.products {
-		for _, l := range cands {
-			keys = append(keys, posKey{l.ID, p.ID})
-		}
-	}
-	pos, err := lockStock(ctx, tx, keys, false)
+	pos, err := lockStock(ctx, tx, rq.candidateKeys(), false)
 	if err != nil {
-		return r, err
+		return domain.Reservation{}, err
 	}
-	stock := make([][]domain.SourceStock, len(rq.lines))
-	for i, p := range rq.products {
-		for _, l := range cands {
-			stock[i] = append(stock[i], domain.SourceStock{Location: l, Reservable: domain.Reservable(rq.policy, l, pos[posKey{l.ID, p.ID}])})
+	r, short, err := decideHold(rq, pos, actor, now)
+	if err != nil || short != nil {
+		if short != nil {
+			err = short
 		}
-	}
-	allocs, err := domain.Source(rq.policy, rq.lines, stock)
-	if err != nil {
-		return r, err
+		return domain.Reservation{}, err
 	}
 	ids, err := nextReservationIDs(ctx, tx, 1)
 	if err != nil {
 		return r, err
 	}
-	r = newReservation(ids[0], actor, rq.req, rq.policy, now)
-	for i, a := range allocs {
-		r.Lines = append(r.Lines, domain.ReservationLine{LineNo: i + 1, SKU: a.SKU, Location: a.Location.Code, Qty: a.Qty,
-			LocationID: a.Location.ID, ProductID: rq.products[a.Line].ID})
-	}
+	r.ID = ids[0]
 	return r, writeHolds(ctx, tx, nil, []heldRes{{r, actor, rq.policy}})
 }
 

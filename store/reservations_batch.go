@@ -1,11 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/lib/pq"
 
 	"stockline/domain"
 )
@@ -16,9 +20,13 @@ const (
 	// below the pool's 40 connections, so a burst queues in memory instead
 	// of failing, and sign-in, pages and token checks keep connections.
 	maxReservationTx = 24
-	// batchShards is how many batch pipelines run side by side. A position
-	// always maps to the same shard, so two batches never contend for a
-	// row, and requests for one hot position queue behind each other.
+	// batchShards is how many batch pipelines run side by side. A product's
+	// positions always map to the same shard (by the request's first
+	// line), so two batches of single-line holds never contend for a row,
+	// and requests for one hot position queue behind each other. Holds of
+	// several lines may lock positions of another shard's products; every
+	// batch locks in the one order, so they wait, never deadlock.
+	// (8 shards measured no better than 2 on the spread run.)
 	batchShards = 2
 	// maxBatch bounds how many requests one batch transaction answers.
 	maxBatch = 256
@@ -71,23 +79,40 @@ type batchReq struct {
 	ctx  context.Context
 	call ReserveCall
 	rq   resolvedRequest
+	keys []posKey // every candidate position, lines × locations
 	done chan struct{}
 	res  Response
 	err  error
+	// alone says the batch this request was in failed as a whole (nothing
+	// it did was kept), so the request runs again in a transaction of its
+	// own: one request's failure never fails another's.
+	alone bool
 }
 
-// reserveBatched answers a single-line, single-location request through
-// its position's pipeline.
-func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedRequest) (Response, error) {
+// maxBatchedPositions bounds the candidate positions (lines × eligible
+// locations) of a request the batcher takes; a larger one runs alone.
+const maxBatchedPositions = 256
+
+// batchable reports whether a resolved request goes through the batcher,
+// and its candidate positions: any request, named location or sourced,
+// single- or multi-line, with at most maxBatchedPositions candidates.
+func batchable(rq resolvedRequest) ([]posKey, bool) {
+	keys := rq.candidateKeys()
+	return keys, len(keys) > 0 && len(keys) <= maxBatchedPositions
+}
+
+// reserveBatched answers a request through a pipeline, chosen by the
+// first line's product, so every position of a single-line request's SKU
+// (whichever location sourcing picks) is always locked by one pipeline.
+func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedRequest, keys []posKey) (Response, error) {
 	db.resv.init(db)
 	var h maphash.Hash
 	h.SetSeed(db.resv.seed)
-	var b [16]byte
-	putInt64(b[:8], rq.fixed.ID)
-	putInt64(b[8:], rq.products[0].ID)
+	var b [8]byte
+	putInt64(b[:], rq.products[0].ID)
 	h.Write(b[:])
 	sh := &db.resv.shards[h.Sum64()%batchShards]
-	req := &batchReq{ctx: ctx, call: call, rq: rq, done: make(chan struct{})}
+	req := &batchReq{ctx: ctx, call: call, rq: rq, keys: keys, done: make(chan struct{})}
 	sh.mu.Lock()
 	sh.pending = append(sh.pending, req)
 	start := !sh.running
@@ -98,6 +123,9 @@ func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedR
 	}
 	select {
 	case <-req.done:
+		if req.alone {
+			return db.reserveAlone(ctx, call, rq)
+		}
 		return req.res, req.err
 	case <-ctx.Done():
 		// The batch may still hold the stock; the key records the answer,
@@ -131,12 +159,23 @@ func (db *DB) drainShard(sh *batchShard) {
 	}
 }
 
-// runBatch answers a batch of single-line requests in one transaction of
-// two statements: the first claims the keys (taking a reservation id for
-// each) and locks the positions in order; then requests are admitted in
-// arrival order while each position has the units (exactly as if they had
-// run one after another); the second writes every admitted hold and every
-// answer. One commit answers them all.
+// runBatch answers a batch of requests, on the same or different
+// positions, in one transaction of two statements (group commit): the
+// first reads the keys' stored answers, takes a reservation id per request
+// and locks every request's candidate positions in the one lock order
+// (comparePos); then requests are decided in arrival order against that
+// locked snapshot, each sourced by domain.Source and all lines or none,
+// exactly as if they had run one after another, each answered on its own
+// merits (201 or 409); the second statement writes every admitted hold and
+// each new key with its answer, one row per key. One commit answers them
+// all.
+//
+// A key another transaction is writing at the same time (a duplicate
+// answered by another instance) makes the key's insert wait for it and,
+// once it commits, fail on the key's unique index: the transaction then
+// fails as a whole, nothing of it is kept, and every request in it runs
+// again alone (reserveAlone, which claims its key first and so replays the
+// other's answer). One request's failure never fails another's.
 func (db *DB) runBatch(batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -155,20 +194,17 @@ func (db *DB) runBatch(batch []*batchReq) {
 	res := make([]Response, len(live))
 	errs := make([]error, len(live))
 	keys := make([]IdempotencyKey, len(live))
-	want := make([]posKey, len(live))
+	var want []posKey
 	for i, r := range live {
-		keys[i], want[i] = r.call.Key, posKey{r.rq.fixed.ID, r.rq.products[0].ID}
+		keys[i] = r.call.Key
+		want = append(want, r.keys...)
 	}
 	prep := &db.resv.stmts
 	err := db.runLimited(ctx, func() error {
 		return db.InTx(ctx, func(tx *Tx) error {
 			clear(res)
 			clear(errs)
-			claimed, ids, pos, err := claimAndLock(ctx, tx, prep, keys, want)
-			if err != nil {
-				return err
-			}
-			answers, err := storedAnswers(ctx, tx, keys, claimed)
+			stored, ids, pos, err := lookupAndLock(ctx, tx, prep, keys, want)
 			if err != nil {
 				return err
 			}
@@ -176,34 +212,44 @@ func (db *DB) runBatch(batch []*batchReq) {
 			var holds []heldRes
 			var saveKeys []IdempotencyKey
 			var saveRes []Response
+			seen := make(map[[2]string]bool, len(live))
 			for i, r := range live {
-				if !claimed[i] {
-					res[i], errs[i] = answers[i].res, answers[i].err
+				id := [2]string{keys[i].Scope, keys[i].Key}
+				if a, ok := stored[id]; ok {
+					res[i], errs[i] = a.answerFor(keys[i])
 					continue
 				}
-				p, qty := pos[want[i]], r.rq.lines[0].Qty
-				if avail := domain.Reservable(r.rq.policy, *r.rq.fixed, p); qty > avail {
-					res[i] = r.call.Render(nil, domain.InsufficientStock("Not enough stock to hold this line; nothing was held.",
-						[]domain.ShortLine{{SKU: r.rq.lines[0].SKU, Requested: qty, Available: avail, Location: r.rq.fixed.Code}}))
+				if seen[id] { // the same key twice in one batch: the first one answers
+					errs[i] = inProgress()
+					continue
+				}
+				seen[id] = true
+				h, short, err := decideHold(r.rq, pos, r.call.Actor, now)
+				if err != nil {
+					return err
+				}
+				if short != nil {
+					res[i] = r.call.Render(nil, short)
 				} else {
-					pos[want[i]] = p.Apply(domain.Reserved, qty)
-					h := newReservation(ids[i], r.call.Actor, r.rq.req, r.rq.policy, now)
-					h.Lines = []domain.ReservationLine{{LineNo: 1, SKU: r.rq.lines[0].SKU, Location: r.rq.fixed.Code, Qty: qty,
-						LocationID: r.rq.fixed.ID, ProductID: r.rq.products[0].ID}}
+					h.ID = ids[i]
 					holds = append(holds, heldRes{h, r.call.Actor, r.rq.policy})
 					res[i] = r.call.Render(&h, nil)
 				}
 				saveKeys, saveRes = append(saveKeys, keys[i]), append(saveRes, res[i])
 			}
+			// Not a derived context: the stock primitive's touches are
+			// collected under ctx itself (stock_touch.go). The wait on a key
+			// another transaction holds is bounded by the lock_timeout
+			// lookupAndLock set.
 			if len(holds) == 0 {
-				return saveResponses(ctx, tx, saveKeys, saveRes)
+				return insertAnswers(ctx, tx, saveKeys, saveRes)
 			}
-			return writeHolds(ctx, tx, prep, holds, answersClause(saveKeys, saveRes))
+			return writeHolds(ctx, tx, prep, holds, newAnswersClause(saveKeys, saveRes))
 		})
 	})
 	for i, r := range live {
 		if err != nil {
-			r.err = err
+			r.alone = true
 		} else {
 			r.res, r.err = res[i], errs[i]
 		}
@@ -211,51 +257,112 @@ func (db *DB) runBatch(batch []*batchReq) {
 	}
 }
 
-// claimAndLock claims the keys, takes a reservation id for each claimed
-// one, and locks the positions in (location_id, product_id) order, in one
-// statement. A position with no row is absent from pos.
-func claimAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) ([]bool, []int64, map[posKey]domain.Position, error) {
+// decideHold sources one request against the locked positions pos
+// (domain.Source, all lines or none) and, when it fits, takes its units
+// from pos, so the next request in the batch sees what is left; the hold
+// it returns has no id yet. short is the 409 insufficient_stock error when
+// it does not fit. The batcher and reserveInTx both decide here, so a
+// request gets the same answer whichever path serves it.
+func decideHold(rq resolvedRequest, pos map[posKey]domain.Position, actor domain.Actor, now time.Time) (domain.Reservation, *domain.Error, error) {
+	cands := rq.candidates()
+	stock := make([][]domain.SourceStock, len(rq.lines))
+	for i, p := range rq.products {
+		for _, l := range cands {
+			stock[i] = append(stock[i], domain.SourceStock{Location: l, Reservable: domain.Reservable(rq.policy, l, pos[posKey{l.ID, p.ID}])})
+		}
+	}
+	allocs, err := domain.Source(rq.policy, rq.lines, stock)
+	if short := domain.AsError(err); short != nil && short.Code == domain.CodeInsufficientStock {
+		if rq.fixed != nil && len(rq.lines) == 1 {
+			// The batcher's answer for one line at a named location, as before.
+			short = domain.InsufficientStock("Not enough stock to hold this line; nothing was held.",
+				[]domain.ShortLine{{SKU: rq.lines[0].SKU, Requested: rq.lines[0].Qty, Available: stock[0][0].Reservable, Location: rq.fixed.Code}})
+		}
+		return domain.Reservation{}, short, nil
+	} else if err != nil {
+		return domain.Reservation{}, nil, err
+	}
+	h := newReservation(0, actor, rq.req, rq.policy, now)
+	for i, a := range allocs {
+		k := posKey{a.Location.ID, rq.products[a.Line].ID}
+		pos[k] = pos[k].Apply(domain.Reserved, a.Qty)
+		h.Lines = append(h.Lines, domain.ReservationLine{LineNo: i + 1, SKU: a.SKU, Location: a.Location.Code, Qty: a.Qty,
+			LocationID: a.Location.ID, ProductID: rq.products[a.Line].ID})
+	}
+	return h, nil, nil
+}
+
+// keyRow is a recorded idempotency key.
+type keyRow struct {
+	Hash   []byte `db:"request_hash"`
+	Status int    `db:"response_status"`
+	Body   []byte `db:"response_body"`
+}
+
+// answerFor is the recorded answer for k: the stored response, or 422
+// idempotency_mismatch when k asks something else.
+func (r keyRow) answerFor(k IdempotencyKey) (Response, error) {
+	switch {
+	case !bytes.Equal(r.Hash, k.Hash):
+		return Response{}, mismatch()
+	case r.Status == 0:
+		return Response{}, inProgress()
+	}
+	return Response{Status: r.Status, Body: r.Body}, nil
+}
+
+// lookupAndLock reads the keys already recorded (committed), takes a
+// reservation id per key, and locks the positions in (location_id,
+// product_id) order, in one statement. A position with no row is absent
+// from pos. It sets the transaction's lock_timeout to idempotencyWait
+// first, which bounds each wait: for a position, and for a key another
+// transaction is recording when the batch writes its keys.
+func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) (map[[2]string]keyRow, []int64, map[posKey]domain.Position, error) {
 	var a stmtArgs
-	query := `WITH ` + claimClause(keys)(&a) + `, ` + lockClause(want)(&a) + `
-		SELECT scope, key, nextval('reservations_id_seq') AS id, 0::bigint AS location_id, 0::bigint AS product_id,
-			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in FROM ck
+	scopes, names := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		scopes[i], names[i] = k.Scope, k.Key
+	}
+	query := `WITH ` + lockClause(want)(&a) + `
+		SELECT 0 AS kind, nextval('reservations_id_seq') AS id, '' AS scope, '' AS key, ''::bytea AS request_hash, 0 AS response_status,
+			''::bytea AS response_body, 0::bigint AS location_id, 0::bigint AS product_id,
+			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in
+		FROM generate_series(1, ` + a.p(len(keys)) + `) WHERE set_config('lock_timeout', ` + a.p(strconv.FormatInt(idempotencyWait.Milliseconds(), 10)) + `, true) <> ''
 		UNION ALL
-		SELECT '', '', 0, location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`
+		SELECT 1, 0, scope, key, request_hash, response_status, response_body, 0, 0, 0, 0, 0, 0, 0, 0 FROM idempotency_keys
+		WHERE (scope, key) IN (SELECT * FROM unnest(` + a.p(pq.Array(scopes)) + `::text[], ` + a.p(pq.Array(names)) + `::text[]))
+		UNION ALL
+		SELECT 2, 0, '', '', '', 0, '', location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in FROM lp`
 	var rows []struct {
-		claimRow
+		Kind  int    `db:"kind"`
+		ID    int64  `db:"id"`
+		Scope string `db:"scope"`
+		Key   string `db:"key"`
+		keyRow
 		Loc  int64 `db:"location_id"`
 		Prod int64 `db:"product_id"`
 		domain.Position
 	}
-	wctx, cancel := context.WithTimeout(ctx, idempotencyWait)
-	defer cancel()
-	if err := prep.selectIn(wctx, tx, &rows, query, a...); err != nil {
-		if wctx.Err() != nil && ctx.Err() == nil {
-			return nil, nil, nil, inProgress()
-		}
-		return nil, nil, nil, fmt.Errorf("store: claim and lock: %w", err)
+	if err := prep.selectIn(ctx, tx, &rows, query, a...); err != nil {
+		return nil, nil, nil, fmt.Errorf("store: look up keys and lock: %w", err)
 	}
-	var won []claimRow
+	stored := map[[2]string]keyRow{}
+	var ids []int64
 	pos := map[posKey]domain.Position{}
 	for _, r := range rows {
-		if r.Key != "" {
-			won = append(won, r.claimRow)
-		} else {
+		switch r.Kind {
+		case 0:
+			ids = append(ids, r.ID)
+		case 1:
+			stored[[2]string{r.Scope, r.Key}] = r.keyRow
+		default:
 			pos[posKey{r.Loc, r.Prod}] = r.Position
 		}
 	}
-	claimed := claimedKeys(keys, won)
-	idOf := make(map[[2]string]int64, len(won))
-	for _, w := range won {
-		idOf[[2]string{w.Scope, w.Key}] = w.ID
+	if len(ids) != len(keys) {
+		return nil, nil, nil, fmt.Errorf("store: look up keys and lock: %d ids for %d keys", len(ids), len(keys))
 	}
-	ids := make([]int64, len(keys))
-	for i, k := range keys {
-		if claimed[i] {
-			ids[i] = idOf[[2]string{k.Scope, k.Key}]
-		}
-	}
-	return claimed, ids, pos, nil
+	return stored, ids, pos, nil
 }
 
 // refCache keeps the lookups every reservation makes: locations (briefly,

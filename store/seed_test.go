@@ -41,6 +41,19 @@ func TestSeedDemoIsConsistentAndOnce(t *testing.T) {
 	if err != nil || len(pols) != len(domain.Channels) {
 		t.Fatalf("policies: %d %v", len(pols), err)
 	}
+	// The returns desk's demo work: a pending return from a refund, and
+	// units on quality hold at the associate's store (S01).
+	if err := db.SeedDemoReturns(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := db.ListReturns(ctx, store.ReturnFilter{Status: domain.ReturnPending})
+	held, _ := db.ListReturns(ctx, store.ReturnFilter{Held: true, Locations: []string{"S01"}})
+	if len(pending) != 1 || len(held) != 1 || held[0].Lines[1].OnHold() != 2 {
+		t.Fatalf("demo returns: %d pending, %d held", len(pending), len(held))
+	}
+	if rep, err := db.Check(ctx); err != nil || !rep.OK() {
+		t.Fatalf("check after the demo returns: %+v %v", rep, err)
+	}
 	seedDemoTransfers(t, db)
 }
 

@@ -328,21 +328,27 @@ func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw str
 	return t, err
 }
 
-// TokenByRaw returns the active token matching raw, or EUNAUTHORIZED.
+// TokenByRaw returns the active token matching raw, or EUNAUTHORIZED. A
+// token verified within the last tokenCacheTTL is answered from memory
+// (tokens_cache.go states the revocation bound).
 func (db *DB) TokenByRaw(ctx context.Context, raw string) (domain.APIToken, error) {
+	hash := hashToken(raw)
+	if t, ok := db.tokens.get(string(hash)); ok {
+		return t, nil
+	}
+	gen, at := db.tokens.generation(), time.Now()
 	var r apiTokenRow
-	// Every API request asks: prepared once per connection.
+	// Prepared once per connection.
 	err := db.prepared().getDB(ctx, &r, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
-		WHERE token_hash = $1 AND revoked_at IS NULL`, hashToken(raw))
+		WHERE token_hash = $1 AND revoked_at IS NULL`, hash)
 	t := r.token()
 	if err == sql.ErrNoRows {
 		return t, domain.Errorf(domain.EUNAUTHORIZED, "The API token is missing, unknown or revoked.")
 	} else if err != nil {
 		return t, fmt.Errorf("store: token: %w", err)
 	}
-	if t.LastUsedAt.IsZero() || time.Since(t.LastUsedAt) > time.Minute {
-		db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, t.ID)
-	}
+	db.touchToken(ctx, &t)
+	db.tokens.put(string(hash), t, gen, at)
 	return t, nil
 }
 
@@ -357,7 +363,7 @@ func (db *DB) ListTokens(ctx context.Context) ([]domain.APIToken, error) {
 
 // RevokeToken revokes a token with an audit row.
 func (db *DB) RevokeToken(ctx context.Context, actor domain.Actor, id int64) error {
-	return db.InTx(ctx, func(tx *Tx) error {
+	err := db.InTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
 		if err != nil {
 			return err
@@ -370,4 +376,9 @@ func (db *DB) RevokeToken(ctx context.Context, actor domain.Actor, id int64) err
 		}
 		return insertOutbox(ctx, tx, "token.revoked", map[string]any{"id": id})
 	})
+	// After the commit: a check that read the token before it cannot cache
+	// it any more (its generation is behind), and one after it reads the
+	// token as revoked.
+	db.tokens.forget()
+	return err
 }

@@ -7,8 +7,10 @@
 //
 //   - reservations (issue 3, reservations.go): over 200 locations × 20,000
 //     SKUs, hot-SKU reservations (one SKU at one store, 8 and 32 clients)
-//     and spread reservations (a random SKU at a random store, 32 clients)
-//     against the raw-SQL ceiling (one conditional UPDATE + INSERT
+//     and spread reservations (a random SKU at a random store, 32 clients),
+//     each also in the sourced form (ecommerce_ship naming no location, so
+//     Stockline sources it, to the DC) beside the located form, against
+//     the raw-SQL ceiling (one conditional UPDATE + INSERT
 //     statement per durable commit, straight from Go at the same
 //     concurrency), and the availability GET for one SKU across every
 //     location at a fixed request rate against the same query from Go;

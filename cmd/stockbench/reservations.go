@@ -107,10 +107,20 @@ func okOr(err error) string {
 	return "OK"
 }
 
-// reserveHTTP holds one unit of sku at loc through the API; ok is false on
-// 409 insufficient_stock.
+// reserveHTTP holds one unit of sku at loc (bopis) through the API; ok is
+// false on 409 insufficient_stock.
 func (r *reservations) reserveHTTP(ctx context.Context, loc, sku string) (bool, error) {
-	body := fmt.Sprintf(`{"channel":"bopis","location":%q,"checkout_ref":"bench","lines":[{"sku":%q,"qty":1}]}`, loc, sku)
+	return r.postReservation(ctx, fmt.Sprintf(`{"channel":"bopis","location":%q,"checkout_ref":"bench","lines":[{"sku":%q,"qty":1}]}`, loc, sku))
+}
+
+// reserveSourcedHTTP holds one unit of sku for ecommerce_ship with no
+// location, so Stockline sources it (the DC, the dataset's one eligible
+// location for that channel): the common ecommerce checkout.
+func (r *reservations) reserveSourcedHTTP(ctx context.Context, sku string) (bool, error) {
+	return r.postReservation(ctx, fmt.Sprintf(`{"channel":"ecommerce_ship","checkout_ref":"bench","lines":[{"sku":%q,"qty":1}]}`, sku))
+}
+
+func (r *reservations) postReservation(ctx context.Context, body string) (bool, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.srv.base+"/api/v1/reservations", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+r.token)
 	req.Header.Set("Content-Type", "application/json")
@@ -168,8 +178,10 @@ func (r *reservations) reservationRows(name string, app, ceiling stats, goal, le
 		latencyRow("reservations", name+" p99", app.pct(99), ceiling.pct(99), p99Limit))
 }
 
-// hot: one SKU at one store from n clients, against the ceiling on its own
-// hot position at the same store.
+// hot: one SKU from n clients, against the ceiling on its own hot
+// position at the same store, in both forms: naming the store (bopis), and
+// naming no location (ecommerce_ship, sourced to the DC where the SKU is
+// stocked as deep).
 func (r *reservations) hot(ctx context.Context, n int) error {
 	ds := r.ds
 	ceiling := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
@@ -182,12 +194,20 @@ func (r *reservations) hot(ctx context.Context, n int) error {
 		return r.reserveHTTP(ctx, ds.HotLocation.Code, ds.HotSKU.SKU)
 	})
 	r.record(ctx, "hot SKU reservations/s", fmt.Sprint(n), app, ceiling, false)
-	r.reservationRows(fmt.Sprintf("hot SKU, %d clients", n), app, ceiling, 1.0, 0.5, 50*time.Millisecond)
+	sourced := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
+		return r.reserveSourcedHTTP(ctx, ds.HotSKU.SKU)
+	})
+	r.record(ctx, "hot SKU sourced reservations/s", fmt.Sprint(n), sourced, ceiling, false)
+	name := fmt.Sprintf("hot SKU, %d clients", n)
+	r.reservationRows(name, app, ceiling, 1.0, 0.5, 50*time.Millisecond)
+	r.reservationRows(name+", sourced", sourced, ceiling, 1.0, 0.5, 50*time.Millisecond)
+	r.h.rows = append(r.h.rows, rateRow("reservations", name+", sourced vs located", "reservations/s", sourced.perSec(), app.perSec(), 0.8, 0))
 	return ctx.Err()
 }
 
 // spread: a random SKU at a random store, against the ceiling on random
-// positions.
+// positions; then a random SKU with no location (ecommerce_ship, sourced
+// to the DC).
 func (r *reservations) spread(ctx context.Context) error {
 	prodIDs, err := benchdata.ProductIDs(ctx, r.db)
 	if err != nil {
@@ -224,7 +244,14 @@ func (r *reservations) spread(ctx context.Context) error {
 		return r.reserveHTTP(ctx, stores[rng.IntN(len(stores))].Code, skus[rng.IntN(len(skus))])
 	})
 	r.record(ctx, "spread reservations/s", fmt.Sprint(n), app, ceiling, false)
-	r.reservationRows(fmt.Sprintf("spread, %d clients", n), app, ceiling, 0.5, 0, 0)
+	sourced := r.h.closedLoop(ctx, n, func(ctx context.Context, rng *mrand.Rand) (bool, error) {
+		return r.reserveSourcedHTTP(ctx, skus[rng.IntN(len(skus))])
+	})
+	r.record(ctx, "spread sourced reservations/s", fmt.Sprint(n), sourced, ceiling, false)
+	name := fmt.Sprintf("spread, %d clients", n)
+	r.reservationRows(name, app, ceiling, 0.5, 0, 50*time.Millisecond)
+	r.reservationRows(name+", sourced", sourced, ceiling, 0.5, 0, 50*time.Millisecond)
+	r.h.rows = append(r.h.rows, rateRow("reservations", name+", sourced vs located", "reservations/s", sourced.perSec(), app.perSec(), 0.8, 0))
 	return ctx.Err()
 }
 
@@ -242,9 +269,18 @@ func (r *reservations) availability(ctx context.Context) error {
 	})
 	name := fmt.Sprintf("availability GET @%d/s (%d loc)", rate, r.ds.Locations)
 	r.record(ctx, name, "open", app, base, true)
+	// The product page's form: network ATP and in-stock per channel, no
+	// per-location buckets.
+	summary := r.h.fixedRate(ctx, rate, func(ctx context.Context) error {
+		return get(ctx, r.client, availURL+"&view=summary", "Authorization", "Bearer "+r.token)
+	})
+	sname := fmt.Sprintf("availability GET view=summary @%d/s", rate)
+	r.record(ctx, sname, "open", summary, base, true)
 	r.h.rows = append(r.h.rows,
 		latencyRow("reservations", name+" p50", app.pct(50), base.pct(50), 0),
-		latencyRow("reservations", name+" p99", app.pct(99), base.pct(99), 5*time.Millisecond))
+		latencyRow("reservations", name+" p99", app.pct(99), base.pct(99), 5*time.Millisecond),
+		latencyRow("reservations", sname+" p50", summary.pct(50), base.pct(50), 0),
+		latencyRow("reservations", sname+" p99", summary.pct(99), base.pct(99), 5*time.Millisecond))
 	return ctx.Err()
 }
 

@@ -145,7 +145,10 @@ func seedDemo(ctx context.Context, db *store.DB, out io.Writer) error {
 	if res.AlreadySeeded {
 		fmt.Fprintln(out, "demo retailer already seeded; left as it is")
 	} else {
-		fmt.Fprintf(out, "seeded the demo retailer: %d locations, %d SKUs, %d positions\n", res.Locations, res.Products, res.Positions)
+		if err := db.SeedDemoReturns(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "seeded the demo retailer: %d locations, %d SKUs, %d positions, two returns for the returns desk\n", res.Locations, res.Products, res.Positions)
 	}
 	if n, err := db.SeedDemoTransfers(ctx); err != nil {
 		return err

@@ -23,7 +23,7 @@ import (
 func checkEvent(t *testing.T, ev store.InboundEvent) {
 	t.Helper()
 	if ev.Err != "" {
-		if ev.Changes != nil || ev.Order != nil || ev.Cancel != nil {
+		if ev.Changes != nil || ev.Order != nil || ev.Cancel != nil || ev.Refund != nil {
 			t.Fatalf("an event with an error also carries an effect: %+v", ev)
 		}
 		if !utf8.ValidString(ev.Err) {
@@ -35,13 +35,13 @@ func checkEvent(t *testing.T, ev store.InboundEvent) {
 		t.Fatalf("a readable event lacks its id, time or type: %+v", ev)
 	}
 	effects := 0
-	for _, x := range []bool{len(ev.Changes) > 0, ev.Order != nil, ev.Cancel != nil, ev.NoEffect != ""} {
+	for _, x := range []bool{len(ev.Changes) > 0, ev.Order != nil, ev.Cancel != nil, ev.Refund != nil, ev.NoEffect != ""} {
 		if x {
 			effects++
 		}
 	}
 	if effects != 1 {
-		t.Fatalf("a readable event must say exactly one thing (changes, order, cancel or no effect): %+v", ev)
+		t.Fatalf("a readable event must say exactly one thing (changes, order, cancel, refund or no effect): %+v", ev)
 	}
 	for _, ch := range ev.Changes {
 		if err := ch.Validate(); err != nil {
@@ -104,9 +104,14 @@ func FuzzParseShopifyRefund(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ev := connectors.ParseShopifyRefund(raw)
 		checkEvent(t, ev)
-		for _, ch := range ev.Changes {
-			if ch.Reason != domain.ReasonReturnRestock || ch.OnHandDelta() <= 0 {
-				t.Fatalf("a refund moved stock other than a return restock: %+v", ch)
+		if len(ev.Changes) > 0 {
+			t.Fatalf("a refund moves stock only through returns: %+v", ev.Changes)
+		}
+		if rf := ev.Refund; rf != nil {
+			for _, l := range rf.Lines {
+				if l.Quantity <= 0 || l.Restock != (l.Location.ID != "") {
+					t.Fatalf("a refund line needs a quantity, and a location exactly when it restocks: %+v", l)
+				}
 			}
 		}
 	})

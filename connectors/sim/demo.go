@@ -348,23 +348,18 @@ func (d *Demo) cancelOrder(ctx context.Context, now time.Time) {
 	d.hook(ctx, "orders/cancelled", raw)
 }
 
-// refund returns one unit of an earlier order's line to a store's stock.
+// refund refunds one unit of an earlier order's line without a restock:
+// the customer sends it back, so Stockline records a pending return that
+// a store receives on its returns desk (or, for units the order never
+// delivered, notes a refund of money only).
 func (d *Demo) refund(ctx context.Context, now time.Time) {
 	if len(d.orders) == 0 {
 		return
 	}
 	o := d.orders[d.rng.IntN(len(d.orders))]
 	l := o.lines[0]
-	loc := o.pickup
-	if loc == 0 {
-		for _, s := range d.Stores {
-			if s.IsDC {
-				loc = s.ShopifyID
-			}
-		}
-	}
 	rid := o.id*3 + int64(d.rng.IntN(1000))
-	refund := ShopifyRefund(rid, o.id, l.ID, l.SKU, 1, loc, now)
+	refund := ShopifyRefundNoRestock(rid, o.id, l.ID, l.SKU, 1, now)
 	raw := ShopifyOrder(o.id, o.number, o.email, o.created, now, o.lines, o.pickup, nil, refund)
 	d.Shopify.PutOrder(raw)
 	d.hook(ctx, "refunds/create", refund)

@@ -259,6 +259,15 @@ func ShopifyLevel(item, location int64, available int, updated time.Time) json.R
 	return b
 }
 
+// ShopifyRefundNoRestock builds a refund of qty units of a line without a
+// restock: the customer sends the units back, and a store receives them.
+func ShopifyRefundNoRestock(id, orderID, lineItemID int64, sku string, qty int, at time.Time) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"id": id, "order_id": orderID, "created_at": ShopifyTime(at), "processed_at": ShopifyTime(at),
+		"restock": false, "refund_line_items": []map[string]any{{"id": id*10 + 1, "line_item_id": lineItemID, "quantity": qty,
+			"restock_type": "no_restock", "line_item": map[string]any{"id": lineItemID, "sku": sku}}}})
+	return b
+}
+
 // SendWebhook POSTs body to url as Shopify would: topic and webhook id in
 // headers and the body's HMAC-SHA256 under secret. It returns the status.
 func SendWebhook(ctx context.Context, client *http.Client, url, secret, topic, webhookID string, body []byte) (int, error) {

@@ -24,7 +24,8 @@ type Dataset struct {
 	SKUs        int
 	Positions   int
 	HotLocation domain.Location // a pickup store
-	HotSKU      domain.Product  // stocked deep at HotLocation for the hot-SKU runs
+	HotSKU      domain.Product  // stocked deep at HotLocation and at the DC for the hot-SKU runs
+	DC          domain.Location // the one DC: ecommerce_ship's only eligible location, where sourced holds go
 	CeilingSKU  domain.Product  // the raw-SQL ceiling's own hot position, at HotLocation
 }
 
@@ -132,9 +133,16 @@ func LoadRetailer(ctx context.Context, db *store.DB, locations, skus int) (Datas
 	if ds.CeilingSKU, err = db.ProductBySKU(ctx, "BEN-000002"); err != nil {
 		return ds, err
 	}
-	for _, p := range []domain.Product{ds.HotSKU, ds.CeilingSKU} {
+	if ds.DC, err = db.LocationByCode(ctx, "DC1"); err != nil {
+		return ds, err
+	}
+	hot := []struct {
+		sku string
+		loc domain.Location
+	}{{ds.HotSKU.SKU, ds.HotLocation}, {ds.CeilingSKU.SKU, ds.HotLocation}, {ds.HotSKU.SKU, ds.DC}}
+	for _, h := range hot {
 		counted := hotStock
-		if _, err := db.Adjust(ctx, domain.SystemActor("bench"), p.SKU, ds.HotLocation.Code,
+		if _, err := db.Adjust(ctx, domain.SystemActor("bench"), h.sku, h.loc.Code,
 			domain.Adjustment{Reason: domain.ReasonReceived, Delta: &counted, Note: "bench hot stock"}); err != nil {
 			return ds, err
 		}
