@@ -17,7 +17,7 @@ import (
 // call gets its intended send time and measures latency from it. At most
 // maxInFlight calls run at once; a call that finds none free is dropped
 // and counted in dropped (an error: the server fell too far behind).
-func openLoop(ctx context.Context, rate float64, start, end time.Time, maxInFlight int, dropped *atomic.Int64,
+func openLoop(ctx context.Context, rate float64, start time.Time, until func() time.Time, maxInFlight int, dropped *atomic.Int64,
 	wg *sync.WaitGroup, fire func(intended time.Time)) {
 	if rate <= 0 {
 		return
@@ -26,7 +26,7 @@ func openLoop(ctx context.Context, rate float64, start, end time.Time, maxInFlig
 	interval := time.Duration(float64(time.Second) / rate)
 	for i := int64(0); ; i++ {
 		at := start.Add(time.Duration(i) * interval)
-		if !at.Before(end) {
+		if !at.Before(until()) {
 			return
 		}
 		if d := time.Until(at); d > 0 {

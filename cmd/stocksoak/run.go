@@ -93,12 +93,24 @@ func soak(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	defer cancel()
 	var wg, loops sync.WaitGroup
 	run := func(fn func()) { loops.Add(1); go func() { defer loops.Done(); fn() }() }
+	// Checkouts go on past end while a fault is still injected or being
+	// recovered from: recovery is the first successful checkout after the
+	// fault, which a load that had already ended could never give (on a
+	// busy machine the first fault can run past the second's start).
+	var faultsDone atomic.Bool
+	faultsDone.Store(!cfg.faults)
+	checkoutsUntil := func() time.Time {
+		if faultsDone.Load() {
+			return end
+		}
+		return time.Now().Add(time.Second)
+	}
 	run(func() {
-		openLoop(lctx, cfg.checkouts, start, end, 4000, &s.dropped, &wg, func(at time.Time) { s.checkout(lctx, at) })
+		openLoop(lctx, cfg.checkouts, start, checkoutsUntil, 4000, &s.dropped, &wg, func(at time.Time) { s.checkout(lctx, at) })
 	})
 	run(func() {
 		i := 0
-		openLoop(lctx, cfg.pages, start, end, 500, &s.dropped, &wg, func(at time.Time) { i++; s.view(lctx, w.pages[i%len(w.pages)], at) })
+		openLoop(lctx, cfg.pages, start, func() time.Time { return end }, 500, &s.dropped, &wg, func(at time.Time) { i++; s.view(lctx, w.pages[i%len(w.pages)], at) })
 	})
 	run(func() { rep.FeedGenerated = s.feed(lctx, start, end) })
 	sctx, stopSampling := context.WithCancel(lctx)
@@ -107,7 +119,7 @@ func soak(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	go func() { defer samplers.Done(); s.sampleDB(sctx, rep) }()
 	go func() { defer samplers.Done(); s.sampleReady(sctx) }()
 	if cfg.faults {
-		run(func() { rep.Faults = s.injectFaults(lctx, start, end) })
+		run(func() { rep.Faults = s.injectFaults(lctx, start, end); faultsDone.Store(true) })
 	}
 	loops.Wait()
 	wg.Wait()
