@@ -86,6 +86,9 @@ func (s *Server) handlePickupQueue(c echo.Context) error {
 		return err
 	}
 	m.Scan, m.ScanErr = c.QueryParam("scan"), c.QueryParam("scan_error")
+	if m.ToReceive, err = s.DB.CountToReceive(c.Request().Context(), scopeOf(currentUser(c))); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.PickupQueue(s.viewCtx(c), m))
 }
 

@@ -26,8 +26,13 @@ var (
 	connectorRoles    = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}                                           // run the feeds
 	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                                                 // customer messages
 	adminRoles        = []domain.Role{domain.RoleAdmin}
-	reconRoles        = []domain.Role{domain.RoleInventoryLead, domain.RoleManager, domain.RoleAdmin} // the reconciliation dashboard (managers: their stores)
-	thresholdEditors  = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                     // drift thresholds and hand-started runs
+	reconRoles        = []domain.Role{domain.RoleInventoryLead, domain.RoleManager, domain.RoleAdmin}                       // the reconciliation dashboard (managers: their stores)
+	thresholdEditors  = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                                           // drift thresholds and hand-started runs
+	transferRoles     = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin} // request, see, ship, receive (scoped to their ends)
+	approveRoles      = []domain.Role{domain.RoleManager, domain.RoleAdmin}                                                 // approve or reject (origin in scope)
+	writeOffRoles     = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}                       // write a transfer's missing units off as lost
+	suggestRoles      = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
+	ruleRoles         = []domain.Role{domain.RoleManager, domain.RoleAdmin} // approval rules
 	catalogScopes     = []string{domain.ScopeAvailability, domain.ScopeInventory}
 )
 
@@ -104,6 +109,23 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/exceptions/:id/take", s.handleExceptionTake, allRoles...),
 		page(post, "/exceptions/:id/close", s.handleExceptionClose, allRoles...),
 		page(post, "/exceptions/:id/resolve", s.handleExceptionResolve, allRoles...),
+
+		page(get, "/transfers", s.handleTransfersPage, transferRoles...).inNav("Transfers"),
+		page(post, "/transfers", s.handleTransferCreatePage, transferRoles...),
+		page(get, "/transfers/new", s.handleTransferNew, transferRoles...),
+		page(get, "/transfers/approvals", s.handleTransferApprovals, approveRoles...).inNav("Approvals"),
+		page(get, "/transfers/suggested", s.handleTransferSuggested, suggestRoles...),
+		page(get, "/transfers/rules", s.handleTransferRules, ruleRoles...),
+		page(post, "/transfers/rules", s.handleTransferRuleSave, ruleRoles...),
+		page(post, "/transfers/rules/:id", s.handleTransferRuleSave, ruleRoles...),
+		page(get, "/transfers/:id", s.handleTransferPage, transferRoles...),
+		page(post, "/transfers/:id/approve", s.handleTransferDecide(true), approveRoles...),
+		page(post, "/transfers/:id/reject", s.handleTransferDecide(false), approveRoles...),
+		page(post, "/transfers/:id/ship", s.handleTransferShip, transferRoles...),
+		page(post, "/transfers/:id/receive", s.handleTransferReceive, transferRoles...),
+		page(post, "/transfers/:id/cancel", s.handleTransferCancelPage, transferRoles...),
+		page(post, "/transfers/:id/found", s.handleTransferSettle(true), transferRoles...),
+		page(post, "/transfers/:id/lost", s.handleTransferSettle(false), writeOffRoles...),
 
 		page(get, "/inventory", s.handleInventorySearch, allRoles...).inNav("Inventory"),
 		page(get, "/inventory/:sku", s.handleSKU, allRoles...),

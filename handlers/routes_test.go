@@ -27,19 +27,19 @@ func TestNavigationAndHomePerRole(t *testing.T) {
 		nav  []string
 	}{
 		domain.RoleAssociate: {"/pickups", []string{
-			"Pickups /pickups", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
+			"Pickups /pickups", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Counts /counts"}},
 		domain.RoleSupport: {"/orders", []string{
 			"Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Customer messages /notifications"}},
 		domain.RoleManager: {"/exceptions", []string{
-			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
+			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Approvals /transfers/approvals", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Reconciliation /reconciliation"}},
 		domain.RoleInventoryLead: {"/exceptions", []string{
-			"Orders /orders", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
+			"Orders /orders", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors"}},
 		domain.RoleAdmin: {"/admin/users", []string{
-			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
+			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Approvals /transfers/approvals", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors",
 			"Users /admin/users", "API tokens /admin/tokens", "Audit /admin/audit", "Customer messages /notifications"}},
 	}

@@ -37,6 +37,10 @@ var scopeExempt = map[string]string{
 	"/inventory/:sku/adjust":   "the store is a form field, checked against the user's stores",
 	"/policies/:channel":       "a channel policy is network-wide",
 	"/reconciliation/runs/:id": "a run compares a whole connector, network-wide; its row shows no store's figures",
+	"/inventory/:sku":          "a product: the SKU page shows only the user's stores",
+	"/inventory/:sku/adjust":   "the store is a form field, checked against the user's stores",
+	"/policies/:channel":       "a channel policy is network-wide",
+	"/transfers/rules/:id":     "an approval rule is network-wide (managers and admins edit it)",
 }
 
 // scopeFixtures are one object of each kind at a store outside both
@@ -130,6 +134,13 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 		t.Fatal(err)
 	}
 	f.params["return"] = map[string]string{"id": fmt.Sprint(ret.ID), "line": "1"}
+
+	// A transfer between two stores outside both scoped users' stores.
+	xfer, err := app.DB.CreateTransfer(ctx, tok, domain.NewTransfer{From: "S07", To: "S08", Lines: []domain.TransferLineInput{{SKU: sku, Qty: 1}}, Reason: "scope probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.params["transfer"] = map[string]string{"id": fmt.Sprint(xfer.ID)}
 	return f
 }
 
@@ -141,7 +152,7 @@ func scopeSnapshot(t *testing.T, db *store.DB) string {
 	err := db.GetContext(context.Background(), &s, `SELECT concat_ws(',', (SELECT count(*) FROM ledger), (SELECT count(*) FROM audit_log),
 		(SELECT count(*) FROM order_events), (SELECT count(*) FROM notifications),
 		(SELECT count(*) FROM exceptions WHERE status = 'open'), (SELECT count(*) FROM reservations WHERE status = 'held'),
-		(SELECT count(*) FROM count_uploads WHERE status = 'validated'),
+		(SELECT count(*) FROM count_uploads WHERE status = 'validated'), (SELECT count(*) FROM transfer_events),
 		(SELECT coalesce(sum(cancelled), 0) FROM order_lines))`)
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ type Options struct {
 	ShopifyWebhookSecret string        // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
 	ConnectorSecretKey   string        // seals connector credentials typed on the connector page (AES-256-GCM)
 	RequestTimeout       time.Duration // every request answers within this (503 past it); default 1 minute (timeout.go)
+	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers; default 3
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -75,6 +76,9 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = time.Minute
+	}
+	if opts.TransferOverdueDays <= 0 {
+		opts.TransferOverdueDays = 3
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -54,4 +54,35 @@ func TestSeedDemoIsConsistentAndOnce(t *testing.T) {
 	if rep, err := db.Check(ctx); err != nil || !rep.OK() {
 		t.Fatalf("check after the demo returns: %+v %v", rep, err)
 	}
+	seedDemoTransfers(t, db)
+}
+
+// seedDemoTransfers: one transfer in every state, the stock check clean
+// after them, one overdue in transit, one shipped to S01, a variance open
+// at S01; a second run adds nothing.
+func seedDemoTransfers(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	n, err := db.SeedDemoTransfers(ctx)
+	if err != nil || n != 7 {
+		t.Fatalf("seed transfers: %d %v", n, err)
+	}
+	var states string
+	db.GetContext(ctx, &states, `SELECT string_agg(status, ',' ORDER BY status) FROM (SELECT DISTINCT status FROM transfers) s`)
+	if states != "approved,cancelled,received,rejected,requested,shipped" {
+		t.Fatalf("states %q", states)
+	}
+	var overdue, toS01, variances int
+	db.GetContext(ctx, &overdue, `SELECT count(*) FROM transfers WHERE status = 'shipped' AND shipped_at < now() - interval '5 days'`)
+	db.GetContext(ctx, &toS01, `SELECT count(*) FROM transfers t JOIN locations d ON d.id = t.to_location_id WHERE t.status = 'shipped' AND d.code = 'S01'`)
+	db.GetContext(ctx, &variances, `SELECT count(*) FROM exceptions e JOIN locations l ON l.id = e.location_id WHERE e.kind = 'transfer_variance' AND e.status = 'open' AND l.code = 'S01'`)
+	if overdue != 1 || toS01 != 1 || variances != 1 {
+		t.Fatalf("overdue %d, shipped to S01 %d, variances at S01 %d", overdue, toS01, variances)
+	}
+	rep, err := db.Check(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("check after seeding transfers: %+v %v", rep, err)
+	}
+	if again, err := db.SeedDemoTransfers(ctx); err != nil || again != 0 {
+		t.Fatalf("second seed of transfers: %d %v", again, err)
+	}
 }

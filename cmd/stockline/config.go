@@ -34,6 +34,7 @@ type Config struct {
 	SMTPFrom             string        // the From address of customer messages
 	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
 	ReconInterval        time.Duration // how often the reconciliation worker looks for due and queued runs
+	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -76,6 +77,7 @@ func LoadConfig() (Config, error) {
 	c.ReconInterval = dur("RECONCILIATION_POLL_INTERVAL", "2s")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
+	c.TransferOverdueDays = num("TRANSFER_OVERDUE_DAYS", "3")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
 	if err != nil {
 		errs = append(errs, "SIMULATORS must be true or false")

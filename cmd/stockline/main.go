@@ -150,6 +150,11 @@ func seedDemo(ctx context.Context, db *store.DB, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "seeded the demo retailer: %d locations, %d SKUs, %d positions, two returns for the returns desk\n", res.Locations, res.Products, res.Positions)
 	}
+	if n, err := db.SeedDemoTransfers(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(out, "seeded %d demo transfers (one in every state)\n", n)
+	}
 	fmt.Fprintln(out, "\nDemo logins (demo data only):")
 	for _, u := range store.DemoUsers {
 		fmt.Fprintf(out, "  %-15s %-28s password: %s\n", u.Role, u.Email, u.Password)
@@ -342,6 +347,7 @@ func (m *Main) Run(ctx context.Context) error {
 		LoginMaxPerAccount: m.Config.LoginMaxPerAccount, LoginMaxPerIP: m.Config.LoginMaxPerIP, LoginWindow: m.Config.LoginWindow,
 		ShopifyWebhookSecret: m.Config.ShopifyWebhookSecret,
 		ConnectorSecretKey:   m.Config.ConnectorSecretKey,
+		TransferOverdueDays:  m.Config.TransferOverdueDays,
 	})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
