@@ -37,9 +37,6 @@ var scopeExempt = map[string]string{
 	"/inventory/:sku/adjust":   "the store is a form field, checked against the user's stores",
 	"/policies/:channel":       "a channel policy is network-wide",
 	"/reconciliation/runs/:id": "a run compares a whole connector, network-wide; its row shows no store's figures",
-	"/inventory/:sku":          "a product: the SKU page shows only the user's stores",
-	"/inventory/:sku/adjust":   "the store is a form field, checked against the user's stores",
-	"/policies/:channel":       "a channel policy is network-wide",
 	"/transfers/rules/:id":     "an approval rule is network-wide (managers and admins edit it)",
 }
 
