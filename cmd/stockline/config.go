@@ -33,6 +33,8 @@ type Config struct {
 	SMTPAddr             string        // host:port of the SMTP server customer messages go through; empty: the local outbox page
 	SMTPFrom             string        // the From address of customer messages
 	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
+	FeedInStockMin       int           // availability feed: in_stock when network ATP is at least this
+	FeedLowStock         int           // Google local inventory feed: limited_availability below this ATP
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -74,6 +76,8 @@ func LoadConfig() (Config, error) {
 	c.NotifyInterval = dur("NOTIFY_INTERVAL", "1s")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
+	c.FeedInStockMin = num("FEED_IN_STOCK_MIN", "1")
+	c.FeedLowStock = num("FEED_LOW_STOCK", "3")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
 	if err != nil {
 		errs = append(errs, "SIMULATORS must be true or false")

@@ -339,6 +339,7 @@ func (m *Main) Run(ctx context.Context) error {
 		LoginMaxPerAccount: m.Config.LoginMaxPerAccount, LoginMaxPerIP: m.Config.LoginMaxPerIP, LoginWindow: m.Config.LoginWindow,
 		ShopifyWebhookSecret: m.Config.ShopifyWebhookSecret,
 		ConnectorSecretKey:   m.Config.ConnectorSecretKey,
+		FeedInStockMin:       m.Config.FeedInStockMin, FeedLowStock: m.Config.FeedLowStock,
 	})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
