@@ -137,15 +137,15 @@ func TestAvailabilityFeedShapesAndCaching(t *testing.T) {
 func TestAvailabilityFeedErrorsAndPages(t *testing.T) {
 	app := newApp(t)
 	for q, field := range map[string]string{
-		"?channel=carrier_pigeon":                        "channel",
-		"":                                               "channel",
-		"?channel=bopis&since=yesterday":                 "since",
-		"?channel=bopis&since=2026-12-04":                "since",
-		"?channel=bopis&limit=50":                        "limit",
-		"?channel=bopis&cursor=%25%25":                   "cursor",
-		"?channel=bopis&region=Atlantis":                 "region",
-		"?channel=ecommerce_ship&format=google_local":    "format",
-		"?channel=bopis&format=xml":                      "format",
+		"?channel=carrier_pigeon":                     "channel",
+		"":                                            "channel",
+		"?channel=bopis&since=yesterday":              "since",
+		"?channel=bopis&since=2026-12-04":             "since",
+		"?channel=bopis&limit=50":                     "limit",
+		"?channel=bopis&cursor=%25%25":                "cursor",
+		"?channel=bopis&region=Atlantis":              "region",
+		"?channel=ecommerce_ship&format=google_local": "format",
+		"?channel=bopis&format=xml":                   "format",
 		"?channel=bopis&format=google_local&since=" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339)): "since",
 	} {
 		res, body := app.apiDo(http.MethodGet, feedPath+q, "")
