@@ -85,7 +85,7 @@ func parseFeedRequest(c echo.Context) (feedRequest, error) {
 		if !r.q.Since.IsZero() {
 			return r, domain.FieldError("since", "format=google_local answers every store and SKU; since is not supported with it.")
 		}
-		r.format = f
+		r.format, r.q.Stores = f, true
 	default:
 		return r, domain.FieldError("format", "Unknown format %q; leave it out (CSV or NDJSON by Accept) or use google_local.", f)
 	}

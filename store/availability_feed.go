@@ -41,6 +41,10 @@ type FeedQuery struct {
 	Since   time.Time // zero: every SKU; else only SKUs whose network ATP changed after it
 	After   string    // cursor: only SKUs after this one (SKU order)
 	Limit   int       // SKUs per page; 0 for all
+	// Stores: FeedStart.Locations is every store (of the region), eligible
+	// or not, for a per-store feed; otherwise only the locations the
+	// policy makes eligible, which alone make up network ATP.
+	Stores bool
 }
 
 // FeedStart is what the feed knows before its first row.
@@ -55,7 +59,7 @@ type FeedStart struct {
 	// transaction still open), so nothing falls between two fetches.
 	NextSince time.Time
 	Policy    domain.Policy
-	Locations []domain.Location // the feed's locations (the region's, or all), in code order
+	Locations []domain.Location // the feed's locations (see FeedQuery.Stores), in code order
 	// Next is the cursor of the next page ("" on the last page).
 	Next string
 }
@@ -146,17 +150,22 @@ func openFeed(ctx context.Context, tx *Tx, q FeedQuery) (*feedRead, error) {
 	}
 	f := &feedRead{tx: tx, start: FeedStart{Policy: pr.policy(), NextSince: v.NextSince}}
 	h := fnv.New64a()
+	inRegion := false
 	for _, l := range all {
+		fmt.Fprintf(h, "%d|%s|%s|%s|%t|%t;", l.ID, l.Code, l.Kind, l.Region, l.Pickup, l.ShipFromStore)
 		if q.Region != "" && l.Region != q.Region {
 			continue
 		}
-		f.start.Locations = append(f.start.Locations, l)
-		if f.start.Policy.Eligible(l) {
+		inRegion = true
+		eligible := f.start.Policy.Eligible(l)
+		if eligible {
 			f.eligible = append(f.eligible, l.ID)
 		}
-		fmt.Fprintf(h, "%d|%s|%s|%s|%t|%t;", l.ID, l.Code, l.Kind, l.Region, l.Pickup, l.ShipFromStore)
+		if (q.Stores && l.Kind == domain.Store) || (!q.Stores && eligible) {
+			f.start.Locations = append(f.start.Locations, l)
+		}
 	}
-	if len(f.start.Locations) == 0 && q.Region != "" {
+	if !inRegion && q.Region != "" {
 		return nil, domain.FieldError("region", "No location is in region %q.", q.Region)
 	}
 	f.start.Version = fmt.Sprintf("%d.%d.%d.%s.%d.%x", v.LedgerMax, v.Products, v.ProductMax, v.InFlight,

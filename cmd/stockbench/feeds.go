@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"stockline/domain"
+	"stockline/handlers"
 	"stockline/store"
 )
 
@@ -39,7 +40,9 @@ func runFeeds(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	srv, err := serve(db, nil)
+	// The full Google feed is millions of lines: longer than the default
+	// one-minute request time-out on a busy machine.
+	srv, err := serveWith(db, nil, handlers.Options{SessionSecret: []byte(randomHex(32)), RequestTimeout: 10 * time.Minute})
 	if err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func runFeeds(ctx context.Context, h *harness) error {
 		var size int64
 		for range h.cfg.feeds.runs {
 			t := time.Now()
-			err := db.StreamAvailabilityFeed(ctx, store.FeedQuery{Channel: f.ch}, func(store.FeedStart) (bool, error) { return true, nil },
+			err := db.StreamAvailabilityFeed(ctx, store.FeedQuery{Channel: f.ch, Stores: f.accept == ""}, func(store.FeedStart) (bool, error) { return true, nil },
 				func(store.FeedItem) error { return nil })
 			if err != nil {
 				return err
