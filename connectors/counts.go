@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"stockline/domain"
 	"stockline/store"
@@ -115,6 +116,10 @@ func ParseCountCSV(r io.Reader, tz *time.Location, now time.Time) (CountSheet, e
 		bad := func(format string, args ...any) {
 			sheet.Errors = append(sheet.Errors, LineError{Line: line, Message: fmt.Sprintf(format, args...)})
 		}
+		if !storableText(rec) {
+			bad("This line has characters that cannot be stored (a NUL byte, or bytes that are not UTF-8); save the file as UTF-8 text.")
+			continue
+		}
 		row := CountRow{Line: line, SKU: field(rec, skuCol, hasSKU), Barcode: field(rec, bcCol, hasBC)}
 		if len(row.SKU) > 100 || len(row.Barcode) > 100 {
 			bad("The SKU or barcode is too long.")
@@ -158,6 +163,17 @@ func ParseCountCSV(r io.Reader, tz *time.Location, now time.Time) (CountSheet, e
 		sheet.Rows = append(sheet.Rows, row)
 	}
 	return sheet, nil
+}
+
+// storableText reports whether every field is text PostgreSQL can store:
+// UTF-8 without NUL.
+func storableText(rec []string) bool {
+	for _, f := range rec {
+		if strings.IndexByte(f, 0) >= 0 || !utf8.ValidString(f) {
+			return false
+		}
+	}
+	return true
 }
 
 func parseCountTime(s string, tz *time.Location) (time.Time, error) {

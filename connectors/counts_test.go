@@ -27,6 +27,8 @@ func TestParseCountCSV(t *testing.T) {
 			rows: 1, errs: []string{"3:Give a SKU", "4:negative", "5:whole number", "6:not a decimal", "7:already counted on line 2", "8:not a time", "9:future", "10:over a year"}},
 		{name: "quoted multi-line field counts lines", in: "sku,quantity\n\"A\nB\",1\nC,zz\n", rows: 1, errs: []string{"4:not a decimal"}},
 		{name: "bad quote is a line error", in: "sku,quantity\nA\"x,1\nB,2\n", rows: 1, errs: []string{"2:not valid CSV"}},
+		{name: "NUL or bytes that are not UTF-8 in a line are line errors", in: "sku,quantity\nA\x00,1\nB,2\nC\xff,3\nD,4\x00\n",
+			rows: 1, errs: []string{"2:cannot be stored", "4:cannot be stored", "5:cannot be stored"}},
 		{name: "no header", in: "", fileErr: "empty"},
 		{name: "wrong header", in: "item,qty\nA,1\n", fileErr: "must name the columns"},
 		{name: "duplicate column", in: "sku,sku,quantity\n", fileErr: "twice"},

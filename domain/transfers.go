@@ -311,6 +311,22 @@ func (r ReceiptLine) Validate(i int) error {
 	return nil
 }
 
+// ValidateReceipt checks every line of a receipt, and that the lines of
+// one SKU do not add up past MaxQuantity (each line may be in bounds and
+// their sum still overflow what a quantity can hold).
+func ValidateReceipt(lines []ReceiptLine) error {
+	sum := map[string]int{}
+	for i, l := range lines {
+		if err := l.Validate(i); err != nil {
+			return err
+		}
+		if sum[l.SKU] += l.Qty; sum[l.SKU] > MaxQuantity {
+			return FieldError(fmt.Sprintf("lines[%d].qty", i), "The lines for %s add up to more than %d units.", l.SKU, MaxQuantity)
+		}
+	}
+	return nil
+}
+
 // ApprovalRule approves matching requests at once.
 type ApprovalRule struct {
 	ID            int64     `db:"id"`

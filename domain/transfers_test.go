@@ -146,3 +146,37 @@ func TestMayApprove(t *testing.T) {
 		t.Fatal("approval scope wrong")
 	}
 }
+
+// TestValidateReceipt: each line in bounds, and one SKU's lines together
+// too (2,200 lines of 1,000,000 would overflow PostgreSQL's integer).
+func TestValidateReceipt(t *testing.T) {
+	many := make([]ReceiptLine, 2200)
+	for i := range many {
+		many[i] = ReceiptLine{SKU: "A", Qty: MaxQuantity}
+	}
+	for _, c := range []struct {
+		name  string
+		lines []ReceiptLine
+		field string // "" when valid
+	}{
+		{"empty", nil, ""},
+		{"one line", []ReceiptLine{{SKU: "A", Qty: 3, Damaged: 1}}, ""},
+		{"two SKUs at the limit", []ReceiptLine{{SKU: "A", Qty: MaxQuantity}, {SKU: "B", Qty: MaxQuantity}}, ""},
+		{"negative", []ReceiptLine{{SKU: "A", Qty: -1}}, "lines[0].qty"},
+		{"damaged past qty", []ReceiptLine{{SKU: "A", Qty: 1, Damaged: 2}}, "lines[0].damaged"},
+		{"one SKU past the limit over two lines", []ReceiptLine{{SKU: "A", Qty: MaxQuantity}, {SKU: "A", Qty: 1}}, "lines[1].qty"},
+		{"2,200 lines of the limit", many, "lines[1].qty"},
+	} {
+		err := ValidateReceipt(c.lines)
+		if got := ""; err != nil {
+			if e := AsError(err); e != nil {
+				got = e.Field
+			}
+			if got != c.field {
+				t.Errorf("%s: field %q (%v), want %q", c.name, got, err, c.field)
+			}
+		} else if c.field != "" {
+			t.Errorf("%s: accepted, want refused on %s", c.name, c.field)
+		}
+	}
+}

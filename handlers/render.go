@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -48,14 +50,17 @@ func decodeJSON(c echo.Context, v any) error { return decodeBody(c, v, false) }
 func decodeOptionalJSON(c echo.Context, v any) error { return decodeBody(c, v, true) }
 
 func decodeBody(c echo.Context, v any, emptyOK bool) error {
-	body := http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody)
-	dec := json.NewDecoder(body)
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Response().Writer, c.Request().Body, maxJSONBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return &domain.Error{Code: domain.ETOOLARGE, Message: "The request body is over 1 MiB."}
 		}
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			if emptyOK {
 				return nil
@@ -75,7 +80,19 @@ func decodeBody(c echo.Context, v any, emptyOK bool) error {
 	if dec.More() {
 		return &domain.Error{Code: domain.EBADJSON, Message: "The request body has data after the JSON object."}
 	}
-	return checkJSONText(v)
+	if err := checkJSONText(v); err != nil {
+		return err // names the field
+	}
+	// encoding/json turns bytes that are not UTF-8 into U+FFFD, and a
+	// field the request type does not have is skipped unread: refuse both
+	// rather than store mangled text or act on a body with NUL in it.
+	if !utf8.Valid(raw) {
+		return badText("the request body", "is not valid UTF-8 text")
+	}
+	if hasNUL(raw) {
+		return badText("the request body", "contains a NUL byte")
+	}
+	return nil
 }
 
 // jsonKindWords names the JSON a Go type takes, in words for the client

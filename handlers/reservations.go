@@ -266,7 +266,7 @@ func (s *Server) handleReservationReleaseForm(c echo.Context) error {
 		}
 	}
 	back := c.FormValue("back")
-	if !strings.HasPrefix(back, "/reservations") || strings.HasPrefix(back, "//") {
+	if !strings.HasPrefix(back, "/reservations") || safeNext(back) == "" { // the one same-origin check, as after sign-in
 		back = "/reservations"
 	}
 	form := views.ReleaseForm{ID: id, Reason: c.FormValue("reason"), Note: strings.TrimSpace(c.FormValue("note"))}

@@ -138,8 +138,11 @@ func (s *Server) transferAction(c echo.Context, body any, fn func(ctx context.Co
 	if err != nil {
 		return err
 	}
-	if body != nil && c.Request().ContentLength != 0 {
-		if err := decodeJSON(c, body); err != nil {
+	if body == nil {
+		body = &struct{}{} // no fields, but a malformed body or one with NUL is still refused
+	}
+	if c.Request().ContentLength != 0 {
+		if err := decodeOptionalJSON(c, body); err != nil {
 			return err
 		}
 	}

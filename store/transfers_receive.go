@@ -80,10 +80,8 @@ func (db *DB) ShipTransfer(ctx context.Context, actor domain.Actor, id int64, li
 // received and raises one transfer_variance exception per line that came
 // short (the shortfall stays in in_transit_in) or over.
 func (db *DB) ReceiveTransfer(ctx context.Context, actor domain.Actor, id int64, lines []domain.ReceiptLine, complete bool) (domain.Transfer, error) {
-	for i, l := range lines {
-		if err := l.Validate(i); err != nil {
-			return domain.Transfer{}, err
-		}
+	if err := domain.ValidateReceipt(lines); err != nil {
+		return domain.Transfer{}, err
 	}
 	return db.mutateTransfer(ctx, id, func(tx *Tx, t *domain.Transfer) error {
 		if t.Status != domain.TransferShipped {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"text/tabwriter"
 	"time"
 )
@@ -83,7 +84,7 @@ func (r *report) print(out io.Writer, cfg config) {
 			fmt.Fprintf(out, "  %s error: %s ×%d\n", s.Name, d, n)
 		}
 	}
-	total, errs := int64(0), r.Dropped
+	total, errs := r.Dropped, r.Dropped // a dropped request was due and never sent: in both counts
 	for _, s := range r.Series {
 		total += s.Count
 		errs += s.Errors
@@ -97,6 +98,10 @@ func (r *report) print(out io.Writer, cfg config) {
 		r.FeedGenerated, r.FeedStored, r.FeedMaxBacklog, r.FeedDrain.Round(time.Millisecond))
 	fmt.Fprintf(out, "database connections: at most %d in use, %d open (pool limit 40); transaction retries (40001/40P01): %d\n",
 		r.MaxConnsInUse, r.MaxConns, r.Retries)
+	if r.Wall > 0 {
+		fmt.Fprintf(out, "this process (server, load and proxy): %.1f s of CPU in %.1f s of load, %.2f cores of the machine's %d\n",
+			r.CPU.Seconds(), r.Wall.Seconds(), r.CPU.Seconds()/r.Wall.Seconds(), runtime.NumCPU())
+	}
 	fmt.Fprintf(out, "goroutines: %d at start, %d at end (bound +%d); heap in use: %.1f MiB at start, %.1f MiB at end (bound +%d MiB)\n",
 		r.GoroutinesStart, r.GoroutinesEnd, cfg.goroutineBound, float64(r.HeapStart)/(1<<20), float64(r.HeapEnd)/(1<<20), cfg.heapBound>>20)
 	ok := "OK"

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"stockline/store"
@@ -27,6 +28,7 @@ type report struct {
 	Retries                        int64
 	GoroutinesStart, GoroutinesEnd int
 	HeapStart, HeapEnd             uint64
+	CPU, Wall                      time.Duration // this process's CPU time (server, load and proxy) over the load's wall time
 	CheckOK                        bool
 	CheckDetail                    string
 	Faults                         []faultResult
@@ -82,6 +84,7 @@ func soak(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	}
 	retries0 := store.Retries()
 	rep.GoroutinesStart, rep.HeapStart = s.settle()
+	cpu0, wall0 := processCPU(), time.Now()
 
 	start := time.Now().Add(200 * time.Millisecond)
 	s.started = start
@@ -110,6 +113,7 @@ func soak(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	wg.Wait()
 	stopSampling()
 	samplers.Wait()
+	rep.CPU, rep.Wall = processCPU()-cpu0, time.Since(wall0)
 
 	// Drain the feed: every generated event stored (applied or dead-lettered).
 	t := time.Now()
@@ -133,6 +137,15 @@ func soak(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 		chk.Positions, len(chk.LedgerMismatch), len(chk.Unexplained), len(chk.ReservationLeak), len(chk.OrderMismatch))
 	rep.print(out, cfg)
 	return rep, nil
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // settle closes idle client connections, lets finished goroutines exit,
@@ -276,11 +289,41 @@ func (s *soaker) sampleDB(ctx context.Context, rep *report) {
 			rep.FeedMaxBacklog = max(rep.FeedMaxBacklog, gen-stored)
 			if s.cfg.verbose {
 				n, _ := s.w.square.Requests()
-				fmt.Printf("t=%s feed generated %d stored %d, source requests %d, db in use %d\n",
-					time.Since(s.started).Round(time.Second), gen, stored, n, st.InUse)
+				fmt.Printf("t=%s feed generated %d stored %d, source requests %d, db in use %d, pool waits %d (%s)%s\n",
+					time.Since(s.started).Round(time.Second), gen, stored, n, st.InUse, st.WaitCount, st.WaitDuration.Round(time.Millisecond), s.waits(ctx))
 			}
 		}
 	}
+}
+
+// waits names what the soak database's sessions are doing now (-v):
+// PostgreSQL's wait events, "cpu" for an active session that waits on
+// nothing, counted.
+func (s *soaker) waits(ctx context.Context) string {
+	var rows []struct {
+		What string `db:"what"`
+		N    int    `db:"n"`
+	}
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := s.w.db.SelectContext(qctx, &rows, `SELECT state || '/' || coalesce(wait_event_type || ':' || wait_event, 'cpu') AS what, count(*) AS n
+		FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 2 DESC LIMIT 6`)
+	if err != nil {
+		return ""
+	}
+	out := ""
+	for _, r := range rows {
+		out += fmt.Sprintf(", %s %d", r.What, r.N)
+	}
+	// And what the sessions waiting on a lock are running.
+	rows = rows[:0]
+	if s.w.db.SelectContext(qctx, &rows, `SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS what, count(*) AS n
+		FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' GROUP BY 1 ORDER BY 2 DESC LIMIT 3`) == nil {
+		for _, r := range rows {
+			out += fmt.Sprintf("; lock wait ×%d: %s", r.N, r.What)
+		}
+	}
+	return out
 }
 
 // sampleReady polls /readyz every 100 ms.

@@ -106,7 +106,7 @@ func newWorld(ctx context.Context, cfg config) (w *world, err error) {
 	w.hs = &http.Server{Handler: w.srv, ReadHeaderTimeout: 10 * time.Second}
 	go w.hs.Serve(ln)
 
-	w.runner = &connectors.Runner{DB: w.db, Log: log, Owner: "soak", Simulators: true, ScanEvery: time.Second,
+	w.runner = &connectors.Runner{DB: w.db, Log: log, Owner: "soak", Simulators: true, ScanEvery: time.Second, BatchSize: cfg.feedBatch,
 		Backoff: connectors.Backoff{Base: 200 * time.Millisecond, Max: 2 * time.Second}}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.stopRun, w.runDone = cancel, make(chan struct{})
