@@ -185,6 +185,7 @@ func (s *Server) pageRoutes() []route {
 func (s *Server) apiRoutes() []route {
 	return []route{
 		api(get, "/api/v1/availability", s.handleAvailabilityAPI, catalogScopes...),
+		api(get, "/api/v1/availability/feed", s.handleAvailabilityFeed, catalogScopes...),
 		api(get, "/api/v1/products", s.handleProductsAPI, catalogScopes...),
 		api(get, "/api/v1/locations", s.handleLocationsAPI, catalogScopes...),
 		api(post, "/api/v1/adjustments", s.handleAdjustmentAPI, domain.ScopeInventory),

@@ -72,7 +72,7 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 	// Collected at S01 (so the order is visible), the line reallocated to S07.
 	split := order("S01")
 	l := split.Lines[0]
-	if _, err := app.DB.RejectLine(ctx, sys, split.ID, l.ID, domain.RejectNotFound, 0, "scope test"); err != nil {
+	if _, err := app.DB.RejectLine(ctx, sys, split.ID, l.ID, domain.RejectNotFound, "", 0, "scope test"); err != nil {
 		t.Fatal(err)
 	}
 	after, err := app.DB.ReallocateLine(ctx, sys, split.ID, l.ID, []store.Allocation{{Location: "S07", Qty: 1}})

@@ -35,6 +35,8 @@ type Options struct {
 	ConnectorSecretKey   string        // seals connector credentials typed on the connector page (AES-256-GCM)
 	RequestTimeout       time.Duration // every request answers within this (503 past it); default 1 minute (timeout.go)
 	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers; default 3
+	FeedInStockMin       int           // the availability feed's in_stock: network ATP at least this (default 1)
+	FeedLowStock         int           // Google local feed: limited_availability below this ATP (default 3)
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -79,6 +81,12 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	}
 	if opts.TransferOverdueDays <= 0 {
 		opts.TransferOverdueDays = 3
+	}
+	if opts.FeedInStockMin == 0 {
+		opts.FeedInStockMin = domain.DefaultFeedInStockMin
+	}
+	if opts.FeedLowStock == 0 {
+		opts.FeedLowStock = domain.DefaultFeedLowStock
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

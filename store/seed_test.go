@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"stockline/domain"
 	"stockline/store"
@@ -84,5 +85,59 @@ func seedDemoTransfers(t *testing.T, db *store.DB) {
 	}
 	if again, err := db.SeedDemoTransfers(ctx); err != nil || again != 0 {
 		t.Fatalf("second seed of transfers: %d %v", again, err)
+	}
+}
+
+// The demo history: clean by the consistency check, backdated (nothing it
+// wrote carries the time it ran), cancellations under several codes, and
+// the demo associate's store has pickups waiting now.
+func TestSeedHistory(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.Fresh(t)
+	if _, err := db.SeedDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := db.SeedHistory(ctx, store.HistoryOptions{Days: 5, OrdersPerDay: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("history: %+v", res)
+	if res.Orders < 25 || res.Cancelled == 0 || res.Counts == 0 || res.Transfers == 0 {
+		t.Fatalf("history = %+v", res)
+	}
+	rep, err := db.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("check after history: %+v", rep)
+	}
+	var n struct {
+		Recent   int       `db:"recent"`
+		Oldest   time.Time `db:"oldest"`
+		Codes    int       `db:"codes"`
+		ToPick   int       `db:"to_pick"`
+		Ready    int       `db:"ready"`
+		Overdue  int       `db:"overdue"`
+		Names    int       `db:"names"`
+		Unsorted int       `db:"unsorted"`
+	}
+	if err := db.GetContext(ctx, &n, `SELECT
+		(SELECT count(*) FROM ledger WHERE recorded_at >= $1) + (SELECT count(*) FROM audit_log WHERE at >= $1)
+			+ (SELECT count(*) FROM orders WHERE created_at >= $1) + (SELECT count(*) FROM order_events WHERE at >= $1) AS recent,
+		(SELECT min(placed_at) FROM orders) AS oldest,
+		(SELECT count(DISTINCT after->>'reason_code') FROM audit_log WHERE action = 'order.cancel') AS codes,
+		(SELECT count(*) FROM orders o JOIN locations l ON l.id = o.pickup_location_id
+			WHERE l.code = 'S01' AND o.status IN ('allocated', 'in_fulfilment') AND o.promised_at > $1) AS to_pick,
+		(SELECT count(*) FROM orders o JOIN locations l ON l.id = o.pickup_location_id WHERE l.code = 'S01' AND o.status = 'ready_for_pickup') AS ready,
+		(SELECT count(*) FROM orders o JOIN locations l ON l.id = o.pickup_location_id
+			WHERE l.code = 'S01' AND o.status IN ('allocated', 'in_fulfilment') AND o.promised_at < $1) AS overdue,
+		(SELECT count(DISTINCT customer_name) FROM orders) AS names,
+		(SELECT count(*) FROM orders WHERE created_at < placed_at - interval '1 second') AS unsorted`, start); err != nil {
+		t.Fatal(err)
+	}
+	if n.Recent != 0 || n.Oldest.After(start.AddDate(0, 0, -4)) || n.Codes < 2 || n.ToPick == 0 || n.Ready == 0 || n.Overdue == 0 || n.Names < 15 || n.Unsorted != 0 {
+		t.Fatalf("history facts: %+v", n)
 	}
 }

@@ -20,7 +20,10 @@
 //   - ingest (issue 5, ingest.go): a million Square-style changes over the
 //     same 200 × 20,000 positions through the real apply path, against a
 //     bare-SQL baseline (COPY, INSERT … ON CONFLICT, set-based ledger and
-//     positions).
+//     positions);
+//   - feeds (issue 11, feeds.go): the full availability feed (CSV, NDJSON,
+//     Google local inventory) over the same retailer, against the same
+//     store read from Go.
 //
 // The 200 × 20,000 retailer is built once and each use gets a pristine
 // copy (CREATE DATABASE … TEMPLATE). After every reservation run the
@@ -28,7 +31,7 @@
 // oversold positions and zero invariant violations; after each section it
 // runs over the whole database (for ingest with -ingest-check).
 //
-//	stockbench [-only reservations,orders,ingest,reconciliation] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
+//	stockbench [-only reservations,orders,ingest,reconciliation,feeds] [-feeds-runs 3] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
@@ -64,6 +67,7 @@ type config struct {
 	reservations     reservationsConfig
 	orders           ordersConfig
 	ingest           ingestConfig
+	feeds            feedsConfig
 }
 
 // sections run in this order.
@@ -75,6 +79,7 @@ var sections = []struct {
 	{"orders", runOrders},
 	{"ingest", runIngest},
 	{"reconciliation", runRecon},
+	{"feeds", runFeeds},
 }
 
 func main() {
@@ -94,7 +99,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("stockbench", flag.ContinueOnError)
-	only := fs.String("only", "reservations,orders,ingest,reconciliation", "sections to run, in this order")
+	only := fs.String("only", "reservations,orders,ingest,reconciliation,feeds", "sections to run, in this order")
 	fs.IntVar(&cfg.locations, "locations", 200, "locations of the reservations and ingest retailer (one DC, the rest pickup stores)")
 	fs.IntVar(&cfg.skus, "skus", 20000, "SKUs of that retailer; positions = locations × skus")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured time of each reservations and orders run")
@@ -118,11 +123,12 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.ingest.latePct, "ingest-late", 5, "ingest: percent of changes that arrive an hour or two after they happened")
 	fs.BoolVar(&cfg.ingest.check, "ingest-check", true, "ingest: run the full consistency check after the real apply path")
 	paths := fs.String("ingest-paths", "baseline,real", "ingest: which paths to run")
+	fs.IntVar(&cfg.feeds.runs, "feeds-runs", 3, "feeds: downloads of each full feed (the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	var err error
-	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation"); err != nil {
+	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation", "feeds"); err != nil {
 		return cfg, err
 	}
 	if cfg.reservations.runs, err = list(*runs, "-reservations-runs", "hot", "spread", "availability"); err != nil {
@@ -152,6 +158,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-orders must be at least 200 and -orders-clients at least 1")
 	case cfg.ingest.events < 1000 || cfg.ingest.batch < 1:
 		return cfg, errors.New("-ingest-events must be at least 1000 and -ingest-batch at least 1")
+	case cfg.feeds.runs < 1:
+		return cfg, errors.New("-feeds-runs must be at least 1")
 	case cfg.reservations.rate < 1 || cfg.reservations.spread < 1 || cfg.duration <= 0 || cfg.warmup < 0:
 		return cfg, errors.New("-rate, -spread and -duration must be positive")
 	}
@@ -205,6 +213,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		h.pendingUses += len(cfg.ingest.paths)
 	}
 	if slices.Contains(cfg.sections, "reconciliation") {
+		h.pendingUses++
+	}
+	if slices.Contains(cfg.sections, "feeds") {
 		h.pendingUses++
 	}
 	if cfg.cpuprofile != "" {
@@ -263,6 +274,11 @@ func sizeNotes(cfg config) []string {
 			size = posSize + ", a snapshot row for each"
 			if positions < 1_000_000 {
 				short = append(short, "1000000 positions")
+			}
+		case "feeds":
+			size = posSize
+			if positions < 4_000_000 {
+				short = append(short, "200 × 20000 = 4000000 positions")
 			}
 		case "ingest":
 			size = fmt.Sprintf("%d changes over %s", cfg.ingest.events, posSize)

@@ -35,6 +35,8 @@ type Config struct {
 	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
 	ReconInterval        time.Duration // how often the reconciliation worker looks for due and queued runs
 	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers
+	FeedInStockMin       int           // availability feed: in_stock when network ATP is at least this
+	FeedLowStock         int           // Google local inventory feed: limited_availability below this ATP
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -78,6 +80,8 @@ func LoadConfig() (Config, error) {
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
 	c.TransferOverdueDays = num("TRANSFER_OVERDUE_DAYS", "3")
+	c.FeedInStockMin = num("FEED_IN_STOCK_MIN", "1")
+	c.FeedLowStock = num("FEED_LOW_STOCK", "3")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
 	if err != nil {
 		errs = append(errs, "SIMULATORS must be true or false")
