@@ -73,8 +73,9 @@ const (
 	ScopeOrders       = "orders"
 	ScopeTransfers    = "transfers"
 	ScopeReturns      = "returns"
+	ScopeMetrics      = "metrics"
 	ScopeAdmin        = "admin"
 )
 
 // Scopes lists every API scope.
-var Scopes = []string{ScopeAvailability, ScopeInventory, ScopeReservations, ScopeOrders, ScopeTransfers, ScopeReturns, ScopeAdmin}
+var Scopes = []string{ScopeAvailability, ScopeInventory, ScopeReservations, ScopeOrders, ScopeTransfers, ScopeReturns, ScopeMetrics, ScopeAdmin}

@@ -165,6 +165,8 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/transfers/:id/cancel", s.handleTransferCancelAPI, domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeTransfers),
+		api(get, "/api/v1/metrics/cancellations", s.handleCancellationsAPI, domain.ScopeMetrics),
+		api(get, "/api/v1/metrics/bopis", s.handleBOPISAPI, domain.ScopeMetrics),
 	}
 }
 

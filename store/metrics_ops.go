@@ -108,11 +108,11 @@ func (db *DB) FeedHealth(ctx context.Context, f MetricFilter) ([]FeedHealthRow, 
 // AccuracyRow is the reconciliation measures for one location.
 type AccuracyRow struct {
 	Location        string          `db:"location"`
-	Counted         int64           `db:"counted"`          // distinct positions counted in the window
-	Drifted         int64           `db:"drifted"`          // of those, with a reconciliation_drift exception opened in the window
-	CorrectedUnits  int64           `db:"corrected_units"`  // Σ|Δ on_hand| of cycle_count movements in the window
-	CorrectedValue  int64           `db:"corrected_value"`  // the same units at price, in cents
-	DriftOpened     int64           `db:"drift_opened"`     // reconciliation_drift exceptions opened in the window
+	Counted         int64           `db:"counted"`           // distinct positions counted in the window
+	Drifted         int64           `db:"drifted"`           // of those, with a reconciliation_drift exception opened in the window
+	CorrectedUnits  int64           `db:"corrected_units"`   // Σ|Δ on_hand| of cycle_count movements in the window
+	CorrectedValue  int64           `db:"corrected_value"`   // the same units at price, in cents
+	DriftOpened     int64           `db:"drift_opened"`      // reconciliation_drift exceptions opened in the window
 	ResolveP50Hours sql.NullFloat64 `db:"resolve_p50_hours"` // median time to resolve those resolved in the window
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 	SMTPAddr             string        // host:port of the SMTP server customer messages go through; empty: the local outbox page
 	SMTPFrom             string        // the From address of customer messages
 	NotifyInterval       time.Duration // how often the outbox relay and notification sender run
+	RollupInterval       time.Duration // how often the metric rollups are rebuilt
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -72,6 +73,7 @@ func LoadConfig() (Config, error) {
 	c.LoginWindow = dur("LOGIN_THROTTLE_WINDOW", "15m")
 	c.SweepInterval = dur("RESERVATION_SWEEP_INTERVAL", "1s")
 	c.NotifyInterval = dur("NOTIFY_INTERVAL", "1s")
+	c.RollupInterval = dur("METRICS_ROLLUP_INTERVAL", "1m")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))

@@ -386,6 +386,7 @@ var backgroundWorkers = []func(m *Main) func(ctx context.Context){
 	notifyWorker,       // notify.go: outbox relay and customer messages
 	sweeperWorker,      // sweeper.go: expired holds and old idempotency keys
 	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
+	metricsWorker,      // metrics.go: the metric rollups, rebuilt under an advisory lock
 }
 
 // Close shuts down in order: HTTP, then workers, then the database.
