@@ -89,7 +89,7 @@ func (db *DB) CancellationRateRaw(ctx context.Context, f MetricFilter, g domain.
 	var w metricWhere
 	f.window(&w, "o.placed_at")
 	f.places(&w, "o.channel", "p.category")
-	sel, group := groupCols(g, "coalesce(loc.code, '"+unallocated+"')", "p.sku", "o.channel")
+	sel, group := groupCols(g, "coalesce(loc.code, '"+unallocated+"')", "p.sku", "l.channel")
 	q := `WITH l AS (
 			SELECT ol.id, coalesce(ol.location_id, o.pickup_location_id) AS location_id, ol.product_id, o.channel,
 			       ol.qty - ol.moved AS ordered, ol.cancelled
