@@ -124,6 +124,13 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/connectors/:id/dead-letters/:dl/fix", cp.fix, connectorRoles...),
 		page(post, "/connectors/:id/dead-letters/:dl/dismiss", cp.dismiss, connectorRoles...),
 
+		page(get, "/dashboards/operations", s.handleOpsDashboard, opsDashRoles...).inNav("Operations"),
+		page(get, "/dashboards/store", s.handleMyStoreDashboard, storeDashRoles...).inNav("My store"),
+		page(get, "/dashboards/stores/:code", s.handleStoreDashboard, storeDashRoles...),
+		page(get, "/dashboards/inventory-accuracy", s.handleAccuracyDashboard, accuracyDashRoles...).inNav("Accuracy"),
+		page(get, "/dashboards/fulfilment", s.handleFulfilmentDashboard, fulfilDashRoles...).inNav("Fulfilment"),
+		page(get, "/dashboards/drill", s.handleDrill, drillRoles...),
+
 		page(get, "/admin/users", s.handleAdminUsers, adminRoles...).inNav("Users").home(domain.RoleAdmin),
 		page(post, "/admin/users", s.handleAdminUserCreate, adminRoles...),
 		page(get, "/admin/users/:id", s.handleAdminUser, adminRoles...),

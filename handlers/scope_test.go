@@ -21,6 +21,7 @@ func scopeKind(path string) string {
 		{"/orders/:id", "order"}, {"/pickups/:id", "order"},
 		{"/exceptions/:id", "exception"}, {"/counts/:id", "count_upload"},
 		{"/reservations/:id", "reservation"}, {"/transfers/:id", "transfer"},
+		{"/dashboards/stores/:code", "store"},
 	} {
 		if path == k.prefix || strings.HasPrefix(path, k.prefix+"/") {
 			return k.kind
@@ -64,6 +65,7 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 	}
 	f := scopeFixtures{params: map[string]map[string]string{}}
 	f.foreignOrder, f.ownOrder = order("S08"), order("S01")
+	f.params["store"] = map[string]string{"code": "S08"}
 	f.params["order"] = map[string]string{"id": fmt.Sprint(f.foreignOrder.ID), "line": fmt.Sprint(f.foreignOrder.Lines[0].ID)}
 
 	// Collected at S01 (so the order is visible), the line reallocated to S07.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -71,3 +72,13 @@ func utcDay(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
 // unallocated names the location of units never allocated to one.
 const unallocated = "unallocated"
+
+// MetricCategories lists the product categories, for the dashboards'
+// category filter.
+func (db *DB) MetricCategories(ctx context.Context) ([]string, error) {
+	var out []string
+	if err := db.SelectContext(ctx, &out, `SELECT DISTINCT category FROM products ORDER BY 1`); err != nil {
+		return nil, fmt.Errorf("store: categories: %w", err)
+	}
+	return out, nil
+}
