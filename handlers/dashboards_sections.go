@@ -27,8 +27,8 @@ func (b *sections) used(t time.Time, live time.Time) {
 	}
 }
 
-func num(n int64) string     { return strconv.FormatInt(n, 10) }
-func pct(r float64) string   { return strconv.FormatFloat(r*100, 'f', 1, 64) + "%" }
+func num(n int64) string   { return strconv.FormatInt(n, 10) }
+func pct(r float64) string { return strconv.FormatFloat(r*100, 'f', 1, 64) + "%" }
 func derefS(p *string) string {
 	if p == nil {
 		return "all"

@@ -28,19 +28,20 @@ func TestNavigationAndHomePerRole(t *testing.T) {
 	}{
 		domain.RoleAssociate: {"/pickups", []string{
 			"Pickups /pickups", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Counts /counts"}},
+			"Reservations /reservations", "Counts /counts", "My store /dashboards/store"}},
 		domain.RoleSupport: {"/orders", []string{
 			"Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Customer messages /notifications"}},
+			"Reservations /reservations", "Fulfilment /dashboards/fulfilment", "Customer messages /notifications"}},
 		domain.RoleManager: {"/exceptions", []string{
 			"Pickups /pickups", "Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations"}},
+			"Reservations /reservations", "Operations /dashboards/operations", "My store /dashboards/store", "Fulfilment /dashboards/fulfilment"}},
 		domain.RoleInventoryLead: {"/exceptions", []string{
 			"Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Connectors /connectors"}},
+			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Connectors /connectors", "Accuracy /dashboards/inventory-accuracy"}},
 		domain.RoleAdmin: {"/admin/users", []string{
 			"Pickups /pickups", "Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Connectors /connectors",
+			"Operations /dashboards/operations", "My store /dashboards/store", "Accuracy /dashboards/inventory-accuracy", "Fulfilment /dashboards/fulfilment",
 			"Users /admin/users", "API tokens /admin/tokens", "Audit /admin/audit", "Customer messages /notifications"}},
 	}
 	if len(want) != len(domain.Roles) {
