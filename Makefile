@@ -73,14 +73,16 @@ BENCH_FLAGS ?=
 bench: prereqs-pg
 	$(GO) run ./cmd/stockbench $(BENCH_FLAGS)
 
-## bench-reservations, bench-orders, bench-ingest: one section of `make bench` (-only=...)
-.PHONY: bench-reservations bench-orders bench-ingest
+## bench-reservations, bench-orders, bench-ingest, bench-metrics: one section of `make bench` (-only=...)
+.PHONY: bench-reservations bench-orders bench-ingest bench-metrics
 bench-reservations: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=reservations $(BENCH_FLAGS)
 bench-orders: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=orders $(BENCH_FLAGS)
 bench-ingest: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=ingest $(BENCH_FLAGS)
+bench-metrics: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=metrics $(BENCH_FLAGS)
 
 ## soak: open-loop constant-rate load (cmd/stocksoak) on its own throwaway cluster: 200 checkouts/s, 500 Square feed
 ## events/s, 20 page views/s over four roles, 10 minutes; SOAK_FLAGS="-duration 30s" shortens it, "-faults" restarts

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"stockline/domain"
@@ -14,6 +15,7 @@ import (
 // The measures' sections: each turns a store figure into a table with its
 // definition and chart. fresh records the rollup time a section used.
 type sections struct {
+	mu     sync.Mutex // guards rollup: sections are built concurrently
 	s      *Server
 	ctx    context.Context
 	f      store.MetricFilter
@@ -22,6 +24,8 @@ type sections struct {
 }
 
 func (b *sections) used(t time.Time, live time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !t.Equal(live) && (b.rollup.IsZero() || t.Before(b.rollup)) {
 		b.rollup = t
 	}
