@@ -41,8 +41,10 @@ CREATE TABLE pick_rejections (
 CREATE INDEX pick_rejections_at ON pick_rejections (rejected_at);
 CREATE INDEX pick_rejections_line ON pick_rejections (order_line_id);
 
--- The measures window orders by their placed time.
+-- The measures window orders by their placed time, and find the count
+-- corrections (a small share of the ledger) by their time.
 CREATE INDEX orders_placed ON orders (placed_at);
+CREATE INDEX ledger_cycle_count ON ledger (occurred_at) WHERE reason = 'cycle_count';
 
 -- Cancellation rollup: per UTC day of the order's placed time, the line's
 -- location (0: never allocated) and the order's channel.

@@ -85,11 +85,13 @@ type FeedHealthRow struct {
 // (UTC days; the error rate is errors ÷ events).
 func (db *DB) FeedHealth(ctx context.Context, f MetricFilter) ([]FeedHealthRow, error) {
 	out := []FeedHealthRow{}
+	// Per connector, so each reads its own range of inbound_events_received.
 	err := db.SelectContext(ctx, &out, `WITH ev AS (
-			SELECT i.connector_id, (i.received_at AT TIME ZONE 'UTC')::date AS day, count(*) AS events,
-			       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.received_at - i.occurred_at))
-			           FILTER (WHERE i.occurred_at IS NOT NULL) AS lag_seconds
-			FROM inbound_events i WHERE i.received_at >= $1 AND i.received_at < $2 GROUP BY 1, 2
+			SELECT k.id AS connector_id, e.day, e.events, e.lag_seconds FROM connectors k CROSS JOIN LATERAL (
+				SELECT (i.received_at AT TIME ZONE 'UTC')::date AS day, count(*) AS events,
+				       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.received_at - i.occurred_at))
+				           FILTER (WHERE i.occurred_at IS NOT NULL) AS lag_seconds
+				FROM inbound_events i WHERE i.connector_id = k.id AND i.received_at >= $1 AND i.received_at < $2 GROUP BY 1) e
 		), dl AS (
 			SELECT d.connector_id, (d.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS errors
 			FROM dead_letters d WHERE d.created_at >= $1 AND d.created_at < $2 GROUP BY 1, 2
