@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,10 +24,11 @@ func (s *Server) handleDrill(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	d := domain.Dashboard{Path: "/dashboards/drill", Filters: df, LiveAt: s.DB.Now()}
+	measure := c.QueryParam("measure")
+	d := domain.Dashboard{Path: "/dashboards/drill?measure=" + url.QueryEscape(measure), Filters: df, LiveAt: s.DB.Now()}
 	stamp := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
 	var t domain.MetricTable
-	switch c.QueryParam("measure") {
+	switch measure {
 	case "cancellations":
 		recs, err := s.DB.CancellationRecords(ctx, f, c.QueryParam("reason"), drillLimit)
 		if err != nil {

@@ -118,6 +118,12 @@ func TestMetricsAPIAndDashboards(t *testing.T) {
 			t.Errorf("%s CSV: %d %q %q", p.path, res.StatusCode, res.Header.Get("Content-Type"), csv)
 		}
 	}
+	sup := app.login(domain.RoleSupport)
+	if _, body := sup.get("/dashboards/drill?measure=cancellations"); !strings.Contains(body, "/dashboards/drill?measure=cancellations&amp;") {
+		t.Errorf("the drill-down's export link must keep its measure")
+	} else if res, csv := sup.get("/dashboards/drill?measure=cancellations&format=csv"); res.StatusCode != http.StatusOK || !strings.Contains(csv, "fraud") {
+		t.Errorf("drill-down CSV: %d %q", res.StatusCode, csv)
+	}
 	b := app.login(domain.RoleAssociate)
 	if res, _ := b.get("/dashboards/store"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/dashboards/stores/S01" {
 		t.Errorf("my store: %d %s", res.StatusCode, res.Header.Get("Location"))

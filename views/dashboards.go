@@ -3,6 +3,7 @@ package views
 import (
 	"net/url"
 	"strconv"
+	"strings"
 
 	"stockline/domain"
 )
@@ -22,6 +23,9 @@ func csvHref(path string, f domain.DashboardFilters, table string) string {
 				q.Set(k, v)
 			}
 		}
+	}
+	if strings.Contains(path, "?") { // the drill-down's path carries its measure
+		return path + "&" + q.Encode()
 	}
 	return path + "?" + q.Encode()
 }
