@@ -62,7 +62,8 @@ func TestDashboardJourney(t *testing.T) {
 		}
 	}
 	// The associate's own store page, from the navigation.
-	actx := newBrowser(t)
+	step(t, ctx, "sign out", chromedp.Click(css(`form[action="/logout"] button`)), chromedp.WaitVisible(css(`#email`)))
+	actx := ctx
 	signIn(t, actx, base, demoUserFor(t, domain.RoleAssociate))
 	step(t, actx, "open my store",
 		chromedp.Click(css(`nav ul.navlinks a[href="/dashboards/store"]`)),
