@@ -64,7 +64,7 @@ func (b *sections) drill(measure, location, channel string) string {
 	return "/dashboards/drill?" + q.Encode()
 }
 
-const windowWords = "over orders placed from the From date to the end of the To date (UTC)"
+const windowWords = "placed from the From date through the To date (UTC days)"
 
 func (b *sections) cancellations(id, title string, g domain.MetricGroup, limit int) (domain.MetricTable, error) {
 	live := b.s.DB.Now()
@@ -74,7 +74,7 @@ func (b *sections) cancellations(id, title string, g domain.MetricGroup, limit i
 	}
 	b.used(fresh, live)
 	t := domain.MetricTable{ID: id, Title: title,
-		Definition: "cancelled units ÷ ordered units (a line's quantity less units moved to another store's line), " + windowWords +
+		Definition: "cancelled units ÷ ordered units (a line's quantity less units moved to another store's line) over the lines of orders " + windowWords +
 			"; each cancelled unit is counted under its reason code. A line's location is where its units were held, else the pickup store.",
 		Empty: "No orders in this window and scope."}
 	var legend []string
@@ -141,7 +141,7 @@ func (b *sections) bopis(byLocation bool) (domain.MetricTable, error) {
 		return domain.MetricTable{}, err
 	}
 	t := domain.MetricTable{ID: "bopis", Title: "Pickup (BOPIS): time to ready and promise kept",
-		Definition: "Pickup orders " + windowWords + ". Ready time = ready_at − placed_at in minutes, p50 and p90 over the orders made ready; " +
+		Definition: "Pickup orders " + windowWords + " (the category filter does not apply). Ready time = ready_at − placed_at in minutes, p50 and p90 over the orders made ready; " +
 			"within promise = ready by the promised time ÷ orders ready or past their promise; uncollected = cancelled as not_collected ÷ orders made ready; " +
 			"overdue = those still open now and past their promise (not ready) or their pickup window (ready).",
 		Columns: []string{"Pickup store", "Orders", "Ready p50 (min)", "Ready p90 (min)", "Within promise", "Uncollected", "Overdue now"},
@@ -165,7 +165,7 @@ func (b *sections) oversell() (domain.MetricTable, error) {
 		return domain.MetricTable{}, err
 	}
 	t := domain.MetricTable{ID: "oversell", Title: "Oversell by channel",
-		Definition: "orders with an oversell exception (they could not be reserved as promised) ÷ orders " + windowWords + "; location filters use the pickup store.",
+		Definition: "orders with an oversell exception (they could not be reserved as promised) ÷ all orders " + windowWords + "; location filters use the pickup store; the category filter does not apply.",
 		Columns:    []string{"Channel", "Orders", "Oversold", "Rate"}, Numeric: []bool{false, true, true, true}, Empty: "No orders in this window and scope."}
 	var bars []domain.Bar
 	for _, r := range rows {
@@ -182,8 +182,8 @@ func (b *sections) exceptions() (domain.MetricTable, error) {
 		return domain.MetricTable{}, err
 	}
 	t := domain.MetricTable{ID: "exceptions", Title: "Exceptions by kind and location",
-		Definition: "opened = created in the window; resolved = resolved or dismissed in the window; open now with their mean age in hours; " +
-			"SLA breaches = opened in the window and closed after their due time, or still open past it.",
+		Definition: "opened = created in the window (From through To, UTC days); resolved = resolved or dismissed in the window; open now with their mean age in hours; " +
+			"SLA breaches = opened in the window and closed after their due time, or still open past it. Channel and category filters do not apply.",
 		Columns: []string{"Kind", "Location", "Opened", "Resolved", "Open now", "Mean age (h)", "SLA breaches"},
 		Numeric: []bool{false, false, true, true, true, true, true}, Empty: "No exceptions in this window and scope."}
 	var bars []domain.Bar
