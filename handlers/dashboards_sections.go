@@ -26,7 +26,9 @@ type sections struct {
 func (b *sections) used(t time.Time, live time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !t.Equal(live) && (b.rollup.IsZero() || t.Before(b.rollup)) {
+	// A rollup's fresh_at is before the page started; a live figure's
+	// time is not.
+	if t.Before(live) && (b.rollup.IsZero() || t.Before(b.rollup)) {
 		b.rollup = t
 	}
 }
@@ -160,10 +162,12 @@ func (b *sections) bopis(byLocation bool) (domain.MetricTable, error) {
 }
 
 func (b *sections) oversell() (domain.MetricTable, error) {
-	rows, err := b.s.DB.Oversell(b.ctx, b.f)
+	live := b.s.DB.Now()
+	rows, fresh, err := b.s.DB.Oversell(b.ctx, b.f)
 	if err != nil {
 		return domain.MetricTable{}, err
 	}
+	b.used(fresh, live)
 	t := domain.MetricTable{ID: "oversell", Title: "Oversell by channel",
 		Definition: "orders with an oversell exception (they could not be reserved as promised) ÷ all orders " + windowWords + "; location filters use the pickup store; the category filter does not apply.",
 		Columns:    []string{"Channel", "Orders", "Oversold", "Rate"}, Numeric: []bool{false, true, true, true}, Empty: "No orders in this window and scope."}

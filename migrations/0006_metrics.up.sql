@@ -75,6 +75,44 @@ CREATE TABLE metric_stock_daily (
     PRIMARY KEY (day, location_id, category)
 );
 
+-- Cancellation rollup by SKU: the same figures per UTC day, location,
+-- channel and product, for the store page's cancellations by SKU and for a
+-- category filter; read one location's days at a time.
+CREATE TABLE metric_cancellations_sku_daily (
+    day              date NOT NULL,
+    location_id      bigint NOT NULL,
+    channel          text NOT NULL,
+    product_id       bigint NOT NULL,
+    ordered_units    bigint NOT NULL,
+    cancelled_units  bigint NOT NULL,
+    out_of_stock     bigint NOT NULL,
+    item_not_found   bigint NOT NULL,
+    customer_request bigint NOT NULL,
+    payment_failed   bigint NOT NULL,
+    fraud            bigint NOT NULL,
+    not_collected    bigint NOT NULL,
+    other            bigint NOT NULL,
+    PRIMARY KEY (location_id, day, channel, product_id)
+);
+CREATE INDEX metric_cancellations_sku_daily_day ON metric_cancellations_sku_daily (day);
+
+-- Orders rollup: per UTC day of placed time, pickup store (0: none) and
+-- channel, the orders placed and those with an oversell exception.
+CREATE TABLE metric_orders_daily (
+    day          date NOT NULL,
+    location_id  bigint NOT NULL,
+    channel      text NOT NULL,
+    orders       bigint NOT NULL,
+    oversold     bigint NOT NULL,
+    PRIMARY KEY (day, location_id, channel)
+);
+
+-- The pickup measures stay live (exact percentiles, "now"-relative counts)
+-- and read each store's pickup orders by placed time from this narrow
+-- index alone (an index-only scan per store, no sort of the window).
+CREATE INDEX orders_pickup_placed ON orders (pickup_location_id, placed_at)
+    INCLUDE (id, pickup_location_id, channel, status, promised_at, pickup_until, ready_at) WHERE fulfilment = 'pickup';
+
 -- When each rollup was last rebuilt: its numbers include every change
 -- committed before fresh_at.
 CREATE TABLE metric_rollups (

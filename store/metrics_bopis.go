@@ -18,23 +18,18 @@ import (
 func (db *DB) BOPIS(ctx context.Context, f MetricFilter, byLocation bool) ([]domain.BOPISRow, error) {
 	now := db.stamp()
 	var w metricWhere
-	w.add("o.fulfilment = ?", "pickup")
 	f.window(&w, "o.placed_at")
 	f.places(&w, "o.channel", "")
 	w.args = append(w.args, now)
 	nowArg := fmt.Sprintf("$%d", len(w.args))
-	sel, group := "NULL::text", "()"
-	if byLocation {
-		sel, group = "loc.code", "loc.code"
-	}
-	q := `WITH b AS (
-			SELECT o.pickup_location_id, o.status, o.promised_at, o.pickup_until, o.ready_at,
-			       extract(epoch FROM o.ready_at - o.placed_at) / 60 AS ready_min,
-			       EXISTS (SELECT 1 FROM line_cancellations c WHERE c.order_id = o.id AND c.reason_code = 'not_collected') AS uncollected
-			FROM orders o LEFT JOIN locations loc ON loc.id = o.pickup_location_id
-			WHERE ` + w.sql() + `
-		)
-		SELECT ` + sel + `, count(*),
+	// Each store's pickup orders are read from orders_pickup_placed (by
+	// store, then placed time) alone; per store the aggregate needs no sort
+	// of the window's orders.
+	b := `SELECT o.status, o.promised_at, o.pickup_until, o.ready_at,
+			extract(epoch FROM o.ready_at - o.placed_at) / 60 AS ready_min,
+			o.id IN (SELECT c.order_id FROM line_cancellations c WHERE c.reason_code = 'not_collected') AS uncollected
+		FROM orders o WHERE o.fulfilment = 'pickup' AND o.pickup_location_id = loc.id AND ` + w.sql()
+	aggs := `count(*) AS n,
 			percentile_cont(0.5) WITHIN GROUP (ORDER BY ready_min) FILTER (WHERE ready_at IS NOT NULL),
 			percentile_cont(0.9) WITHIN GROUP (ORDER BY ready_min) FILTER (WHERE ready_at IS NOT NULL),
 			count(*) FILTER (WHERE ready_at IS NOT NULL AND ready_at <= promised_at),
@@ -42,9 +37,12 @@ func (db *DB) BOPIS(ctx context.Context, f MetricFilter, byLocation bool) ([]dom
 			count(*) FILTER (WHERE uncollected AND ready_at IS NOT NULL),
 			count(*) FILTER (WHERE ready_at IS NOT NULL),
 			count(*) FILTER (WHERE status NOT IN ('completed', 'cancelled') AND
-				((ready_at IS NULL AND promised_at < ` + nowArg + `) OR (ready_at IS NOT NULL AND pickup_until < ` + nowArg + `)))
-		FROM b LEFT JOIN locations loc ON loc.id = b.pickup_location_id
-		GROUP BY ` + group + ` ORDER BY 1`
+				((ready_at IS NULL AND promised_at < ` + nowArg + `) OR (ready_at IS NOT NULL AND pickup_until < ` + nowArg + `)))`
+	q := `SELECT NULL::text, ` + aggs + ` FROM locations loc CROSS JOIN LATERAL (` + b + `) b`
+	if byLocation {
+		q = `SELECT loc.code, a.* FROM locations loc CROSS JOIN LATERAL (SELECT ` + aggs + ` FROM (` + b + `) b) a
+			WHERE a.n > 0 ORDER BY loc.code`
+	}
 	rows, err := db.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: bopis measures: %w", err)

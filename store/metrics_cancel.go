@@ -118,25 +118,35 @@ func reasonFilters() string {
 	return strings.Join(b, ", ")
 }
 
-// CancellationRateRollup answers the same measure from the daily rollup:
-// only for a window on UTC day boundaries, without SKU grouping or a
-// category filter (ok false otherwise, or before the first rebuild). It
+// CancellationRateRollup answers the same measure from the daily rollups:
+// only for a window on UTC day boundaries (ok false otherwise, or before
+// the first rebuild). Grouping by SKU or filtering by category reads the
+// SKU rollup (by location and day), the rest the smaller daily one. It
 // returns the rollup's fresh_at.
 func (db *DB) CancellationRateRollup(ctx context.Context, f MetricFilter, g domain.MetricGroup) (rows []domain.CancellationRow, freshAt time.Time, ok bool, err error) {
-	if g.SKU || f.Category != "" || !f.Window.DayAligned() {
+	if !f.Window.DayAligned() {
 		return nil, time.Time{}, false, nil
 	}
-	freshAt, ok, err = db.RollupFreshAt(ctx, rollupCancellations)
+	bySKU := g.SKU || f.Category != ""
+	table, name, join := "metric_cancellations_daily", rollupCancellations, ""
+	if bySKU {
+		table, name, join = "metric_cancellations_sku_daily", rollupCancellationsSKU, " JOIN products p ON p.id = r.product_id"
+	}
+	freshAt, ok, err = db.RollupFreshAt(ctx, name)
 	if err != nil || !ok {
 		return nil, freshAt, false, err
 	}
 	var w metricWhere
 	w.add("r.day >= ?", utcDay(f.Window.From))
 	w.add("r.day < ?", utcDay(f.Window.To))
-	f.places(&w, "r.channel", "")
-	sel, group := groupCols(g, "coalesce(loc.code, '"+unallocated+"')", "", "r.channel")
+	if bySKU {
+		f.places(&w, "r.channel", "p.category")
+	} else {
+		f.places(&w, "r.channel", "")
+	}
+	sel, group := groupCols(g, "coalesce(loc.code, '"+unallocated+"')", "p.sku", "r.channel")
 	q := `SELECT ` + sel + `, sum(r.ordered_units), sum(r.cancelled_units), ` + cancelReasonSums + `
-		FROM metric_cancellations_daily r LEFT JOIN locations loc ON loc.id = nullif(r.location_id, 0)
+		FROM ` + table + ` r LEFT JOIN locations loc ON loc.id = nullif(r.location_id, 0)` + join + `
 		WHERE ` + w.sql() + ` GROUP BY ` + group + ` HAVING sum(r.ordered_units) > 0 ORDER BY 1, 2, 3`
 	rows, err = scanCancelRows(ctx, db, q, w.args)
 	return rows, freshAt, err == nil, err

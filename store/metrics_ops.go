@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // OversellRow is orders that could not be reserved as promised (an
@@ -14,9 +15,9 @@ type OversellRow struct {
 	Oversold int64  `db:"oversold"`
 }
 
-// Oversell counts, per channel, the orders placed in the window and those
-// with an oversell exception.
-func (db *DB) Oversell(ctx context.Context, f MetricFilter) ([]OversellRow, error) {
+// OversellRaw counts, per channel, the orders placed in the window and
+// those with an oversell exception, from the orders themselves.
+func (db *DB) OversellRaw(ctx context.Context, f MetricFilter) ([]OversellRow, error) {
 	var w metricWhere
 	f.window(&w, "o.placed_at")
 	f.places(&w, "o.channel", "")
@@ -29,6 +30,42 @@ func (db *DB) Oversell(ctx context.Context, f MetricFilter) ([]OversellRow, erro
 		return nil, fmt.Errorf("store: oversell: %w", err)
 	}
 	return out, nil
+}
+
+// OversellRollup answers the same from the daily orders rollup (per day,
+// pickup store and channel): only for a window on UTC day boundaries (ok
+// false otherwise, or before the first rebuild).
+func (db *DB) OversellRollup(ctx context.Context, f MetricFilter) (out []OversellRow, freshAt time.Time, ok bool, err error) {
+	if !f.Window.DayAligned() {
+		return nil, time.Time{}, false, nil
+	}
+	if freshAt, ok, err = db.RollupFreshAt(ctx, rollupOrders); err != nil || !ok {
+		return nil, freshAt, false, err
+	}
+	var w metricWhere
+	w.add("r.day >= ?", utcDay(f.Window.From))
+	w.add("r.day < ?", utcDay(f.Window.To))
+	f.places(&w, "r.channel", "")
+	out = []OversellRow{}
+	err = db.SelectContext(ctx, &out, `SELECT r.channel, sum(r.orders) AS orders, sum(r.oversold) AS oversold
+		FROM metric_orders_daily r LEFT JOIN locations loc ON loc.id = nullif(r.location_id, 0)
+		WHERE `+w.sql()+` GROUP BY r.channel ORDER BY r.channel`, w.args...)
+	if err != nil {
+		return nil, freshAt, false, fmt.Errorf("store: oversell rollup: %w", err)
+	}
+	return out, freshAt, true, nil
+}
+
+// Oversell is the measure from the rollup when it can answer, else from
+// the orders, with how fresh the figures are.
+func (db *DB) Oversell(ctx context.Context, f MetricFilter) ([]OversellRow, time.Time, error) {
+	rows, fresh, ok, err := db.OversellRollup(ctx, f)
+	if err != nil || ok {
+		return rows, fresh, err
+	}
+	now := db.stamp()
+	rows, err = db.OversellRaw(ctx, f)
+	return rows, now, err
 }
 
 // ExceptionRow is the exception measures for one kind at one location.

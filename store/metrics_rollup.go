@@ -10,22 +10,33 @@ import (
 
 // The rollups, by name in metric_rollups.
 const (
-	rollupCancellations = "cancellations_daily"
-	rollupStock         = "stock_daily"
+	rollupCancellations    = "cancellations_daily"
+	rollupCancellationsSKU = "cancellations_sku_daily"
+	rollupOrders           = "orders_daily"
+	rollupStock            = "stock_daily"
 )
 
 // rollupLockKey is the advisory lock that lets one instance at a time
 // rebuild the rollups; the others skip the round.
 const rollupLockKey = 0x5354_4b4c_4d45_5452 // "STKLMETR"
 
-// rollupSQL rebuilds each rollup from the raw tables in one statement.
+// rollupSQL rebuilds each rollup from the raw tables in one statement, in
+// order: the daily cancellations are summed from the SKU rollup built just
+// before them in the same snapshot.
 var rollupSQL = []struct{ name, delete, insert string }{
-	{rollupCancellations, `DELETE FROM metric_cancellations_daily`, `INSERT INTO metric_cancellations_daily
-		SELECT (o.placed_at AT TIME ZONE 'UTC')::date, coalesce(ol.location_id, o.pickup_location_id, 0), o.channel,
+	{rollupCancellationsSKU, `DELETE FROM metric_cancellations_sku_daily`, `INSERT INTO metric_cancellations_sku_daily
+		SELECT (o.placed_at AT TIME ZONE 'UTC')::date, coalesce(ol.location_id, o.pickup_location_id, 0), o.channel, ol.product_id,
 		       sum(ol.qty - ol.moved), sum(ol.cancelled), ` + cancelReasonSums + `
 		FROM orders o JOIN order_lines ol ON ol.order_id = o.id
 		LEFT JOIN (SELECT order_line_id, ` + reasonFilters() + ` FROM line_cancellations GROUP BY order_line_id) c
 		       ON c.order_line_id = ol.id
+		GROUP BY 1, 2, 3, 4`},
+	{rollupCancellations, `DELETE FROM metric_cancellations_daily`, `INSERT INTO metric_cancellations_daily
+		SELECT day, location_id, channel, sum(ordered_units), sum(cancelled_units), ` + cancelReasonSums + `
+		FROM metric_cancellations_sku_daily GROUP BY 1, 2, 3`},
+	{rollupOrders, `DELETE FROM metric_orders_daily`, `INSERT INTO metric_orders_daily
+		SELECT (o.placed_at AT TIME ZONE 'UTC')::date, coalesce(o.pickup_location_id, 0), o.channel, count(*), count(x.ref)
+		FROM orders o LEFT JOIN (SELECT DISTINCT ref FROM exceptions WHERE kind = 'oversell') x ON x.ref = o.number
 		GROUP BY 1, 2, 3`},
 	{rollupStock, `DELETE FROM metric_stock_daily`, `INSERT INTO metric_stock_daily
 		SELECT (l.occurred_at AT TIME ZONE 'UTC')::date, l.location_id, p.category,

@@ -12,9 +12,10 @@ import (
 )
 
 // TestRollupsAgreeAfterRandomActivity: random orders over three days at
-// two stores, some cancelled with random codes; after a rebuild, every
-// grouping the rollup serves equals the raw query, and so does
-// sell-through.
+// two stores, some cancelled with random codes, and orders of a SKU with
+// too little stock (oversold); after a rebuild, every cancellation
+// grouping (SKU included) and the category filter, oversell by channel and
+// sell-through each equal the raw query.
 func TestRollupsAgreeAfterRandomActivity(t *testing.T) {
 	db := resvDB(t)
 	ctx := context.Background()
@@ -47,11 +48,34 @@ func TestRollupsAgreeAfterRandomActivity(t *testing.T) {
 			}
 		}
 	}
+	short := orderSKU(t, db, 65)
+	setReservable(t, db, domain.BOPIS, short, "S04", 1)
+	for i := range 3 {
+		now = start.Add(time.Duration(30+i*24*60) * time.Minute)
+		mustCreate(t, db, newBopis("S04", domain.OrderLineInput{SKU: short, Qty: 1}))
+	}
+	p, err := db.ProductBySKU(ctx, skus[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if done, _, err := db.RefreshRollups(ctx, "test"); err != nil || !done {
 		t.Fatalf("refresh: %v %v", done, err)
 	}
-	for _, f := range []store.MetricFilter{{Window: day(start, 3)}, {Window: day(start.Add(24*time.Hour), 1), Location: "S05"}, {Window: day(start, 2), Channel: "bopis", Region: "North"}} {
-		for _, g := range []domain.MetricGroup{{}, {Location: true}, {Channel: true}, {Location: true, Channel: true}} {
+	oversold := int64(0)
+	for _, f := range []store.MetricFilter{{Window: day(start, 3)}, {Window: day(start.Add(24*time.Hour), 1), Location: "S05"},
+		{Window: day(start, 2), Channel: "bopis", Region: "North"}, {Window: day(start, 3), Category: p.Category, Scope: []string{"S04"}}} {
+		raw, err := db.OversellRaw(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roll, _, ok, err := db.OversellRollup(ctx, f)
+		if err != nil || !ok || !reflect.DeepEqual(raw, roll) {
+			t.Errorf("oversell %+v: rollup %+v (ok %v, %v), raw %+v", f, roll, ok, err, raw)
+		}
+		for _, r := range raw {
+			oversold += r.Oversold
+		}
+		for _, g := range []domain.MetricGroup{{}, {Location: true}, {Channel: true}, {Location: true, Channel: true}, {SKU: true}, {Location: true, SKU: true}} {
 			raw, err := db.CancellationRateRaw(ctx, f, g)
 			if err != nil {
 				t.Fatal(err)
@@ -71,5 +95,8 @@ func TestRollupsAgreeAfterRandomActivity(t *testing.T) {
 				t.Errorf("sell-through %+v: rollup %+v (ok %v, %v), raw %+v", f, roll, ok, err, raw)
 			}
 		}
+	}
+	if oversold == 0 {
+		t.Error("no oversold order: the oversell rollup was not exercised")
 	}
 }

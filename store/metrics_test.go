@@ -145,6 +145,10 @@ func TestBOPISMeasure(t *testing.T) {
 		rows[0].WithinPromiseRate != 0.6667 || rows[0].UncollectedRate != 0.3333 || rows[0].Overdue != 1 {
 		t.Fatalf("bopis: %+v", rows)
 	}
+	one, err := db.BOPIS(ctx, f, false) // not by location: the same figures in one row
+	if err != nil || len(one) != 1 || one[0].Location != nil || one[0].Orders != 3 || *one[0].ReadyP90Minutes != 126 || one[0].Overdue != 1 {
+		t.Fatalf("bopis in one row: %+v %v", one, err)
+	}
 	// Sell-through at S03 in the product's category over the day: 4 sold,
 	// on hand at the end 10 received − 4 handed over (the seed's stock
 	// occurred later) = 6: 0.4; weeks of cover 6 ÷ (4 ÷ 1/7) = 0.2.

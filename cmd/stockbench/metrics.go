@@ -71,7 +71,7 @@ func runMetrics(ctx context.Context, h *harness) error {
 	fmt.Fprintf(h.out, "rollup rebuild (every order line and on-hand ledger row): %s\n", rebuild.Round(10*time.Millisecond))
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	f := store.MetricFilter{Window: domain.MetricWindow{From: today.Add(-29 * 24 * time.Hour), To: today.Add(24 * time.Hour)}}
-	h.addCheck("metrics", "rollups equal the raw queries (cancellations by location, channel, both; sell-through by location, category)", rollupsAgree(ctx, db, f))
+	h.addCheck("metrics", "rollups equal the raw queries (cancellations by location, channel, both, by SKU at S01; oversell by channel; sell-through by location, category)", rollupsAgree(ctx, db, f))
 
 	timer := &serverTimer{by: map[string][]timed{}, classify: metricsClass}
 	srv, err := serve(db, func(next http.Handler) http.Handler { timer.next = next; return timer })
@@ -154,7 +154,24 @@ func runMetrics(ctx context.Context, h *harness) error {
 
 // rollupsAgree compares each rollup-served figure with its raw query.
 func rollupsAgree(ctx context.Context, db *store.DB, f store.MetricFilter) error {
-	for _, g := range []domain.MetricGroup{{Location: true}, {Channel: true}, {Location: true, Channel: true}} {
+	s01 := f
+	s01.Location = "S01"
+	rawO, err := db.OversellRaw(ctx, f)
+	if err != nil {
+		return err
+	}
+	rollO, _, ok, err := db.OversellRollup(ctx, f)
+	if err != nil {
+		return err
+	}
+	if !ok || !reflect.DeepEqual(rawO, rollO) {
+		return fmt.Errorf("oversell: the rollup's %+v differ from the raw query's %+v", rollO, rawO)
+	}
+	for _, c := range []struct {
+		f store.MetricFilter
+		g domain.MetricGroup
+	}{{f, domain.MetricGroup{Location: true}}, {f, domain.MetricGroup{Channel: true}}, {f, domain.MetricGroup{Location: true, Channel: true}}, {s01, domain.MetricGroup{SKU: true}}} {
+		f, g := c.f, c.g
 		raw, err := db.CancellationRateRaw(ctx, f, g)
 		if err != nil {
 			return err
