@@ -77,7 +77,8 @@ func (b *sections) cancellations(id, title string, g domain.MetricGroup, limit i
 	b.used(fresh, live)
 	t := domain.MetricTable{ID: id, Title: title,
 		Definition: "cancelled units ÷ ordered units (a line's quantity less units moved to another store's line) over the lines of orders " + windowWords +
-			"; each cancelled unit is counted under its reason code. A line's location is where its units were held, else the pickup store.",
+			"; each cancelled unit is counted under its reason code. A line's location is where its units were held, else the pickup store. " +
+			"Read from the daily cancellation rollups (per day, location, channel and SKU; exact as of their time above).",
 		Empty: "No orders in this window and scope."}
 	var legend []string
 	for _, r := range domain.CancelReasons {
@@ -145,7 +146,8 @@ func (b *sections) bopis(byLocation bool) (domain.MetricTable, error) {
 	t := domain.MetricTable{ID: "bopis", Title: "Pickup (BOPIS): time to ready and promise kept",
 		Definition: "Pickup orders " + windowWords + " (the category filter does not apply). Ready time = ready_at − placed_at in minutes, p50 and p90 over the orders made ready; " +
 			"within promise = ready by the promised time ÷ orders ready or past their promise; uncollected = cancelled as not_collected ÷ orders made ready; " +
-			"overdue = those still open now and past their promise (not ready) or their pickup window (ready).",
+			"overdue = those still open now and past their promise (not ready) or their pickup window (ready). " +
+			"Computed live from the orders when the page loads: exact percentiles, no rollup.",
 		Columns: []string{"Pickup store", "Orders", "Ready p50 (min)", "Ready p90 (min)", "Within promise", "Uncollected", "Overdue now"},
 		Numeric: []bool{false, true, true, true, true, true, true}, Empty: "No pickup orders in this window and scope."}
 	var bars []domain.Bar
@@ -169,8 +171,9 @@ func (b *sections) oversell() (domain.MetricTable, error) {
 	}
 	b.used(fresh, live)
 	t := domain.MetricTable{ID: "oversell", Title: "Oversell by channel",
-		Definition: "orders with an oversell exception (they could not be reserved as promised) ÷ all orders " + windowWords + "; location filters use the pickup store; the category filter does not apply.",
-		Columns:    []string{"Channel", "Orders", "Oversold", "Rate"}, Numeric: []bool{false, true, true, true}, Empty: "No orders in this window and scope."}
+		Definition: "orders with an oversell exception (they could not be reserved as promised) ÷ all orders " + windowWords + "; location filters use the pickup store; the category filter does not apply. " +
+			"Read from the daily orders rollup (per day, pickup store and channel; exact as of its time above).",
+		Columns: []string{"Channel", "Orders", "Oversold", "Rate"}, Numeric: []bool{false, true, true, true}, Empty: "No orders in this window and scope."}
 	var bars []domain.Bar
 	for _, r := range rows {
 		t.Rows = append(t.Rows, []string{r.Channel, num(r.Orders), num(r.Oversold), pct(domain.Rate(r.Oversold, r.Orders))})
