@@ -48,7 +48,7 @@ CREATE INDEX ledger_cycle_count ON ledger (occurred_at) WHERE reason = 'cycle_co
 
 -- Cancellation rollup: per UTC day of the order's placed time, the line's
 -- location (0: never allocated) and the order's channel.
-CREATE TABLE metric_cancellations_daily (
+CREATE UNLOGGED TABLE metric_cancellations_daily (
     day              date NOT NULL,
     location_id      bigint NOT NULL,
     channel          text NOT NULL,
@@ -66,7 +66,7 @@ CREATE TABLE metric_cancellations_daily (
 
 -- Ledger rollup: per UTC day of occurred_at, location and product category,
 -- the units sold (sale movements off on_hand) and the net on_hand change.
-CREATE TABLE metric_stock_daily (
+CREATE UNLOGGED TABLE metric_stock_daily (
     day          date NOT NULL,
     location_id  bigint NOT NULL,
     category     text NOT NULL,
@@ -78,7 +78,7 @@ CREATE TABLE metric_stock_daily (
 -- Cancellation rollup by SKU: the same figures per UTC day, location,
 -- channel and product, for the store page's cancellations by SKU and for a
 -- category filter; read one location's days at a time.
-CREATE TABLE metric_cancellations_sku_daily (
+CREATE UNLOGGED TABLE metric_cancellations_sku_daily (
     day              date NOT NULL,
     location_id      bigint NOT NULL,
     channel          text NOT NULL,
@@ -98,7 +98,7 @@ CREATE INDEX metric_cancellations_sku_daily_day ON metric_cancellations_sku_dail
 
 -- Orders rollup: per UTC day of placed time, pickup store (0: none) and
 -- channel, the orders placed and those with an oversell exception.
-CREATE TABLE metric_orders_daily (
+CREATE UNLOGGED TABLE metric_orders_daily (
     day          date NOT NULL,
     location_id  bigint NOT NULL,
     channel      text NOT NULL,
@@ -114,8 +114,12 @@ CREATE INDEX orders_pickup_placed ON orders (pickup_location_id, placed_at)
     INCLUDE (id, pickup_location_id, channel, status, promised_at, pickup_until, ready_at) WHERE fulfilment = 'pickup';
 
 -- When each rollup was last rebuilt: its numbers include every change
--- committed before fresh_at.
-CREATE TABLE metric_rollups (
+-- committed before fresh_at. The rollups and this table are UNLOGGED: they
+-- are rebuilt from the raw tables every round, so they skip the WAL (the
+-- rebuild writes about half as much); a crash empties all of them together,
+-- and with no fresh_at every measure reads the raw tables until the worker
+-- rebuilds them (at start).
+CREATE UNLOGGED TABLE metric_rollups (
     name       text PRIMARY KEY,
     fresh_at   timestamptz NOT NULL,
     took_ms    integer NOT NULL,

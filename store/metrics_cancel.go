@@ -145,8 +145,11 @@ func (db *DB) CancellationRateRollup(ctx context.Context, f MetricFilter, g doma
 		f.places(&w, "r.channel", "")
 	}
 	sel, group := groupCols(g, "coalesce(loc.code, '"+unallocated+"')", "p.sku", "r.channel")
+	// location_id 0 (never allocated) matches no location (ids start at
+	// 1); joining on the column itself lets one store's filter read its
+	// range of the SKU rollup's key.
 	q := `SELECT ` + sel + `, sum(r.ordered_units), sum(r.cancelled_units), ` + cancelReasonSums + `
-		FROM ` + table + ` r LEFT JOIN locations loc ON loc.id = nullif(r.location_id, 0)` + join + `
+		FROM ` + table + ` r LEFT JOIN locations loc ON loc.id = r.location_id` + join + `
 		WHERE ` + w.sql() + ` GROUP BY ` + group + ` HAVING sum(r.ordered_units) > 0 ORDER BY 1, 2, 3`
 	rows, err = scanCancelRows(ctx, db, q, w.args)
 	return rows, freshAt, err == nil, err

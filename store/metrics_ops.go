@@ -48,7 +48,7 @@ func (db *DB) OversellRollup(ctx context.Context, f MetricFilter) (out []Oversel
 	f.places(&w, "r.channel", "")
 	out = []OversellRow{}
 	err = db.SelectContext(ctx, &out, `SELECT r.channel, sum(r.orders) AS orders, sum(r.oversold) AS oversold
-		FROM metric_orders_daily r LEFT JOIN locations loc ON loc.id = nullif(r.location_id, 0)
+		FROM metric_orders_daily r LEFT JOIN locations loc ON loc.id = r.location_id
 		WHERE `+w.sql()+` GROUP BY r.channel ORDER BY r.channel`, w.args...)
 	if err != nil {
 		return nil, freshAt, false, fmt.Errorf("store: oversell rollup: %w", err)
