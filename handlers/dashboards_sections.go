@@ -23,14 +23,23 @@ type sections struct {
 	rollup time.Time
 }
 
-func (b *sections) used(t time.Time, live time.Time) {
+// fromRollup answers a measure from its rollup when the rollup can answer
+// exactly, recording the rollup's time for the page's freshness line (the
+// oldest one used), else live from the raw tables.
+func fromRollup[T any](b *sections, roll func() (T, time.Time, bool, error), raw func() (T, error)) (T, error) {
+	v, fresh, ok, err := roll()
+	if err != nil || !ok {
+		if err != nil {
+			return v, err
+		}
+		return raw()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// A rollup's fresh_at is before the page started; a live figure's
-	// time is not.
-	if t.Before(live) && (b.rollup.IsZero() || t.Before(b.rollup)) {
-		b.rollup = t
+	if b.rollup.IsZero() || fresh.Before(b.rollup) {
+		b.rollup = fresh
 	}
+	return v, nil
 }
 
 func num(n int64) string   { return strconv.FormatInt(n, 10) }
@@ -69,12 +78,13 @@ func (b *sections) drill(measure, location, channel string) string {
 const windowWords = "placed from the From date through the To date (UTC days)"
 
 func (b *sections) cancellations(id, title string, g domain.MetricGroup, limit int) (domain.MetricTable, error) {
-	live := b.s.DB.Now()
-	rows, fresh, err := b.s.DB.CancellationRate(b.ctx, b.f, g)
+	rows, err := fromRollup(b, func() ([]domain.CancellationRow, time.Time, bool, error) {
+		return b.s.DB.CancellationRateRollup(b.ctx, b.f, g)
+	},
+		func() ([]domain.CancellationRow, error) { return b.s.DB.CancellationRateRaw(b.ctx, b.f, g) })
 	if err != nil {
 		return domain.MetricTable{}, err
 	}
-	b.used(fresh, live)
 	t := domain.MetricTable{ID: id, Title: title,
 		Definition: "cancelled units ÷ ordered units (a line's quantity less units moved to another store's line) over the lines of orders " + windowWords +
 			"; each cancelled unit is counted under its reason code. A line's location is where its units were held, else the pickup store. " +
@@ -164,12 +174,11 @@ func (b *sections) bopis(byLocation bool) (domain.MetricTable, error) {
 }
 
 func (b *sections) oversell() (domain.MetricTable, error) {
-	live := b.s.DB.Now()
-	rows, fresh, err := b.s.DB.Oversell(b.ctx, b.f)
+	rows, err := fromRollup(b, func() ([]store.OversellRow, time.Time, bool, error) { return b.s.DB.OversellRollup(b.ctx, b.f) },
+		func() ([]store.OversellRow, error) { return b.s.DB.OversellRaw(b.ctx, b.f) })
 	if err != nil {
 		return domain.MetricTable{}, err
 	}
-	b.used(fresh, live)
 	t := domain.MetricTable{ID: "oversell", Title: "Oversell by channel",
 		Definition: "orders with an oversell exception (they could not be reserved as promised) ÷ all orders " + windowWords + "; location filters use the pickup store; the category filter does not apply. " +
 			"Read from the daily orders rollup (per day, pickup store and channel; exact as of its time above).",
@@ -208,12 +217,13 @@ func (b *sections) exceptions() (domain.MetricTable, error) {
 }
 
 func (b *sections) sellThrough(byCategory bool) (domain.MetricTable, error) {
-	live := b.s.DB.Now()
-	rows, fresh, err := b.s.DB.SellThrough(b.ctx, b.f, byCategory)
+	rows, err := fromRollup(b, func() ([]store.StockRow, time.Time, bool, error) {
+		return b.s.DB.SellThroughRollup(b.ctx, b.f, byCategory)
+	},
+		func() ([]store.StockRow, error) { return b.s.DB.SellThroughRaw(b.ctx, b.f, byCategory) })
 	if err != nil {
 		return domain.MetricTable{}, err
 	}
-	b.used(fresh, live)
 	t := domain.MetricTable{ID: "sell-through", Title: "Sell-through and weeks of cover",
 		Definition: "sell-through = units sold ÷ (units sold + on hand at the window's end); units sold are sale and fulfilled movements off on hand " +
 			"that occurred in the window (transfers in, receipts, counts and returns are not sales); on hand at the end is the sum of the ledger before it. " +

@@ -118,6 +118,7 @@ func TestMetricsAPIAndDashboards(t *testing.T) {
 			t.Errorf("%s CSV: %d %q %q", p.path, res.StatusCode, res.Header.Get("Content-Type"), csv)
 		}
 	}
+	checkFreshnessLine(t, app)
 	sup := app.login(domain.RoleSupport)
 	if _, body := sup.get("/dashboards/drill?measure=cancellations"); !strings.Contains(body, "/dashboards/drill?measure=cancellations&amp;") {
 		t.Errorf("the drill-down's export link must keep its measure")
@@ -133,5 +134,22 @@ func TestMetricsAPIAndDashboards(t *testing.T) {
 	}
 	if res, body := b.get("/dashboards/drill?measure=cancellations&location=S08"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("associate drilling into S08: %d %s", res.StatusCode, body[:min(200, len(body))])
+	}
+}
+
+// checkFreshnessLine: a page's freshness line names the rollups' time once
+// they are built, not before (every figure is then live).
+func checkFreshnessLine(t *testing.T, app *testApp) {
+	t.Helper()
+	mgr := app.login(domain.RoleManager)
+	const daily = "Daily figures (cancellation rate, oversell, sell-through) as of"
+	if _, body := mgr.get("/dashboards/fulfilment"); strings.Contains(body, daily) {
+		t.Errorf("freshness names a rollup before any rebuild")
+	}
+	if _, _, err := app.DB.RefreshRollups(context.Background(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := mgr.get("/dashboards/fulfilment"); !strings.Contains(body, daily) {
+		t.Errorf("freshness does not name the rollups' time after a rebuild")
 	}
 }

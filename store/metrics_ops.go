@@ -56,18 +56,6 @@ func (db *DB) OversellRollup(ctx context.Context, f MetricFilter) (out []Oversel
 	return out, freshAt, true, nil
 }
 
-// Oversell is the measure from the rollup when it can answer, else from
-// the orders, with how fresh the figures are.
-func (db *DB) Oversell(ctx context.Context, f MetricFilter) ([]OversellRow, time.Time, error) {
-	rows, fresh, ok, err := db.OversellRollup(ctx, f)
-	if err != nil || ok {
-		return rows, fresh, err
-	}
-	now := db.stamp()
-	rows, err = db.OversellRaw(ctx, f)
-	return rows, now, err
-}
-
 // ExceptionRow is the exception measures for one kind at one location.
 type ExceptionRow struct {
 	Kind        string          `db:"kind"`

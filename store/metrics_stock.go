@@ -73,17 +73,6 @@ func (db *DB) SellThroughRollup(ctx context.Context, f MetricFilter, byCategory 
 	return rows, freshAt, err == nil, err
 }
 
-// SellThrough answers from the rollup when it can, else from the ledger.
-func (db *DB) SellThrough(ctx context.Context, f MetricFilter, byCategory bool) ([]StockRow, time.Time, error) {
-	rows, fresh, ok, err := db.SellThroughRollup(ctx, f, byCategory)
-	if err != nil || ok {
-		return rows, fresh, err
-	}
-	now := db.stamp()
-	rows, err = db.SellThroughRaw(ctx, f, byCategory)
-	return rows, now, err
-}
-
 func (db *DB) scanStock(ctx context.Context, f MetricFilter, q string, args []any) ([]StockRow, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
