@@ -73,8 +73,8 @@ BENCH_FLAGS ?=
 bench: prereqs-pg
 	$(GO) run ./cmd/stockbench $(BENCH_FLAGS)
 
-## bench-reservations, bench-orders, bench-ingest, bench-reconciliation, bench-feeds: one section of `make bench` (-only=...)
-.PHONY: bench-reservations bench-orders bench-ingest bench-reconciliation bench-feeds
+## bench-reservations, bench-orders, bench-ingest, bench-reconciliation, bench-feeds, bench-metrics: one section of `make bench` (-only=...)
+.PHONY: bench-reservations bench-orders bench-ingest bench-reconciliation bench-feeds bench-metrics
 bench-reconciliation: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=reconciliation $(BENCH_FLAGS)
 bench-reservations: prereqs-pg
@@ -85,6 +85,8 @@ bench-ingest: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=ingest $(BENCH_FLAGS)
 bench-feeds: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=feeds $(BENCH_FLAGS)
+bench-metrics: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=metrics $(BENCH_FLAGS)
 
 ## soak: open-loop constant-rate load (cmd/stocksoak) on its own throwaway cluster: 200 checkouts/s, 500 Square feed
 ## events/s, 20 page views/s over four roles, 10 minutes; SOAK_FLAGS="-duration 30s" shortens it, "-faults" restarts

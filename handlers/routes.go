@@ -163,6 +163,13 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/connectors/:id/dead-letters/:dl/fix", cp.fix, connectorRoles...),
 		page(post, "/connectors/:id/dead-letters/:dl/dismiss", cp.dismiss, connectorRoles...),
 
+		page(get, "/dashboards/operations", s.handleOpsDashboard, opsDashRoles...).inNav("Operations"),
+		page(get, "/dashboards/store", s.handleMyStoreDashboard, storeDashRoles...).inNav("My store"),
+		page(get, "/dashboards/stores/:code", s.handleStoreDashboard, storeDashRoles...),
+		page(get, "/dashboards/inventory-accuracy", s.handleAccuracyDashboard, accuracyDashRoles...).inNav("Accuracy"),
+		page(get, "/dashboards/fulfilment", s.handleFulfilmentDashboard, fulfilDashRoles...).inNav("Fulfilment"),
+		page(get, "/dashboards/drill", s.handleDrill, drillRoles...),
+
 		page(get, "/admin/users", s.handleAdminUsers, adminRoles...).inNav("Users").home(domain.RoleAdmin),
 		page(post, "/admin/users", s.handleAdminUserCreate, adminRoles...),
 		page(get, "/admin/users/:id", s.handleAdminUser, adminRoles...),
@@ -211,6 +218,8 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/exceptions/:id/resolve", s.handleExceptionResolveAPI, domain.ScopeExceptions),
 		api(post, "/api/v1/returns", s.handleReturnCreate, domain.ScopeReturns),
 		api(get, "/api/v1/returns/:id", s.handleReturnGetAPI, domain.ScopeReturns),
+		api(get, "/api/v1/metrics/cancellations", s.handleCancellationsAPI, domain.ScopeMetrics),
+		api(get, "/api/v1/metrics/bopis", s.handleBOPISAPI, domain.ScopeMetrics),
 	}
 }
 

@@ -22,6 +22,7 @@ func scopeKind(path string) string {
 		{"/exceptions/:id", "exception"}, {"/counts/:id", "count_upload"},
 		{"/reservations/:id", "reservation"}, {"/transfers/:id", "transfer"},
 		{"/returns/:id", "return"},
+		{"/dashboards/stores/:code", "store"},
 	} {
 		if path == k.prefix || strings.HasPrefix(path, k.prefix+"/") {
 			return k.kind
@@ -67,6 +68,7 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 	}
 	f := scopeFixtures{params: map[string]map[string]string{}}
 	f.foreignOrder, f.ownOrder = order("S08"), order("S01")
+	f.params["store"] = map[string]string{"code": "S08"}
 	f.params["order"] = map[string]string{"id": fmt.Sprint(f.foreignOrder.ID), "line": fmt.Sprint(f.foreignOrder.Lines[0].ID)}
 
 	// Collected at S01 (so the order is visible), the line reallocated to S07.

@@ -110,6 +110,9 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		if err := saveLine(ctx, tx, l); err != nil {
 			return err
 		}
+		if err := recordPickRejection(ctx, tx, actor, o, l, loc, qty, reason, now); err != nil {
+			return err
+		}
 		effect := fmt.Sprintf("%d unit(s) moved from reserved to %s pending a count", qty, bucket)
 		exID, err := openOrderException(ctx, tx, NewException{
 			Kind: "item_not_found", Severity: "high", LocationID: loc, ProductID: l.ProductID, Ref: o.Number, OrderID: o.ID,

@@ -45,7 +45,7 @@ type HistoryResult struct {
 // historyDerived. A table added here is backdated with the rest.
 var historyTables = []string{
 	"ledger", "orders", "order_events", "fulfilments", "reservations", "exceptions", "audit_log", "outbox",
-	"notifications", "transfers", "transfer_events", "idempotency_keys", "count_snapshots",
+	"notifications", "transfers", "transfer_events", "idempotency_keys", "count_snapshots", "line_cancellations", "pick_rejections",
 }
 
 // historyDerived are columns that hold a time computed ahead of an event

@@ -31,7 +31,7 @@
 // oversold positions and zero invariant violations; after each section it
 // runs over the whole database (for ingest with -ingest-check).
 //
-//	stockbench [-only reservations,orders,ingest,reconciliation,feeds] [-feeds-runs 3] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
+//	stockbench [-only reservations,orders,ingest,reconciliation,feeds,metrics] [-feeds-runs 3] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
@@ -68,6 +68,7 @@ type config struct {
 	orders           ordersConfig
 	ingest           ingestConfig
 	feeds            feedsConfig
+	metrics          metricsConfig
 }
 
 // sections run in this order.
@@ -80,6 +81,7 @@ var sections = []struct {
 	{"ingest", runIngest},
 	{"reconciliation", runRecon},
 	{"feeds", runFeeds},
+	{"metrics", runMetrics},
 }
 
 func main() {
@@ -99,7 +101,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("stockbench", flag.ContinueOnError)
-	only := fs.String("only", "reservations,orders,ingest,reconciliation,feeds", "sections to run, in this order")
+	only := fs.String("only", "reservations,orders,ingest,reconciliation,feeds,metrics", "sections to run, in this order")
 	fs.IntVar(&cfg.locations, "locations", 200, "locations of the reservations and ingest retailer (one DC, the rest pickup stores)")
 	fs.IntVar(&cfg.skus, "skus", 20000, "SKUs of that retailer; positions = locations × skus")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured time of each reservations and orders run")
@@ -116,6 +118,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.orders.orders, "orders", 1_000_000, "orders: orders in the generated dataset")
 	fs.IntVar(&cfg.orders.clients, "orders-clients", 2, "orders: concurrent clients per run (one per core of the 2-core machine, so the figures are service time, not queueing)")
 
+	fs.IntVar(&cfg.metrics.ledger, "metrics-ledger", 10_000_000, "metrics: ledger rows the history grows the orders dataset's ledger to")
 	fs.IntVar(&cfg.ingest.events, "ingest-events", 1_000_000, "ingest: changes in the feed (redeliveries included)")
 	fs.IntVar(&cfg.ingest.batch, "ingest-batch", 2000, "ingest: events per transaction, both paths")
 	fs.IntVar(&cfg.ingest.dupPct, "ingest-dup", 2, "ingest: percent of the feed that redelivers an earlier change")
@@ -128,7 +131,7 @@ func parseFlags(args []string) (config, error) {
 		return cfg, err
 	}
 	var err error
-	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation", "feeds"); err != nil {
+	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation", "feeds", "metrics"); err != nil {
 		return cfg, err
 	}
 	if cfg.reservations.runs, err = list(*runs, "-reservations-runs", "hot", "spread", "availability"); err != nil {
@@ -279,6 +282,14 @@ func sizeNotes(cfg config) []string {
 			size = posSize
 			if positions < 4_000_000 {
 				short = append(short, "200 × 20000 = 4000000 positions")
+			}
+		case "metrics":
+			size = fmt.Sprintf("%d orders, %d ledger rows", cfg.orders.orders, cfg.metrics.ledger)
+			if cfg.orders.orders < 1_000_000 {
+				short = append(short, "1000000 orders")
+			}
+			if cfg.metrics.ledger < 10_000_000 {
+				short = append(short, "10000000 ledger rows")
 			}
 		case "ingest":
 			size = fmt.Sprintf("%d changes over %s", cfg.ingest.events, posSize)

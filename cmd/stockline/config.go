@@ -37,6 +37,7 @@ type Config struct {
 	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers
 	FeedInStockMin       int           // availability feed: in_stock when network ATP is at least this
 	FeedLowStock         int           // Google local inventory feed: limited_availability below this ATP
+	RollupInterval       time.Duration // how often the metric rollups are rebuilt
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -77,6 +78,7 @@ func LoadConfig() (Config, error) {
 	c.SweepInterval = dur("RESERVATION_SWEEP_INTERVAL", "1s")
 	c.NotifyInterval = dur("NOTIFY_INTERVAL", "1s")
 	c.ReconInterval = dur("RECONCILIATION_POLL_INTERVAL", "2s")
+	c.RollupInterval = dur("METRICS_ROLLUP_INTERVAL", "1m")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
 	c.TransferOverdueDays = num("TRANSFER_OVERDUE_DAYS", "3")

@@ -409,6 +409,7 @@ var backgroundWorkers = []func(m *Main) func(ctx context.Context){
 	sweeperWorker,      // sweeper.go: expired holds and old idempotency keys
 	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
 	reconWorker,        // reconcile.go: scheduled and hand-started reconciliation runs
+	metricsWorker,      // metrics.go: the metric rollups, rebuilt under an advisory lock
 }
 
 // Close shuts down in order: HTTP, then workers, then the database.
