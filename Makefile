@@ -73,8 +73,8 @@ BENCH_FLAGS ?=
 bench: prereqs-pg
 	$(GO) run ./cmd/stockbench $(BENCH_FLAGS)
 
-## bench-reservations, bench-orders, bench-ingest, bench-reconciliation, bench-exceptions: one section of `make bench` (-only=...)
-.PHONY: bench-reservations bench-orders bench-ingest bench-reconciliation
+## bench-reservations, bench-orders, bench-ingest, bench-reconciliation, bench-feeds, bench-metrics, bench-exceptions: one section of `make bench` (-only=...)
+.PHONY: bench-reservations bench-orders bench-ingest bench-reconciliation bench-feeds bench-metrics
 bench-reconciliation: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=reconciliation $(BENCH_FLAGS)
 bench-reservations: prereqs-pg
@@ -86,6 +86,10 @@ bench-ingest: prereqs-pg
 .PHONY: bench-exceptions
 bench-exceptions: prereqs-pg
 	$(GO) run ./cmd/stockbench -only=exceptions $(BENCH_FLAGS)
+bench-feeds: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=feeds $(BENCH_FLAGS)
+bench-metrics: prereqs-pg
+	$(GO) run ./cmd/stockbench -only=metrics $(BENCH_FLAGS)
 
 ## soak: open-loop constant-rate load (cmd/stocksoak) on its own throwaway cluster: 200 checkouts/s, 500 Square feed
 ## events/s, 20 page views/s over four roles, 10 minutes; SOAK_FLAGS="-duration 30s" shortens it, "-faults" restarts

@@ -74,8 +74,9 @@ const (
 	ScopeTransfers    = "transfers"
 	ScopeReturns      = "returns"
 	ScopeExceptions   = "exceptions"
+	ScopeMetrics      = "metrics"
 	ScopeAdmin        = "admin"
 )
 
 // Scopes lists every API scope.
-var Scopes = []string{ScopeAvailability, ScopeInventory, ScopeReservations, ScopeOrders, ScopeTransfers, ScopeReturns, ScopeExceptions, ScopeAdmin}
+var Scopes = []string{ScopeAvailability, ScopeInventory, ScopeReservations, ScopeOrders, ScopeTransfers, ScopeReturns, ScopeExceptions, ScopeMetrics, ScopeAdmin}

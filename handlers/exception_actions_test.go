@@ -49,7 +49,7 @@ func TestExceptionActionsDoTheWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := cr.Order
-	if _, err := app.DB.RejectLine(ctx, sys, o.ID, o.Lines[0].ID, domain.RejectNotFound, 0, "shelf empty"); err != nil {
+	if _, err := app.DB.RejectLine(ctx, sys, o.ID, o.Lines[0].ID, domain.RejectNotFound, "", 0, "shelf empty"); err != nil {
 		t.Fatal(err)
 	}
 	inf := exceptionOf(t, app, domain.KindItemNotFound, o.Number)

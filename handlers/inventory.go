@@ -143,6 +143,10 @@ func (s *Server) handleSKU(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if view.Transfers, err = s.DB.OpenTransfersForSKU(ctx, prod.ID, scopeOf(u)); err != nil {
+		return err
+	}
+	view.CanTransfer = slices.Contains(transferRoles, u.Role)
 	if view.Done, err = takeFlash(c); err != nil {
 		return err
 	}

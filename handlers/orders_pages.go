@@ -204,14 +204,15 @@ func (s *Server) handleOrderLineCancel(c echo.Context) error {
 	if err != nil {
 		return s.orderActionFailed(c, o, "cancel", err, nil)
 	}
+	onLine := func(m *views.OrderView) { m.ErrLine = lineID }
 	req, err := cancelRequest(c.FormValue("reason_code"), c.FormValue("reason"), c.FormValue("note"))
 	if err != nil {
-		return s.orderActionFailed(c, o, "cancel", err, nil)
+		return s.orderActionFailed(c, o, "cancel", err, onLine)
 	}
 	req.LineID, req.LineQty = lineID, qty
 	after, err := s.DB.CancelOrder(c.Request().Context(), actor(c), o.ID, req)
 	if err != nil {
-		return s.orderActionFailed(c, o, "cancel", err, nil)
+		return s.orderActionFailed(c, o, "cancel", err, onLine)
 	}
 	return s.orderDone(c, o, cancelConfirmation(o, after, lineID))
 }

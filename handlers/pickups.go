@@ -94,6 +94,9 @@ func (s *Server) handlePickupQueue(c echo.Context) error {
 	if m.ExceptionsOverdue, err = s.DB.OpenExceptionCount(c.Request().Context(), kinds, scopeOf(u), true); err != nil {
 		return err
 	}
+	if m.ToReceive, err = s.DB.CountToReceive(c.Request().Context(), scopeOf(currentUser(c))); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.PickupQueue(s.viewCtx(c), m))
 }
 
@@ -265,7 +268,13 @@ func (s *Server) handleRejectLine(c echo.Context) error {
 		return s.pickFailed(c, o, l.ID, "reject", err)
 	}
 	reason := c.FormValue("reason")
-	if _, err := s.DB.RejectLine(c.Request().Context(), actor(c), o.ID, l.ID, reason, qty, c.FormValue("note")); err != nil {
+	var code domain.CancelReason
+	if raw := c.FormValue("reason_code"); raw != "" { // empty: the code follows from reason
+		if code, err = domain.ResolveCancelReason(raw, c.FormValue("note")); err != nil {
+			return s.pickFailed(c, o, l.ID, "reject", err)
+		}
+	}
+	if _, err := s.DB.RejectLine(c.Request().Context(), actor(c), o.ID, l.ID, reason, code, qty, c.FormValue("note")); err != nil {
 		return s.pickFailed(c, o, l.ID, "reject", err)
 	}
 	if qty == 0 {

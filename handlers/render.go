@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,9 +34,38 @@ func (s *Server) viewCtx(c echo.Context) views.Ctx {
 	u := currentUser(c)
 	v := views.Ctx{User: u, CSRF: tok, Path: c.Request().URL.Path}
 	if u != nil {
-		v.Nav = s.nav[u.Role]
+		v.Nav = s.navWithCounts(c, u)
 	}
 	return v
+}
+
+// navWithCounts is the user's navigation with the work waiting behind the
+// links that have some: transfers awaiting approval (origin in scope) on
+// Approvals, and for associates, shipped transfers on their way to their
+// stores on Transfers. Two indexed counts; a failure shows no count.
+func (s *Server) navWithCounts(c echo.Context, u *domain.User) []views.NavItem {
+	nav := s.nav[u.Role]
+	out := nav
+	for i, n := range nav {
+		var count int
+		var err error
+		switch {
+		case n.Href == "/transfers/approvals":
+			count, err = s.DB.CountAwaitingApproval(c.Request().Context(), scopeOf(u))
+		case n.Href == "/transfers" && u.Role == domain.RoleAssociate:
+			count, err = s.DB.CountToReceive(c.Request().Context(), scopeOf(u))
+		default:
+			continue
+		}
+		if err != nil || count == 0 {
+			continue
+		}
+		if &out[0] == &nav[0] {
+			out = slices.Clone(nav)
+		}
+		out[i].Count = count
+	}
+	return out
 }
 
 // maxJSONBody bounds API request bodies.

@@ -26,9 +26,14 @@ var (
 	connectorRoles    = []domain.Role{domain.RoleAdmin, domain.RoleInventoryLead}                                           // run the feeds
 	notificationRoles = []domain.Role{domain.RoleSupport, domain.RoleAdmin}                                                 // customer messages
 	adminRoles        = []domain.Role{domain.RoleAdmin}
-	slaEditors        = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                     // exception due times
-	reconRoles        = []domain.Role{domain.RoleInventoryLead, domain.RoleManager, domain.RoleAdmin} // the reconciliation dashboard (managers: their stores)
-	thresholdEditors  = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                     // drift thresholds and hand-started runs
+	slaEditors        = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                                           // exception due times
+	reconRoles        = []domain.Role{domain.RoleInventoryLead, domain.RoleManager, domain.RoleAdmin}                       // the reconciliation dashboard (managers: their stores)
+	thresholdEditors  = []domain.Role{domain.RoleInventoryLead, domain.RoleAdmin}                                           // drift thresholds and hand-started runs
+	transferRoles     = []domain.Role{domain.RoleAssociate, domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin} // request, see, ship, receive (scoped to their ends)
+	approveRoles      = []domain.Role{domain.RoleManager, domain.RoleAdmin}                                                 // approve or reject (origin in scope)
+	writeOffRoles     = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}                       // write a transfer's missing units off as lost
+	suggestRoles      = []domain.Role{domain.RoleManager, domain.RoleInventoryLead, domain.RoleAdmin}
+	ruleRoles         = []domain.Role{domain.RoleManager, domain.RoleAdmin} // approval rules
 	catalogScopes     = []string{domain.ScopeAvailability, domain.ScopeInventory}
 )
 
@@ -110,6 +115,23 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/exceptions/:id/close", s.handleExceptionClose, allRoles...),
 		page(post, "/exceptions/:id/resolve", s.handleExceptionResolve, allRoles...),
 
+		page(get, "/transfers", s.handleTransfersPage, transferRoles...).inNav("Transfers"),
+		page(post, "/transfers", s.handleTransferCreatePage, transferRoles...),
+		page(get, "/transfers/new", s.handleTransferNew, transferRoles...),
+		page(get, "/transfers/approvals", s.handleTransferApprovals, approveRoles...).inNav("Approvals"),
+		page(get, "/transfers/suggested", s.handleTransferSuggested, suggestRoles...),
+		page(get, "/transfers/rules", s.handleTransferRules, ruleRoles...),
+		page(post, "/transfers/rules", s.handleTransferRuleSave, ruleRoles...),
+		page(post, "/transfers/rules/:id", s.handleTransferRuleSave, ruleRoles...),
+		page(get, "/transfers/:id", s.handleTransferPage, transferRoles...),
+		page(post, "/transfers/:id/approve", s.handleTransferDecide(true), approveRoles...),
+		page(post, "/transfers/:id/reject", s.handleTransferDecide(false), approveRoles...),
+		page(post, "/transfers/:id/ship", s.handleTransferShip, transferRoles...),
+		page(post, "/transfers/:id/receive", s.handleTransferReceive, transferRoles...),
+		page(post, "/transfers/:id/cancel", s.handleTransferCancelPage, transferRoles...),
+		page(post, "/transfers/:id/found", s.handleTransferSettle(true), transferRoles...),
+		page(post, "/transfers/:id/lost", s.handleTransferSettle(false), writeOffRoles...),
+
 		page(get, "/inventory", s.handleInventorySearch, allRoles...).inNav("Inventory"),
 		page(get, "/inventory/:sku", s.handleSKU, allRoles...),
 		page(get, "/inventory/:sku/adjust", s.handleAdjustForm, adjusters...),
@@ -146,6 +168,13 @@ func (s *Server) pageRoutes() []route {
 		page(post, "/connectors/:id/dead-letters/:dl/fix", cp.fix, connectorRoles...),
 		page(post, "/connectors/:id/dead-letters/:dl/dismiss", cp.dismiss, connectorRoles...),
 
+		page(get, "/dashboards/operations", s.handleOpsDashboard, opsDashRoles...).inNav("Operations"),
+		page(get, "/dashboards/store", s.handleMyStoreDashboard, storeDashRoles...).inNav("My store"),
+		page(get, "/dashboards/stores/:code", s.handleStoreDashboard, storeDashRoles...),
+		page(get, "/dashboards/inventory-accuracy", s.handleAccuracyDashboard, accuracyDashRoles...).inNav("Accuracy"),
+		page(get, "/dashboards/fulfilment", s.handleFulfilmentDashboard, fulfilDashRoles...).inNav("Fulfilment"),
+		page(get, "/dashboards/drill", s.handleDrill, drillRoles...),
+
 		page(get, "/admin/users", s.handleAdminUsers, adminRoles...).inNav("Users").home(domain.RoleAdmin),
 		page(post, "/admin/users", s.handleAdminUserCreate, adminRoles...),
 		page(get, "/admin/users/:id", s.handleAdminUser, adminRoles...),
@@ -168,6 +197,7 @@ func (s *Server) pageRoutes() []route {
 func (s *Server) apiRoutes() []route {
 	return []route{
 		api(get, "/api/v1/availability", s.handleAvailabilityAPI, catalogScopes...),
+		api(get, "/api/v1/availability/feed", s.handleAvailabilityFeed, catalogScopes...),
 		api(get, "/api/v1/products", s.handleProductsAPI, catalogScopes...),
 		api(get, "/api/v1/locations", s.handleLocationsAPI, catalogScopes...),
 		api(post, "/api/v1/adjustments", s.handleAdjustmentAPI, domain.ScopeInventory),
@@ -193,6 +223,8 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/exceptions/:id/resolve", s.handleExceptionResolveAPI, domain.ScopeExceptions),
 		api(post, "/api/v1/returns", s.handleReturnCreate, domain.ScopeReturns),
 		api(get, "/api/v1/returns/:id", s.handleReturnGetAPI, domain.ScopeReturns),
+		api(get, "/api/v1/metrics/cancellations", s.handleCancellationsAPI, domain.ScopeMetrics),
+		api(get, "/api/v1/metrics/bopis", s.handleBOPISAPI, domain.ScopeMetrics),
 	}
 }
 

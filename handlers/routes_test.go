@@ -27,20 +27,21 @@ func TestNavigationAndHomePerRole(t *testing.T) {
 		nav  []string
 	}{
 		domain.RoleAssociate: {"/pickups", []string{
-			"Pickups /pickups", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Counts /counts"}},
+			"Pickups /pickups", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Inventory /inventory", "Locations /locations",
+			"Reservations /reservations", "Counts /counts", "My store /dashboards/store"}},
 		domain.RoleSupport: {"/orders", []string{
 			"Orders /orders", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Customer messages /notifications"}},
+			"Reservations /reservations", "Fulfilment /dashboards/fulfilment", "Customer messages /notifications"}},
 		domain.RoleManager: {"/exceptions", []string{
-			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Reconciliation /reconciliation"}},
+			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Approvals /transfers/approvals", "Inventory /inventory", "Locations /locations",
+			"Reservations /reservations", "Reconciliation /reconciliation", "Operations /dashboards/operations", "My store /dashboards/store", "Fulfilment /dashboards/fulfilment"}},
 		domain.RoleInventoryLead: {"/exceptions", []string{
-			"Orders /orders", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
-			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors"}},
+			"Orders /orders", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Inventory /inventory", "Locations /locations",
+			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors", "Accuracy /dashboards/inventory-accuracy"}},
 		domain.RoleAdmin: {"/admin/users", []string{
-			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Inventory /inventory", "Locations /locations",
+			"Pickups /pickups", "Orders /orders", "Returns /returns", "Exceptions /exceptions", "Transfers /transfers", "Approvals /transfers/approvals", "Inventory /inventory", "Locations /locations",
 			"Reservations /reservations", "Channel policies /policies", "Counts /counts", "Reconciliation /reconciliation", "Connectors /connectors",
+			"Operations /dashboards/operations", "My store /dashboards/store", "Accuracy /dashboards/inventory-accuracy", "Fulfilment /dashboards/fulfilment",
 			"Users /admin/users", "API tokens /admin/tokens", "Audit /admin/audit", "Customer messages /notifications"}},
 	}
 	if len(want) != len(domain.Roles) {

@@ -22,6 +22,7 @@ func scopeKind(path string) string {
 		{"/exceptions/:id", "exception"}, {"/counts/:id", "count_upload"},
 		{"/reservations/:id", "reservation"}, {"/transfers/:id", "transfer"},
 		{"/returns/:id", "return"},
+		{"/dashboards/stores/:code", "store"},
 	} {
 		if path == k.prefix || strings.HasPrefix(path, k.prefix+"/") {
 			return k.kind
@@ -37,6 +38,7 @@ var scopeExempt = map[string]string{
 	"/inventory/:sku/adjust":   "the store is a form field, checked against the user's stores",
 	"/policies/:channel":       "a channel policy is network-wide",
 	"/reconciliation/runs/:id": "a run compares a whole connector, network-wide; its row shows no store's figures",
+	"/transfers/rules/:id":     "an approval rule is network-wide (managers and admins edit it)",
 }
 
 // scopeFixtures are one object of each kind at a store outside both
@@ -66,12 +68,13 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 	}
 	f := scopeFixtures{params: map[string]map[string]string{}}
 	f.foreignOrder, f.ownOrder = order("S08"), order("S01")
+	f.params["store"] = map[string]string{"code": "S08"}
 	f.params["order"] = map[string]string{"id": fmt.Sprint(f.foreignOrder.ID), "line": fmt.Sprint(f.foreignOrder.Lines[0].ID)}
 
 	// Collected at S01 (so the order is visible), the line reallocated to S07.
 	split := order("S01")
 	l := split.Lines[0]
-	if _, err := app.DB.RejectLine(ctx, sys, split.ID, l.ID, domain.RejectNotFound, 0, "scope test"); err != nil {
+	if _, err := app.DB.RejectLine(ctx, sys, split.ID, l.ID, domain.RejectNotFound, "", 0, "scope test"); err != nil {
 		t.Fatal(err)
 	}
 	after, err := app.DB.ReallocateLine(ctx, sys, split.ID, l.ID, []store.Allocation{{Location: "S07", Qty: 1}})
@@ -130,6 +133,13 @@ func newScopeFixtures(t *testing.T, app *testApp) scopeFixtures {
 		t.Fatal(err)
 	}
 	f.params["return"] = map[string]string{"id": fmt.Sprint(ret.ID), "line": "1"}
+
+	// A transfer between two stores outside both scoped users' stores.
+	xfer, err := app.DB.CreateTransfer(ctx, tok, domain.NewTransfer{From: "S07", To: "S08", Lines: []domain.TransferLineInput{{SKU: sku, Qty: 1}}, Reason: "scope probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.params["transfer"] = map[string]string{"id": fmt.Sprint(xfer.ID)}
 	return f
 }
 
@@ -141,7 +151,7 @@ func scopeSnapshot(t *testing.T, db *store.DB) string {
 	err := db.GetContext(context.Background(), &s, `SELECT concat_ws(',', (SELECT count(*) FROM ledger), (SELECT count(*) FROM audit_log),
 		(SELECT count(*) FROM order_events), (SELECT count(*) FROM notifications),
 		(SELECT count(*) FROM exceptions WHERE status = 'open'), (SELECT count(*) FROM reservations WHERE status = 'held'),
-		(SELECT count(*) FROM count_uploads WHERE status = 'validated'),
+		(SELECT count(*) FROM count_uploads WHERE status = 'validated'), (SELECT count(*) FROM transfer_events),
 		(SELECT coalesce(sum(cancelled), 0) FROM order_lines))`)
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,9 @@ type Options struct {
 	ShopifyWebhookSecret string        // verifies X-Shopify-Hmac-Sha256 on POST /webhooks/shopify
 	ConnectorSecretKey   string        // seals connector credentials typed on the connector page (AES-256-GCM)
 	RequestTimeout       time.Duration // every request answers within this (503 past it); default 1 minute (timeout.go)
+	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers; default 3
+	FeedInStockMin       int           // the availability feed's in_stock: network ATP at least this (default 1)
+	FeedLowStock         int           // Google local feed: limited_availability below this ATP (default 3)
 }
 
 // Access is who may use a route: signed-in roles for pages, token scopes
@@ -75,6 +78,15 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = time.Minute
+	}
+	if opts.TransferOverdueDays <= 0 {
+		opts.TransferOverdueDays = 3
+	}
+	if opts.FeedInStockMin == 0 {
+		opts.FeedInStockMin = domain.DefaultFeedInStockMin
+	}
+	if opts.FeedLowStock == 0 {
+		opts.FeedLowStock = domain.DefaultFeedLowStock
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -21,7 +21,7 @@ import (
 func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	bw := &bufferedWriter{h: http.Header{}}
+	bw := &bufferedWriter{h: http.Header{}, w: w}
 	done := make(chan struct{})
 	panicked := make(chan any, 1)
 	go func() {
@@ -42,6 +42,9 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 		}
 		bw.mu.Lock()
 		defer bw.mu.Unlock()
+		if bw.streaming {
+			return // headers and body went out as they were written
+		}
 		for k, v := range bw.h {
 			w.Header()[k] = v
 		}
@@ -53,7 +56,14 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 	case <-ctx.Done():
 		bw.mu.Lock()
 		bw.timedOut = true
+		streaming := bw.streaming
 		bw.mu.Unlock()
+		if streaming {
+			// The status went out with the first flush: the body ends here,
+			// short, and the handler's later writes fail.
+			s.Log.WarnContext(r.Context(), "streamed answer cut at the request time-out", "path", r.URL.Path)
+			return
+		}
 		s.Log.WarnContext(r.Context(), "request timed out", "path", r.URL.Path, "timeout", s.opts.RequestTimeout.String())
 		h := w.Header()
 		h.Set("Retry-After", retryAfterSeconds)
@@ -71,13 +81,41 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// bufferedWriter holds a handler's answer until serveWithTimeout sends it.
+// bufferedWriter holds a handler's answer until serveWithTimeout sends it,
+// unless the handler flushes (http.Flusher): a streamed answer (the
+// availability feed) then goes to the client as it is written, and a
+// time-out can only cut it short.
 type bufferedWriter struct {
-	mu       sync.Mutex
-	h        http.Header
-	code     int
-	buf      bytes.Buffer
-	timedOut bool
+	mu        sync.Mutex
+	w         http.ResponseWriter
+	h         http.Header
+	code      int
+	buf       bytes.Buffer
+	timedOut  bool
+	streaming bool
+}
+
+// Flush sends the status, headers and what is buffered, and from then on
+// passes every write straight through.
+func (b *bufferedWriter) Flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timedOut {
+		return
+	}
+	if !b.streaming {
+		b.streaming = true
+		for k, v := range b.h {
+			b.w.Header()[k] = v
+		}
+		if b.code == 0 {
+			b.code = http.StatusOK
+		}
+		b.w.WriteHeader(b.code)
+		b.w.Write(b.buf.Bytes())
+		b.buf = bytes.Buffer{}
+	}
+	http.NewResponseController(b.w).Flush()
 }
 
 func (b *bufferedWriter) Header() http.Header { return b.h }
@@ -98,6 +136,9 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	}
 	if b.code == 0 {
 		b.code = http.StatusOK
+	}
+	if b.streaming {
+		return b.w.Write(p)
 	}
 	return b.buf.Write(p)
 }

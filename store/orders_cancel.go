@@ -139,6 +139,13 @@ func cancelUnits(ctx context.Context, tx *Tx, actor domain.Actor, o *Order, ch *
 	if err := lockOrderPositions(ctx, tx, lockKeysOf(locked)); err != nil {
 		return err
 	}
+	if req.ReasonCode == "" {
+		req.ReasonCode = domain.UncollectedReason(*o, now)
+	}
+	code, err := domain.ResolveCancelReason(string(req.ReasonCode), req.Reason)
+	if err != nil {
+		return err
+	}
 	var items []string
 	units, released := 0, 0
 	for _, l := range locked {
@@ -154,16 +161,12 @@ func cancelUnits(ctx context.Context, tx *Tx, actor domain.Actor, o *Order, ch *
 		if err := saveLine(ctx, tx, l); err != nil {
 			return err
 		}
+		if err := recordCancellation(ctx, tx, actor, o, l, n, code, now); err != nil {
+			return err
+		}
 		items = append(items, fmt.Sprintf("%d × %s", n, l.SKU))
 		units += n
 		released += c.FromHeld
-	}
-	if req.ReasonCode == "" {
-		req.ReasonCode = domain.UncollectedReason(*o, now)
-	}
-	code, err := domain.ResolveCancelReason(string(req.ReasonCode), req.Reason)
-	if err != nil {
-		return err
 	}
 	msg := fmt.Sprintf("Cancelled %s (%s; reason code %s).", strings.Join(items, ", "), reason, code)
 	if released > 0 {

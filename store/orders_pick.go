@@ -60,11 +60,16 @@ func (db *DB) PickLine(ctx context.Context, actor domain.Actor, orderID, lineID 
 // The line's units wait for a decision, the order goes on hold, an
 // item_not_found exception opens for the store and SKU, the store is never
 // offered again for this line, and the customer is told of the delay.
+// code is the rejection's cancellation reason code for counting; "" takes
+// the reason's (domain.RejectCancelReason).
 // Errors: ENOTFOUND, EINVALID (reason, qty), ECONFLICT.
-func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineID int64, reason string, qty int, note string) (Order, error) {
+func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineID int64, reason string, code domain.CancelReason, qty int, note string) (Order, error) {
 	bucket, ledgerReason, err := domain.RejectEffect(reason)
 	if err != nil {
 		return Order{}, err
+	}
+	if code == "" {
+		code = domain.RejectCancelReason(reason)
 	}
 	if len(note) > 1000 {
 		return Order{}, domain.FieldError("note", "Keep the note under 1000 characters.")
@@ -105,6 +110,9 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		if err := saveLine(ctx, tx, l); err != nil {
 			return err
 		}
+		if err := recordPickRejection(ctx, tx, actor, o, l, loc, qty, reason, now); err != nil {
+			return err
+		}
 		effect := fmt.Sprintf("%d unit(s) moved from reserved to %s pending a count", qty, bucket)
 		exID, err := openOrderException(ctx, tx, NewException{
 			Kind: "item_not_found", Severity: "high", LocationID: loc, ProductID: l.ProductID, Ref: o.Number, OrderID: o.ID,
@@ -118,7 +126,7 @@ func (db *DB) RejectLine(ctx context.Context, actor domain.Actor, orderID, lineI
 		ch.hold = "item_not_found"
 		ch.notifyCustomer(domain.NotifyDelayed, map[string]string{"items": fmt.Sprintf("%d × %s", qty, l.SKU), "reason": "an item could not be picked"})
 		ch.audit = "order.reject_line"
-		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location, "reason": reason, "reason_code": string(domain.RejectCancelReason(reason)), "exception": exID}
+		ch.details = map[string]any{"sku": l.SKU, "qty": qty, "location": l.Location, "reason": reason, "reason_code": string(code), "exception": exID}
 		return nil
 	})
 }

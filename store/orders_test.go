@@ -198,7 +198,7 @@ func TestOrderRejectAndReallocate(t *testing.T) {
 	atpBefore := reservable(t, db, domain.BOPIS, a, "S03")
 	qhBefore := position(t, db, a, "S03").QualityHold
 
-	o, err := db.RejectLine(ctx, orderActor, o.ID, o.Lines[0].ID, domain.RejectNotFound, 0, "shelf empty")
+	o, err := db.RejectLine(ctx, orderActor, o.ID, o.Lines[0].ID, domain.RejectNotFound, "", 0, "shelf empty")
 	if err != nil || o.Status != domain.OrderOnHold || o.Lines[0].Pending != 3 {
 		t.Fatalf("reject: %v %s %+v", err, o.Status, o.Lines)
 	}

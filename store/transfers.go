@@ -318,6 +318,9 @@ type TransferFilter struct {
 	Status    string
 	From, To  string
 	Locations []string // scoped users: origin or destination among these; nil means all
+	ToAny     []string // destination among these (a store's incoming transfers); nil means any
+	FromAny   []string // origin among these (a manager's approvals); nil means any
+	BeforeID  int64    // paging: only transfers older than this id
 	Limit     int
 }
 
@@ -334,7 +337,9 @@ func (db *DB) ListTransfers(ctx context.Context, f TransferFilter) ([]domain.Tra
 	err := db.SelectContext(ctx, &ids, `SELECT t.id FROM transfers t JOIN locations f ON f.id = t.from_location_id JOIN locations d ON d.id = t.to_location_id
 		WHERE ($1 = '' OR t.status = $1) AND ($2 = '' OR f.code = $2) AND ($3 = '' OR d.code = $3)
 			AND ($4::text[] IS NULL OR f.code = ANY($4::text[]) OR d.code = ANY($4::text[]))
-		ORDER BY t.id DESC LIMIT $5`, f.Status, f.From, f.To, locs, f.Limit)
+			AND ($6::text[] IS NULL OR d.code = ANY($6::text[])) AND ($7 = 0 OR t.id < $7)
+			AND ($8::text[] IS NULL OR f.code = ANY($8::text[]))
+		ORDER BY t.id DESC LIMIT $5`, f.Status, f.From, f.To, locs, f.Limit, locsArg(f.ToAny), f.BeforeID, locsArg(f.FromAny))
 	if err != nil {
 		return nil, fmt.Errorf("store: list transfers: %w", err)
 	}

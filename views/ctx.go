@@ -22,10 +22,23 @@ type Ctx struct {
 type NavItem struct {
 	Label string
 	Href  string
+	Count int // work waiting behind the link (approvals, transfers to receive); 0 shows nothing
 }
 
+// active reports whether href is the current page's link: the path is it
+// or under it, and no longer link matches (/transfers/approvals is not
+// also /transfers).
 func active(v Ctx, href string) bool {
-	return v.Path == href || strings.HasPrefix(v.Path, href+"/")
+	under := func(h string) bool { return v.Path == h || strings.HasPrefix(v.Path, h+"/") }
+	if !under(href) {
+		return false
+	}
+	for _, n := range v.Nav {
+		if len(n.Href) > len(href) && under(n.Href) {
+			return false
+		}
+	}
+	return true
 }
 
 // Qty formats a quantity for a right-aligned cell.

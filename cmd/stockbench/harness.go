@@ -129,7 +129,12 @@ type server struct {
 
 // serve starts the real handlers for db, behind wrap when it is not nil.
 func serve(db *store.DB, wrap func(http.Handler) http.Handler) (*server, error) {
-	var h http.Handler = handlers.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), handlers.Options{SessionSecret: []byte(randomHex(32))})
+	return serveWith(db, wrap, handlers.Options{SessionSecret: []byte(randomHex(32))})
+}
+
+// serveWith is serve with the handlers' options given.
+func serveWith(db *store.DB, wrap func(http.Handler) http.Handler, opts handlers.Options) (*server, error) {
+	var h http.Handler = handlers.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
 	if wrap != nil {
 		h = wrap(h)
 	}

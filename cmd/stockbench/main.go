@@ -20,7 +20,10 @@
 //   - ingest (issue 5, ingest.go): a million Square-style changes over the
 //     same 200 × 20,000 positions through the real apply path, against a
 //     bare-SQL baseline (COPY, INSERT … ON CONFLICT, set-based ledger and
-//     positions).
+//     positions);
+//   - feeds (issue 11, feeds.go): the full availability feed (CSV, NDJSON,
+//     Google local inventory) over the same retailer, against the same
+//     store read from Go.
 //
 // The 200 × 20,000 retailer is built once and each use gets a pristine
 // copy (CREATE DATABASE … TEMPLATE). After every reservation run the
@@ -28,7 +31,7 @@
 // oversold positions and zero invariant violations; after each section it
 // runs over the whole database (for ingest with -ingest-check).
 //
-//	stockbench [-only reservations,orders,ingest,reconciliation,exceptions] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
+//	stockbench [-only reservations,orders,ingest,reconciliation,feeds,metrics,exceptions] [-feeds-runs 3] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
@@ -65,6 +68,8 @@ type config struct {
 	orders           ordersConfig
 	ingest           ingestConfig
 	exceptions       exceptionsConfig
+	feeds            feedsConfig
+	metrics          metricsConfig
 }
 
 // sections run in this order.
@@ -76,6 +81,8 @@ var sections = []struct {
 	{"orders", runOrders},
 	{"ingest", runIngest},
 	{"reconciliation", runRecon},
+	{"feeds", runFeeds},
+	{"metrics", runMetrics},
 	{"exceptions", runExceptions},
 }
 
@@ -96,7 +103,7 @@ func main() {
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("stockbench", flag.ContinueOnError)
-	only := fs.String("only", "reservations,orders,ingest,reconciliation,exceptions", "sections to run, in this order")
+	only := fs.String("only", "reservations,orders,ingest,reconciliation,feeds,metrics,exceptions", "sections to run, in this order")
 	fs.IntVar(&cfg.locations, "locations", 200, "locations of the reservations and ingest retailer (one DC, the rest pickup stores)")
 	fs.IntVar(&cfg.skus, "skus", 20000, "SKUs of that retailer; positions = locations × skus")
 	fs.DurationVar(&cfg.duration, "duration", 8*time.Second, "measured time of each reservations and orders run")
@@ -113,6 +120,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.orders.orders, "orders", 1_000_000, "orders: orders in the generated dataset")
 	fs.IntVar(&cfg.orders.clients, "orders-clients", 2, "orders: concurrent clients per run (one per core of the 2-core machine, so the figures are service time, not queueing)")
 
+	fs.IntVar(&cfg.metrics.ledger, "metrics-ledger", 10_000_000, "metrics: ledger rows the history grows the orders dataset's ledger to")
 	fs.IntVar(&cfg.ingest.events, "ingest-events", 1_000_000, "ingest: changes in the feed (redeliveries included)")
 	fs.IntVar(&cfg.ingest.batch, "ingest-batch", 2000, "ingest: events per transaction, both paths")
 	fs.IntVar(&cfg.ingest.dupPct, "ingest-dup", 2, "ingest: percent of the feed that redelivers an earlier change")
@@ -121,11 +129,12 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&cfg.ingest.check, "ingest-check", true, "ingest: run the full consistency check after the real apply path")
 	fs.IntVar(&cfg.exceptions.exceptions, "exceptions", 1_000_000, "exceptions: exceptions in the generated dataset")
 	paths := fs.String("ingest-paths", "baseline,real", "ingest: which paths to run")
+	fs.IntVar(&cfg.feeds.runs, "feeds-runs", 3, "feeds: downloads of each full feed (the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	var err error
-	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation", "exceptions"); err != nil {
+	if cfg.sections, err = list(*only, "-only", "reservations", "orders", "ingest", "reconciliation", "feeds", "metrics", "exceptions"); err != nil {
 		return cfg, err
 	}
 	if cfg.reservations.runs, err = list(*runs, "-reservations-runs", "hot", "spread", "availability"); err != nil {
@@ -157,6 +166,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-orders must be at least 200 and -orders-clients at least 1")
 	case cfg.ingest.events < 1000 || cfg.ingest.batch < 1:
 		return cfg, errors.New("-ingest-events must be at least 1000 and -ingest-batch at least 1")
+	case cfg.feeds.runs < 1:
+		return cfg, errors.New("-feeds-runs must be at least 1")
 	case cfg.reservations.rate < 1 || cfg.reservations.spread < 1 || cfg.duration <= 0 || cfg.warmup < 0:
 		return cfg, errors.New("-rate, -spread and -duration must be positive")
 	}
@@ -210,6 +221,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		h.pendingUses += len(cfg.ingest.paths)
 	}
 	if slices.Contains(cfg.sections, "reconciliation") {
+		h.pendingUses++
+	}
+	if slices.Contains(cfg.sections, "feeds") {
 		h.pendingUses++
 	}
 	if cfg.cpuprofile != "" {
@@ -273,6 +287,19 @@ func sizeNotes(cfg config) []string {
 			size = posSize + ", a snapshot row for each"
 			if positions < 1_000_000 {
 				short = append(short, "1000000 positions")
+			}
+		case "feeds":
+			size = posSize
+			if positions < 4_000_000 {
+				short = append(short, "200 × 20000 = 4000000 positions")
+			}
+		case "metrics":
+			size = fmt.Sprintf("%d orders, %d ledger rows", cfg.orders.orders, cfg.metrics.ledger)
+			if cfg.orders.orders < 1_000_000 {
+				short = append(short, "1000000 orders")
+			}
+			if cfg.metrics.ledger < 10_000_000 {
+				short = append(short, "10000000 ledger rows")
 			}
 		case "ingest":
 			size = fmt.Sprintf("%d changes over %s", cfg.ingest.events, posSize)

@@ -41,9 +41,10 @@ type ordersConfig struct {
 // class, with the time it started, so the figures are server time over the
 // load generator's measured window.
 type serverTimer struct {
-	next http.Handler
-	mu   sync.Mutex
-	by   map[string][]timed
+	next     http.Handler
+	mu       sync.Mutex
+	by       map[string][]timed
+	classify func(r *http.Request) string // nil: the orders section's classes
 }
 
 type timed struct {
@@ -52,6 +53,9 @@ type timed struct {
 }
 
 func (s *serverTimer) class(r *http.Request) string {
+	if s.classify != nil {
+		return s.classify(r)
+	}
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(p, "/orders/"):

@@ -42,6 +42,10 @@ type Config struct {
 	ExceptionSweep       time.Duration // how often overdue pickups are raised
 	CheckInterval        time.Duration // how often the scheduled consistency check runs
 	ReconInterval        time.Duration // how often the reconciliation worker looks for due and queued runs
+	TransferOverdueDays  int           // a transfer in transit longer than this many days is flagged on /transfers
+	FeedInStockMin       int           // availability feed: in_stock when network ATP is at least this
+	FeedLowStock         int           // Google local inventory feed: limited_availability below this ATP
+	RollupInterval       time.Duration // how often the metric rollups are rebuilt
 }
 
 // LoadConfig parses the environment. It fails on a value it cannot read,
@@ -89,8 +93,12 @@ func LoadConfig() (Config, error) {
 	c.ExceptionSweep = dur("EXCEPTION_SWEEP_INTERVAL", "30s")
 	c.CheckInterval = dur("CHECK_INTERVAL", "15m")
 	c.ReconInterval = dur("RECONCILIATION_POLL_INTERVAL", "2s")
+	c.RollupInterval = dur("METRICS_ROLLUP_INTERVAL", "1m")
 	c.LoginMaxPerAccount = num("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
 	c.LoginMaxPerIP = num("LOGIN_MAX_FAILURES_PER_IP", "30")
+	c.TransferOverdueDays = num("TRANSFER_OVERDUE_DAYS", "3")
+	c.FeedInStockMin = num("FEED_IN_STOCK_MIN", "1")
+	c.FeedLowStock = num("FEED_LOW_STOCK", "3")
 	sim, err := strconv.ParseBool(env("SIMULATORS", "false"))
 	if err != nil {
 		errs = append(errs, "SIMULATORS must be true or false")

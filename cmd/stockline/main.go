@@ -74,13 +74,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "seed":
 		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 		demo := fs.Bool("demo", false, "load the demo retailer")
+		days := fs.Int("history-days", store.DefaultHistory.Days, "days of demo history (orders, pickups, counts, transfers) to generate; 0 for none")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		if !*demo {
 			return errors.New("seed: pass --demo to load the demo retailer")
 		}
-		return withDB(ctx, cfg, func(db *store.DB) error { return seedDemo(ctx, db, stdout) })
+		hist := store.DefaultHistory
+		hist.Days = max(0, *days)
+		return withDB(ctx, cfg, func(db *store.DB) error { return seedDemo(ctx, db, stdout, hist) })
 	case "user":
 		return withDB(ctx, cfg, func(db *store.DB) error { return userCmd(ctx, db, args, stdin, stdout) })
 	case "token":
@@ -99,7 +102,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 const usage = `usage:
   stockline [serve]
   stockline migrate
-  stockline seed --demo
+  stockline seed --demo [--history-days N]
   stockline user add --email E --role R [--locations L1,L2] [--password-stdin]
   stockline token create --name N --scopes a,b
   stockline check
@@ -134,7 +137,8 @@ func withDB(ctx context.Context, cfg Config, fn func(db *store.DB) error) error 
 	return fn(db)
 }
 
-func seedDemo(ctx context.Context, db *store.DB, out io.Writer) error {
+// seedDemo loads the demo retailer once, with hist.Days of history.
+func seedDemo(ctx context.Context, db *store.DB, out io.Writer, hist store.HistoryOptions) error {
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
@@ -149,6 +153,19 @@ func seedDemo(ctx context.Context, db *store.DB, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "seeded the demo retailer: %d locations, %d SKUs, %d positions, two returns for the returns desk\n", res.Locations, res.Products, res.Positions)
+	}
+	if n, err := db.SeedDemoTransfers(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(out, "seeded %d demo transfers (one in every state)\n", n)
+	}
+	if !res.AlreadySeeded && hist.Days > 0 {
+		h, err := db.SeedHistory(ctx, hist)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "demo history: %d days, %d orders (%d cancelled), %d counts, %d transfers, in %s (backdating %s)\n",
+			hist.Days, h.Orders, h.Cancelled, h.Counts, h.Transfers, h.Took.Round(100*time.Millisecond), h.Backdating.Round(100*time.Millisecond))
 	}
 	fmt.Fprintln(out, "\nDemo logins (demo data only):")
 	for _, u := range store.DemoUsers {
@@ -342,6 +359,8 @@ func (m *Main) Run(ctx context.Context) error {
 		LoginMaxPerAccount: m.Config.LoginMaxPerAccount, LoginMaxPerIP: m.Config.LoginMaxPerIP, LoginWindow: m.Config.LoginWindow,
 		ShopifyWebhookSecret: m.Config.ShopifyWebhookSecret,
 		ConnectorSecretKey:   m.Config.ConnectorSecretKey,
+		TransferOverdueDays:  m.Config.TransferOverdueDays,
+		FeedInStockMin:       m.Config.FeedInStockMin, FeedLowStock: m.Config.FeedLowStock,
 	})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -392,6 +411,7 @@ var backgroundWorkers = []func(m *Main) func(ctx context.Context){
 	checkWorker,        // exceptions.go: the scheduled consistency check
 	availabilityWorker, // availability.go: the availability cache's LISTEN/NOTIFY invalidation
 	reconWorker,        // reconcile.go: scheduled and hand-started reconciliation runs
+	metricsWorker,      // metrics.go: the metric rollups, rebuilt under an advisory lock
 }
 
 // Close shuts down in order: HTTP, then workers, then the database.

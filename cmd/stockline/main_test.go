@@ -82,7 +82,7 @@ func startProgram(t *testing.T) (*Main, string) {
 			t.Logf("program output:\n%s", logs)
 		}
 	})
-	if err := seedDemo(ctx, m.DB, io.Discard); err != nil {
+	if err := seedDemo(ctx, m.DB, io.Discard, store.HistoryOptions{}); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	return m, "http://" + m.Addr
@@ -308,7 +308,8 @@ func TestCLI(t *testing.T) {
 	if out, _, err := runCLI(t, "", "migrate"); err != nil || !strings.Contains(out, "applied") {
 		t.Fatalf("migrate: %v %q", err, out)
 	}
-	if out, _, err := runCLI(t, "", "seed", "--demo"); err != nil || !strings.Contains(out, "seeded the demo retailer") {
+	if out, _, err := runCLI(t, "", "seed", "--demo", "--history-days", "1"); err != nil || !strings.Contains(out, "seeded the demo retailer") ||
+		!strings.Contains(out, "demo history: 1 days") {
 		t.Fatalf("seed: %v %q", err, out)
 	}
 	if out, _, err := runCLI(t, "", "seed", "--demo"); err != nil || !strings.Contains(out, "already seeded") {

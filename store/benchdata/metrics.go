@@ -1,0 +1,64 @@
+package benchdata
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"stockline/store"
+)
+
+// MetricsDataset is what LoadMetricsHistory added.
+type MetricsDataset struct {
+	Cancellations int64 `db:"cancellations"` // line_cancellations rows
+	Ledger        int64 `db:"ledger"`        // ledger rows in the database
+}
+
+// LoadMetricsHistory gives a database that LoadOrders filled the history
+// the metrics section reads, set-based in SQL: a line_cancellations row
+// for every cancelled bench line (reason codes in turn, half an hour after
+// the order), and ledger movements up to ledgerRows in pairs on existing
+// positions over the last 90 days — a receipt of k units and, a minute
+// later, a sale of the same k — so every position still equals its
+// ledger and the consistency check passes.
+func LoadMetricsHistory(ctx context.Context, db *store.DB, ledgerRows int, progress func(step string, took time.Duration)) (MetricsDataset, error) {
+	var ds MetricsDataset
+	steps := []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"cancellation records", `
+			INSERT INTO line_cancellations (order_id, order_line_id, product_id, location_id, channel, reason_code, units, actor, cancelled_at)
+			SELECT o.id, ol.id, ol.product_id, ol.location_id, o.channel,
+				(ARRAY['out_of_stock','item_not_found','customer_request','payment_failed','fraud','not_collected','other'])[1 + ol.id % 7],
+				ol.cancelled, 'token:bench', o.placed_at + interval '30 minutes'
+			FROM orders o JOIN order_lines ol ON ol.order_id = o.id
+			WHERE o.source = 'bench' AND ol.cancelled > 0
+				AND NOT EXISTS (SELECT 1 FROM line_cancellations c WHERE c.order_line_id = ol.id)`, nil},
+		{"ledger history", `
+			WITH pos AS (SELECT array_agg(location_id ORDER BY location_id, product_id) AS l,
+					array_agg(product_id ORDER BY location_id, product_id) AS p, count(*)::int AS n FROM positions),
+			need AS (SELECT greatest(0, $1::bigint - (SELECT count(*) FROM ledger)) / 2 AS pairs),
+			g AS (SELECT g, pos.l[1 + (g * 7919) % pos.n] AS loc, pos.p[1 + (g * 7919) % pos.n] AS prod, 1 + g % 4 AS k,
+					now() - (g % 129600) * interval '1 minute' AS at
+				FROM pos, need, generate_series(1, need.pairs) AS g)
+			INSERT INTO ledger (location_id, product_id, bucket, delta, reason, source, source_ref, actor, note, occurred_at, recorded_at)
+			SELECT loc, prod, 'on_hand', k, 'received', 'bench', 'bench-history', 'system:bench', '', at, at FROM g
+			UNION ALL
+			SELECT loc, prod, 'on_hand', -k, 'sale', 'bench', 'bench-history', 'system:bench', '', at + interval '1 minute', at + interval '1 minute' FROM g`,
+			[]any{ledgerRows}},
+		{"statistics", `ANALYZE ledger; ANALYZE line_cancellations`, nil},
+	}
+	for _, s := range steps {
+		t := time.Now()
+		if _, err := db.ExecContext(ctx, s.sql, s.args...); err != nil {
+			return ds, fmt.Errorf("benchdata: metrics %s: %w", s.what, err)
+		}
+		if progress != nil {
+			progress(s.what, time.Since(t))
+		}
+	}
+	err := db.GetContext(ctx, &ds, `SELECT (SELECT count(*) FROM line_cancellations) AS cancellations, (SELECT count(*) FROM ledger) AS ledger`)
+	return ds, err
+}
