@@ -24,9 +24,7 @@ func metricsWorker(m *Main) func(ctx context.Context) {
 func refreshRollups(ctx context.Context, db *store.DB, log *slog.Logger, interval time.Duration) {
 	host, _ := os.Hostname()
 	by := host + ":" + time.Now().Format("150405.000")
-	round := func() {
-		rctx, cancel := context.WithTimeout(ctx, rollupTimeout)
-		defer cancel()
+	round := func(rctx context.Context) {
 		done, took, err := db.RefreshRollups(rctx, by)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -35,15 +33,8 @@ func refreshRollups(ctx context.Context, db *store.DB, log *slog.Logger, interva
 			log.Debug("metric rollups rebuilt", "took_ms", took.Milliseconds())
 		}
 	}
-	round()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			round()
-		}
-	}
+	first, cancel := context.WithTimeout(ctx, rollupTimeout)
+	round(first)
+	cancel()
+	everyWithin(ctx, interval, rollupTimeout, round)
 }

@@ -12,6 +12,12 @@ const roundTimeout = 30 * time.Second
 // own timeout (the pkgsite poller shape). It is how the background
 // workers in this package loop.
 func every(ctx context.Context, interval time.Duration, round func(ctx context.Context)) {
+	everyWithin(ctx, interval, roundTimeout, round)
+}
+
+// everyWithin is every with each round under timeout, for workers whose
+// round may take longer than roundTimeout.
+func everyWithin(ctx context.Context, interval, timeout time.Duration, round func(ctx context.Context)) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -20,7 +26,7 @@ func every(ctx context.Context, interval time.Duration, round func(ctx context.C
 			return
 		case <-tick.C:
 		}
-		rctx, cancel := context.WithTimeout(ctx, roundTimeout)
+		rctx, cancel := context.WithTimeout(ctx, timeout)
 		round(rctx)
 		cancel()
 	}
