@@ -20,6 +20,19 @@ const transferSelect = `SELECT t.id, t.status, t.from_location_id, t.to_location
 	t.requested_by, t.decided_by, t.decision_note, t.created_at, t.updated_at, t.approved_at, t.shipped_at, t.received_at
 	FROM transfers t JOIN locations f ON f.id = t.from_location_id JOIN locations d ON d.id = t.to_location_id`
 
+// loadTransfers loads the transfers ids names, in that order.
+func loadTransfers(ctx context.Context, q queryer, ids []int64) ([]domain.Transfer, error) {
+	out := make([]domain.Transfer, 0, len(ids))
+	for _, id := range ids {
+		t, err := loadTransfer(ctx, q, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 func loadTransfer(ctx context.Context, q queryer, id int64, lock bool) (domain.Transfer, error) {
 	var t domain.Transfer
 	sql := transferSelect + ` WHERE t.id = $1`
@@ -343,13 +356,5 @@ func (db *DB) ListTransfers(ctx context.Context, f TransferFilter) ([]domain.Tra
 	if err != nil {
 		return nil, fmt.Errorf("store: list transfers: %w", err)
 	}
-	out := make([]domain.Transfer, 0, len(ids))
-	for _, id := range ids {
-		t, err := loadTransfer(ctx, db, id, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return loadTransfers(ctx, db, ids)
 }

@@ -104,15 +104,7 @@ func (db *DB) OpenTransfersForSKU(ctx context.Context, productID int64, locs []s
 	if err != nil {
 		return nil, fmt.Errorf("store: open transfers for sku: %w", err)
 	}
-	out := make([]domain.Transfer, 0, len(ids))
-	for _, id := range ids {
-		t, err := loadTransfer(ctx, db, id, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return loadTransfers(ctx, db, ids)
 }
 
 // TransferRules lists the approval rules, enabled or not.
