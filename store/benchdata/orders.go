@@ -73,9 +73,14 @@ func LoadOrders(ctx context.Context, db *store.DB, n int, progress func(step str
 			LEFT JOIN reservations r ON r.order_ref = o.number AND o.status = 'allocated'
 			WHERE o.source = 'bench' AND o.id > @off`},
 		{"reservation lines", `
+			WITH ol AS (
+				SELECT * FROM order_lines ol WHERE ol.reserved > 0 AND ol.reservation_id IS NOT NULL AND ol.order_id > @off
+			), pos AS (
+				-- A reservation line references its position: create any missing one first.
+				INSERT INTO positions (location_id, product_id) SELECT DISTINCT location_id, product_id FROM ol ON CONFLICT DO NOTHING
+			)
 			INSERT INTO reservation_lines (reservation_id, line_no, location_id, product_id, qty)
-			SELECT ol.reservation_id, ol.reservation_line_no, ol.location_id, ol.product_id, ol.reserved
-			FROM order_lines ol WHERE ol.reserved > 0 AND ol.reservation_id IS NOT NULL AND ol.order_id > @off`},
+			SELECT ol.reservation_id, ol.reservation_line_no, ol.location_id, ol.product_id, ol.reserved FROM ol`},
 		{"stock for the open orders", `
 			WITH agg AS (
 				SELECT rl.location_id, rl.product_id, sum(rl.qty)::int AS qty FROM reservation_lines rl

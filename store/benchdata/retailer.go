@@ -150,13 +150,24 @@ func LoadRetailer(ctx context.Context, db *store.DB, locations, skus int) (Datas
 	return ds, nil
 }
 
-// dropIndexes drops every index on the tables, key constraints included,
-// and returns the statements that rebuild them.
+// dropIndexes drops every index on the tables, key constraints included
+// (and the foreign keys that reference those keys, such as the ledger's
+// reference to its position), and returns the statements that rebuild
+// them, the foreign keys last.
 func dropIndexes(ctx context.Context, conn *sqlx.Conn, tables ...string) ([]string, error) {
-	var cons []struct {
+	var cons, fks []struct {
 		Table string `db:"tbl"`
 		Name  string `db:"name"`
 		Def   string `db:"def"`
+	}
+	if err := conn.SelectContext(ctx, &fks, `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
+		FROM pg_constraint WHERE confrelid = ANY($1::text[]::regclass[]) AND contype = 'f'`, pq.Array(tables)); err != nil {
+		return nil, fmt.Errorf("benchdata: dataset: %w", err)
+	}
+	for _, c := range fks {
+		if _, err := conn.ExecContext(ctx, `ALTER TABLE `+c.Table+` DROP CONSTRAINT `+pq.QuoteIdentifier(c.Name)); err != nil {
+			return nil, fmt.Errorf("benchdata: dataset: %w", err)
+		}
 	}
 	if err := conn.SelectContext(ctx, &cons, `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def
 		FROM pg_constraint WHERE conrelid = ANY($1::text[]::regclass[]) AND contype IN ('p', 'u')`, pq.Array(tables)); err != nil {
@@ -183,6 +194,9 @@ func dropIndexes(ctx context.Context, conn *sqlx.Conn, tables ...string) ([]stri
 			return nil, fmt.Errorf("benchdata: dataset: %w", err)
 		}
 		rebuild = append(rebuild, i.Def)
+	}
+	for _, c := range fks {
+		rebuild = append(rebuild, `ALTER TABLE `+c.Table+` ADD CONSTRAINT `+pq.QuoteIdentifier(c.Name)+` `+c.Def)
 	}
 	return rebuild, nil
 }
