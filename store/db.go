@@ -64,10 +64,17 @@ type Tx = sqlx.Tx
 // (40001) or deadlock (40P01) rolls back and retries fn with backoff, so fn
 // must have no effects outside the transaction.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.inTxOn(ctx, nil, fn)
+}
+
+// inTxOn is InTx whose first attempt runs on begun, a transaction already
+// begun (nil: begin one); retries begin their own.
+func (db *DB) inTxOn(ctx context.Context, begun *Tx, fn func(tx *Tx) error) error {
 	const attempts = 8
 	var err error
 	for i := range attempts {
-		err = db.inTxOnce(ctx, fn)
+		err = db.inTxOnce(ctx, begun, fn)
+		begun = nil
 		if !retryable(err) {
 			return err
 		}
@@ -83,12 +90,14 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
-func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *DB) inTxOnce(ctx context.Context, tx *Tx, fn func(tx *Tx) error) error {
 	touched := beginTouch(ctx) // collects touchStock's product ids (stock_touch.go)
 	defer endTouch(ctx, touched)
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+	if tx == nil {
+		var err error
+		if tx, err = db.BeginTxx(ctx, nil); err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {

@@ -79,7 +79,7 @@ func (db *DB) ReserveTestBatch(ctx context.Context, calls []ReserveCall) (res []
 		}
 		batch[i] = &batchReq{ctx: ctx, call: c, rq: rq, keys: rq.candidateKeys(), done: make(chan struct{})}
 	}
-	db.runBatch(batch)
+	db.runBatch(batch, nil)
 	res, errs = make([]Response, len(calls)), make([]error, len(calls))
 	for i, r := range batch {
 		res[i], errs[i] = r.res, r.err

@@ -140,8 +140,21 @@ func putInt64(b []byte, v int64) {
 	}
 }
 
-// drainShard runs batches until the shard's queue is empty.
+// drainShard runs batches until the shard's queue is empty. Under load
+// (a batch of more than one request) it begins the next batch's
+// transaction while the current batch runs, so the next batch starts with
+// no BEGIN round trip of its own: one round trip fewer per batch on the
+// path a hot position's holds queue on. A BEGIN takes no snapshot and no
+// lock, so the open transaction waiting meanwhile holds nothing.
 func (db *DB) drainShard(sh *batchShard) {
+	var ahead <-chan *Tx
+	defer func() {
+		if ahead != nil {
+			if tx := <-ahead; tx != nil {
+				tx.Rollback()
+			}
+		}
+	}()
 	for {
 		sh.mu.Lock()
 		n := min(len(sh.pending), maxBatch)
@@ -155,8 +168,29 @@ func (db *DB) drainShard(sh *batchShard) {
 		copy(batch, sh.pending)
 		sh.pending = sh.pending[n:]
 		sh.mu.Unlock()
-		db.runBatch(batch)
+		var begun *Tx
+		if ahead != nil {
+			begun, ahead = <-ahead, nil
+		}
+		if n > 1 {
+			ahead = db.beginAhead()
+		}
+		db.runBatch(batch, begun)
 	}
+}
+
+// beginAhead begins a transaction in the background; the channel yields
+// it, or nil if it could not begin (the batch then begins its own).
+func (db *DB) beginAhead() <-chan *Tx {
+	ch := make(chan *Tx, 1)
+	go func() {
+		tx, err := db.BeginTxx(context.Background(), nil)
+		if err != nil {
+			tx = nil
+		}
+		ch <- tx
+	}()
+	return ch
 }
 
 // runBatch answers a batch of requests, on the same or different
@@ -176,7 +210,7 @@ func (db *DB) drainShard(sh *batchShard) {
 // fails as a whole, nothing of it is kept, and every request in it runs
 // again alone (reserveAlone, which claims its key first and so replays the
 // other's answer). One request's failure never fails another's.
-func (db *DB) runBatch(batch []*batchReq) {
+func (db *DB) runBatch(batch []*batchReq, begun *Tx) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -187,6 +221,9 @@ func (db *DB) runBatch(batch []*batchReq) {
 		live = append(live, r)
 	}
 	if len(live) == 0 {
+		if begun != nil {
+			begun.Rollback()
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -200,8 +237,10 @@ func (db *DB) runBatch(batch []*batchReq) {
 		want = append(want, r.keys...)
 	}
 	prep := &db.resv.stmts
+	used := false
 	err := db.runLimited(ctx, func() error {
-		return db.InTx(ctx, func(tx *Tx) error {
+		used = true
+		return db.inTxOn(ctx, begun, func(tx *Tx) error {
 			clear(res)
 			clear(errs)
 			stored, ids, pos, err := lookupAndLock(ctx, tx, prep, keys, want)
@@ -247,6 +286,9 @@ func (db *DB) runBatch(batch []*batchReq) {
 			return writeHolds(ctx, tx, prep, holds, newAnswersClause(saveKeys, saveRes))
 		})
 	})
+	if !used && begun != nil {
+		begun.Rollback()
+	}
 	for i, r := range live {
 		if err != nil {
 			r.alone = true
