@@ -157,10 +157,11 @@ type NewReturn struct {
 	OrderID       int64
 	Location      string // "" only for a pending return
 	Lines         []ReturnLineInput
-	ExchangeOrder *int64
-	Source        string // stockline, api or a connector
-	ExternalRef   string // e.g. a refund id; a second return with the same one is the first
-	Pending       bool   // announced, not received: moves no stock
+	ExchangeOrder *int64       // an existing order to link as the exchange
+	Exchange      *NewExchange // or replacement units: a new order, reserved at Location, in the same transaction
+	Source        string       // stockline, api or a connector
+	ExternalRef   string       // e.g. a refund id; a second return with the same one is the first
+	Pending       bool         // announced, not received: moves no stock
 }
 
 // Validate checks the request's own fields (422 with field).
@@ -173,6 +174,17 @@ func (n NewReturn) Validate() error {
 	}
 	if len(n.Lines) == 0 || len(n.Lines) > MaxTransferLines {
 		return Unprocessable("lines", "Give between 1 and %d lines.", MaxTransferLines)
+	}
+	if n.Exchange != nil {
+		if n.ExchangeOrder != nil {
+			return Unprocessable("exchange", "Link an existing exchange order or ask for replacement units, not both.")
+		}
+		if n.Pending {
+			return Unprocessable("exchange", "An exchange needs the return received at a store, where the replacement is reserved.")
+		}
+		if err := n.Exchange.Validate(); err != nil {
+			return err
+		}
 	}
 	for i, l := range n.Lines {
 		if l.Qty <= 0 || l.Qty > MaxQuantity {
