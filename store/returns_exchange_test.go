@@ -27,7 +27,7 @@ func TestReturnExchangeCreatesReservedOrder(t *testing.T) {
 	beforeA, beforeB := position(t, db, skuA, "S03"), position(t, db, skuB, "S03")
 
 	r, err := db.CreateReturn(ctx, orderActor, domain.NewReturn{OrderID: o.ID, Location: "S03",
-		Lines: []domain.ReturnLineInput{{SKU: skuA, Qty: 1, Disposition: "restock"}, {SKU: skuA, Qty: 1, Disposition: "damaged"}},
+		Lines:    []domain.ReturnLineInput{{SKU: skuA, Qty: 1, Disposition: "restock"}, {SKU: skuA, Qty: 1, Disposition: "damaged"}},
 		Exchange: &domain.NewExchange{Lines: []domain.OrderLineInput{{SKU: skuA, Qty: 1}, {SKU: skuB, Qty: 2}}}})
 	if err != nil {
 		t.Fatal(err)
