@@ -106,3 +106,44 @@ func TestPlanReturnAndShipment(t *testing.T) {
 		}
 	}
 }
+
+func TestExchangeValidateAndOrder(t *testing.T) {
+	line := func(sku string, qty int) OrderLineInput { return OrderLineInput{SKU: sku, Qty: qty} }
+	cases := []struct {
+		x     NewExchange
+		field string
+	}{
+		{NewExchange{Lines: []OrderLineInput{line("A", 1), line("B", 10_000)}}, ""},
+		{NewExchange{}, "exchange.lines"},
+		{NewExchange{Lines: []OrderLineInput{line(" ", 1)}}, "exchange.lines[0].sku"},
+		{NewExchange{Lines: []OrderLineInput{line("A", 1), line(" A", 1)}}, "exchange.lines[1].sku"},
+		{NewExchange{Lines: []OrderLineInput{line("A", 0)}}, "exchange.lines[0].qty"},
+		{NewExchange{Lines: []OrderLineInput{line("A", 10_001)}}, "exchange.lines[0].qty"},
+	}
+	for _, c := range cases {
+		err := c.x.Validate()
+		if got := ""; err != nil {
+			got = AsError(err).Field
+			if got != c.field || AsError(err).Code != CodeUnprocessable {
+				t.Errorf("%+v: %v, want 422 on %q", c.x, err, c.field)
+			}
+		} else if c.field != "" {
+			t.Errorf("%+v: accepted, want 422 on %q", c.x, c.field)
+		}
+	}
+	both := NewReturn{OrderID: 1, Location: "S01", Lines: []ReturnLineInput{{SKU: "A", Qty: 1, Disposition: "restock"}},
+		ExchangeOrder: new(int64), Exchange: &cases[0].x}
+	if e := AsError(both.Validate()); e == nil || e.Field != "exchange" {
+		t.Errorf("an exchange order and replacement lines together: %v", e)
+	}
+	o := ExchangeOrder(NewExchange{Lines: []OrderLineInput{line(" A ", 2)}}, Order{Number: "SL-1", CustomerEmail: "c@example.com"}, "S01", "stockline")
+	if o.Channel != BOPIS || o.PickupLocation != "S01" || o.Customer.Email != "c@example.com" || o.Lines[0].SKU != "A" || o.Validate() != nil {
+		t.Errorf("exchange order %+v: %v", o, o.Validate())
+	}
+	if anon := ExchangeOrder(NewExchange{Lines: []OrderLineInput{line("A", 1)}}, Order{Number: "SL-2"}, "S01", "api"); anon.Customer.Name != "Customer of SL-2" {
+		t.Errorf("an order without customer details: %+v", anon.Customer)
+	}
+	if e := AsError(ExchangeField(&Error{Code: ENOTFOUND, Field: "lines[1].sku", Message: "no"})); e.Field != "exchange.lines[1].sku" || e.Code != CodeUnprocessable {
+		t.Errorf("ExchangeField: %+v", e)
+	}
+}
