@@ -135,6 +135,7 @@ type ReturnLine struct {
 	Disposition      Disposition `db:"disposition"`
 	ReleasedSellable int         `db:"released_sellable"`
 	ReleasedDamaged  int         `db:"released_damaged"`
+	Reason           string      `db:"reason"` // the person's reason, e.g. why the units were destroyed
 }
 
 // OnHold is the units still on quality hold.
@@ -150,7 +151,15 @@ type ReturnLineInput struct {
 	SKU         string `json:"sku"`
 	Qty         int    `json:"qty"`
 	Disposition string `json:"disposition"`
+	Reason      string `json:"reason,omitempty"` // optional; the desk requires one for destroy
 }
+
+// MaxReasonLength bounds a return line's reason.
+const MaxReasonLength = 500
+
+// NeedsReason says whether a person must say why units get disposition d:
+// destroyed units are removed for good, so the desk asks why.
+func NeedsReason(d Disposition) bool { return d == DispositionDestroy }
 
 // NewReturn is a return to record.
 type NewReturn struct {
@@ -190,6 +199,9 @@ func (n NewReturn) Validate() error {
 		if l.Qty <= 0 || l.Qty > MaxQuantity {
 			return Unprocessable(fmt.Sprintf("lines[%d].qty", i), "Quantity for %s must be between 1 and %d.", l.SKU, MaxQuantity)
 		}
+		if len(strings.TrimSpace(l.Reason)) > MaxReasonLength {
+			return Unprocessable(fmt.Sprintf("lines[%d].reason", i), "Keep the reason for %s to %d characters.", l.SKU, MaxReasonLength)
+		}
 		if n.Pending {
 			continue
 		}
@@ -224,6 +236,7 @@ type ReturnPart struct {
 	Line        int // index into the order's lines
 	Qty         int
 	Disposition Disposition
+	Reason      string
 }
 
 // PlanReturn spreads each requested line over the order's lines of its SKU,
@@ -262,7 +275,7 @@ func PlanReturn(lines []OrderLine, in []ReturnLineInput, pending bool) ([]Return
 			}
 			taken[j] += n
 			left -= n
-			parts = append(parts, ReturnPart{Line: j, Qty: n, Disposition: d})
+			parts = append(parts, ReturnPart{Line: j, Qty: n, Disposition: d, Reason: strings.TrimSpace(r.Reason)})
 		}
 	}
 	return parts, nil

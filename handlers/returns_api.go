@@ -22,6 +22,7 @@ type ReturnLineJSON struct {
 	Qty         int    `json:"qty"`
 	Disposition string `json:"disposition"`
 	OnHold      int    `json:"on_hold"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // ReturnJSON is a return as every returns route answers it. location is
@@ -40,7 +41,7 @@ func returnJSON(r domain.Return) ReturnJSON {
 	j := ReturnJSON{ID: r.ID, Order: r.OrderID, Location: r.Location, Status: string(r.Status), ExchangeOrder: r.ExchangeID,
 		Lines: make([]ReturnLineJSON, 0, len(r.Lines))}
 	for _, l := range r.Lines {
-		j.Lines = append(j.Lines, ReturnLineJSON{SKU: l.SKU, Qty: l.Qty, Disposition: string(l.Disposition), OnHold: l.OnHold()})
+		j.Lines = append(j.Lines, ReturnLineJSON{SKU: l.SKU, Qty: l.Qty, Disposition: string(l.Disposition), OnHold: l.OnHold(), Reason: l.Reason})
 	}
 	return j
 }

@@ -119,6 +119,36 @@ func TestReturnExchangeDeskAndAPI(t *testing.T) {
 		o.ID, skuA, other.Order.ID, skuB), "Idempotency-Key", "xchg-3")
 	wantAPIError(t, res, body, http.StatusUnprocessableEntity, domain.CodeUnprocessable, "exchange")
 	checkOK(t, app.DB)
+	destroyNeedsReason(t, app, b, o, skuA)
+}
+
+// destroyNeedsReason: units destroyed on the desk need a reason (422
+// beside the field, values kept, nothing moved); the reason is on the
+// return's page and in the API's answer.
+func destroyNeedsReason(t *testing.T, app *testApp, b *browser, o domain.Order, sku string) {
+	t.Helper()
+	field := views.ReturnQtyField(o.Lines[0].ID, domain.DispositionDestroy)
+	b.get("/returns?q=" + o.Number)
+	before := positionOf(t, app, sku, "S01")
+	res, body := b.post("/returns", url.Values{"order": {fmt.Sprint(o.ID)}, "location": {"S01"}, field: {"1"}, "destroy_reason": {"  "}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="err-destroy_reason"`) || !strings.Contains(body, `name="`+field+`" min="0" max="2" value="1"`) {
+		t.Fatalf("destroy without a reason: %d\n%s", res.StatusCode, body)
+	}
+	if got := positionOf(t, app, sku, "S01"); got != before {
+		t.Fatalf("a refused return moved stock: %+v", got)
+	}
+	res, _ = b.post("/returns", url.Values{"order": {fmt.Sprint(o.ID)}, "location": {"S01"}, field: {"1"}, "destroy_reason": {"glass shattered"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("destroy with a reason: %d", res.StatusCode)
+	}
+	if _, page := b.get(res.Header.Get("Location")); !strings.Contains(page, "Reason: glass shattered") {
+		t.Fatal("the return's page does not show the reason")
+	}
+	id := lastReturnOf(t, app, o.ID)
+	if res, g := app.apiDo(http.MethodGet, fmt.Sprintf("/api/v1/returns/%d", id), ""); res.StatusCode != http.StatusOK || !strings.Contains(g, `"reason":"glass shattered"`) {
+		t.Fatalf("API %d %s", res.StatusCode, g)
+	}
+	checkOK(t, app.DB)
 }
 
 func lastReturnOf(t *testing.T, app *testApp, orderID int64) int64 {

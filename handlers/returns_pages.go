@@ -92,7 +92,8 @@ func (s *Server) handleReturnsDesk(c echo.Context) error {
 
 // dispositionLines reads the per-disposition quantities of the form's
 // rows (n_<key>_<disposition>) into return lines, one per row and
-// disposition with units; skuOf names each row's SKU.
+// disposition with units, and the reason for destroyed units
+// (destroy_reason, required when any are); skuOf names each row's SKU.
 func dispositionLines(c echo.Context, keys []int64, skuOf func(int64) string) ([]domain.ReturnLineInput, map[string]string, error) {
 	var lines []domain.ReturnLineInput
 	values := map[string]string{}
@@ -115,6 +116,20 @@ func dispositionLines(c echo.Context, keys []int64, skuOf func(int64) string) ([
 	}
 	if len(lines) == 0 {
 		return nil, values, domain.FieldError("lines", "Type how many units come back, under the disposition each one gets.")
+	}
+	// Destroyed units are removed for good: the desk asks why, once for
+	// the submission, and records it on each destroyed line and its ledger
+	// rows.
+	reason := strings.TrimSpace(c.FormValue("destroy_reason"))
+	values["destroy_reason"] = reason
+	for i := range lines {
+		if !domain.NeedsReason(domain.Disposition(lines[i].Disposition)) {
+			continue
+		}
+		if reason == "" {
+			return nil, values, domain.FieldError("destroy_reason", "Say why the %d unit(s) of %s are destroyed (for example: broken, unsafe, hygiene).", lines[i].Qty, lines[i].SKU)
+		}
+		lines[i].Reason = reason
 	}
 	return lines, values, nil
 }

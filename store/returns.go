@@ -37,7 +37,7 @@ func loadReturn(ctx context.Context, q queryer, id int64, lock bool) (domain.Ret
 		return r, notFound(err, "Return %d does not exist.", id)
 	}
 	if err := q.SelectContext(ctx, &r.Lines, `SELECT rl.line_no, rl.order_line_id, rl.product_id, p.sku, p.name, rl.qty, rl.disposition,
-			rl.released_sellable, rl.released_damaged
+			rl.released_sellable, rl.released_damaged, rl.reason
 		FROM return_lines rl JOIN products p ON p.id = rl.product_id WHERE rl.return_id = $1 ORDER BY rl.line_no`, id); err != nil {
 		return r, fmt.Errorf("store: return lines: %w", err)
 	}
@@ -66,6 +66,11 @@ func returnEffect(ctx context.Context, tx *Tx, actor domain.Actor, source string
 		for _, s := range domain.DispositionSteps(l.Disposition, l.Qty) {
 			meta := LedgerMeta{Reason: s.Reason, Source: source, SourceRef: returnRef(r.ID), Actor: actor,
 				Note: fmt.Sprintf("Return %d of %s: %s", r.ID, r.OrderNumber, domain.DispositionLabel(l.Disposition))}
+			if l.Reason != "" {
+				meta.Note += " (" + l.Reason + ")"
+			} else if domain.NeedsReason(l.Disposition) {
+				meta.Note += " (no reason given)"
+			}
 			if _, err := applyMovements(ctx, tx, locID, l.ProductID, s.Moves, meta); err != nil {
 				return err
 			}
@@ -79,8 +84,8 @@ func returnEffect(ctx context.Context, tx *Tx, actor domain.Actor, source string
 func insertReturnLines(ctx context.Context, tx *Tx, id int64, o *Order, parts []domain.ReturnPart, next int) error {
 	for i, p := range parts {
 		l := o.Lines[p.Line]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (return_id, line_no, order_line_id, product_id, qty, disposition)
-			VALUES ($1, $2, $3, $4, $5, $6)`, id, next+i, l.ID, l.ProductID, p.Qty, p.Disposition); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (return_id, line_no, order_line_id, product_id, qty, disposition, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, next+i, l.ID, l.ProductID, p.Qty, p.Disposition, p.Reason); err != nil {
 			return fmt.Errorf("store: return line: %w", err)
 		}
 	}
