@@ -67,6 +67,16 @@ func SetIdempotencyWait(d time.Duration) func() {
 // could not answer running alone as Reserve would. failed says the batch
 // transaction failed as a whole.
 func (db *DB) ReserveTestBatch(ctx context.Context, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {
+	return db.reserveTestBatch(ctx, calls, false)
+}
+
+// ReserveTestBatchAhead is ReserveTestBatch on a transaction begun ahead,
+// as the batcher runs a batch under load.
+func (db *DB) ReserveTestBatchAhead(ctx context.Context, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {
+	return db.reserveTestBatch(ctx, calls, true)
+}
+
+func (db *DB) reserveTestBatch(ctx context.Context, calls []ReserveCall, ahead bool) (res []Response, errs []error, failed bool, err error) {
 	db.resv.init(db)
 	batch := make([]*batchReq, len(calls))
 	for i, c := range calls {
@@ -79,7 +89,11 @@ func (db *DB) ReserveTestBatch(ctx context.Context, calls []ReserveCall) (res []
 		}
 		batch[i] = &batchReq{ctx: ctx, call: c, rq: rq, keys: rq.candidateKeys(), done: make(chan struct{})}
 	}
-	db.runBatch(batch, nil)
+	var begun *Tx
+	if ahead {
+		begun = <-db.beginAhead()
+	}
+	db.runBatch(batch, begun)
 	res, errs = make([]Response, len(calls)), make([]error, len(calls))
 	for i, r := range batch {
 		res[i], errs[i] = r.res, r.err

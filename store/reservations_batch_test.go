@@ -237,3 +237,61 @@ func TestBatchesLockInOneOrder(t *testing.T) {
 	wg.Wait()
 	mustCheck(t, db)
 }
+
+// A batch runs on a transaction begun ahead (as the batcher does under
+// load) exactly as on its own, and no transaction begun ahead is left
+// open: once a burst of holds is answered, every connection is back in
+// the pool and none sits idle in a transaction.
+func TestBatchOnTransactionBegunAhead(t *testing.T) {
+	db := resvDB(t)
+	ctx := context.Background()
+	a, b := firstSKU(t, db, 136), firstSKU(t, db, 137)
+	setReservable(t, db, domain.BOPIS, a, "S03", 2)
+	calls := []store.ReserveCall{call(bopis("S03", a, 1)), call(bopis("S03", a, 2)), call(bopis("S03", a, 1))}
+	res, errs, failed, err := db.ReserveTestBatchAhead(ctx, calls)
+	if err != nil || failed {
+		t.Fatalf("batch: %v, failed as a whole %v", err, failed)
+	}
+	for i, want := range []int{201, 409, 201} {
+		if errs[i] != nil || res[i].Status != want {
+			t.Fatalf("request %d: %v %d %s, want %d", i, errs[i], res[i].Status, res[i].Body, want)
+		}
+	}
+	if left := reservable(t, db, domain.BOPIS, a, "S03"); left != 0 {
+		t.Fatalf("left %d, want 0", left)
+	}
+	setReservable(t, db, domain.BOPIS, b, "S05", 25)
+	var held, short atomic.Int64
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			r, err := db.Reserve(ctx, call(bopis("S05", b, 1)))
+			switch {
+			case err != nil:
+				t.Errorf("reserve: %v", err)
+			case r.Status == 201:
+				held.Add(1)
+			case r.Status == 409:
+				short.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if held.Load() != 25 || short.Load() != 15 {
+		t.Fatalf("held %d, 409s %d, want 25 and 15", held.Load(), short.Load())
+	}
+	var open int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err := db.GetContext(ctx, &open, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inUse := db.Stats().InUse; open == 0 && inUse == 0 || time.Now().After(deadline) {
+			if open != 0 || inUse != 0 {
+				t.Fatalf("after the burst: %d sessions idle in a transaction, %d connections in use; want none", open, inUse)
+			}
+			break
+		}
+	}
+	mustCheck(t, db)
+}
