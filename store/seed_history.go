@@ -37,7 +37,7 @@ var DefaultHistory = HistoryOptions{Days: 90, OrdersPerDay: 10}
 // HistoryResult counts what SeedHistory made.
 type HistoryResult struct {
 	Orders, Cancelled, Counts, Transfers, Returns int
-	Took, Backdating                     time.Duration
+	Took, Backdating                              time.Duration
 }
 
 // historyTables are the tables whose database-stamped times (now() at the
