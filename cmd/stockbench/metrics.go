@@ -132,6 +132,13 @@ func runMetrics(ctx context.Context, h *harness) error {
 		if err := base.err(); err != nil {
 			return fmt.Errorf("metrics %s raw: %w", rs.name, err)
 		}
+		if len(base.lat) == 0 { // each raw call outlasted the warm-up and the run: time one alone
+			t := time.Now()
+			if err := rs.base(ctx, nil); err != nil {
+				return fmt.Errorf("metrics %s raw: %w", rs.name, err)
+			}
+			base.lat = []time.Duration{time.Since(t)}
+		}
 		verdict := "p95 ≤ 200 ms: ok"
 		if app.pct(95) > metricsTarget {
 			verdict = "p95 ≤ 200 ms: MISSED"

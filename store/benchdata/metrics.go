@@ -49,7 +49,14 @@ func LoadMetricsHistory(ctx context.Context, db *store.DB, ledgerRows int, progr
 			UNION ALL
 			SELECT loc, prod, 'on_hand', -k, 'sale', 'bench', 'bench-history', 'system:bench', '', at + interval '1 minute', at + interval '1 minute' FROM g`,
 			[]any{ledgerRows}},
-		{"statistics", `ANALYZE ledger; ANALYZE line_cancellations`, nil},
+		// What autovacuum does to insert-only tables after a bulk load, done
+		// now so it does not run during the timed runs: statistics, and the
+		// visibility map that lets the rollup rounds and the pickup
+		// measures read their covering indexes without visiting the heap.
+		{"vacuum ledger", `VACUUM (ANALYZE) ledger`, nil},
+		{"vacuum line_cancellations", `VACUUM (ANALYZE) line_cancellations`, nil},
+		{"vacuum orders", `VACUUM (ANALYZE) orders`, nil},
+		{"vacuum order_lines", `VACUUM (ANALYZE) order_lines`, nil},
 	}
 	for _, s := range steps {
 		t := time.Now()
