@@ -23,12 +23,19 @@ const (
 // refresh the rollups; the others skip the round.
 const rollupLockKey = 0x5354_4b4c_4d45_5452 // "STKLMETR"
 
-// rollupDays restricts a recompute to the UTC days in $1 (a date[]): the
-// orders placed on them, or the ledger rows that occurred on them, each
-// day read as a range of its time index.
+// A recompute of days reads the UTC days in $1 (a date[]): the orders
+// placed on them, or the ledger rows that occurred on them, each day a
+// range of its time index.
+// The orders of the days are a materialized CTE (o: day, id, number,
+// pickup_location_id, channel), and each order's lines a LATERAL … OFFSET 0
+// probe of order_lines by order_id: without both fences the planner, which
+// cannot know how many orders a day holds, may join every line of every
+// order and filter the days after (a round then costs as much as a full
+// rebuild).
 const (
-	ordersOfDays = `unnest($1::date[]) AS d (day) JOIN orders o
-		ON o.placed_at >= d.day::timestamp AT TIME ZONE 'UTC' AND o.placed_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'`
+	ordersOfDaysCTE = `WITH o AS MATERIALIZED (SELECT d.day, o.id, o.number, o.pickup_location_id, o.channel
+		FROM unnest($1::date[]) AS d (day) JOIN orders o
+		ON o.placed_at >= d.day::timestamp AT TIME ZONE 'UTC' AND o.placed_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC') `
 	ledgerOfDays = `unnest($1::date[]) AS d (day) JOIN ledger l
 		ON l.bucket = 'on_hand' AND l.occurred_at >= d.day::timestamp AT TIME ZONE 'UTC' AND l.occurred_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'`
 )
@@ -53,9 +60,9 @@ var rollupSteps = []rollupStep{
 		       ON c.order_line_id = ol.id
 		GROUP BY 1, 2, 3, 4`,
 		`DELETE FROM metric_cancellations_sku_daily WHERE day = ANY($1::date[])`, `INSERT INTO metric_cancellations_sku_daily
-		SELECT d.day, coalesce(ol.location_id, o.pickup_location_id, 0), o.channel, ol.product_id,
+		` + ordersOfDaysCTE + `SELECT o.day, coalesce(ol.location_id, o.pickup_location_id, 0), o.channel, ol.product_id,
 		       sum(ol.qty - ol.moved), sum(ol.cancelled), ` + cancelReasonSums + `
-		FROM ` + ordersOfDays + ` JOIN order_lines ol ON ol.order_id = o.id
+		FROM o CROSS JOIN LATERAL (SELECT * FROM order_lines l WHERE l.order_id = o.id OFFSET 0) ol
 		LEFT JOIN LATERAL (SELECT ` + reasonFilters() + ` FROM line_cancellations lc WHERE lc.order_line_id = ol.id) c ON true
 		GROUP BY 1, 2, 3, 4`},
 	{rollupCancellations, "orders",
@@ -71,9 +78,9 @@ var rollupSteps = []rollupStep{
 		FROM orders o LEFT JOIN (SELECT DISTINCT ref FROM exceptions WHERE kind = 'oversell') x ON x.ref = o.number
 		GROUP BY 1, 2, 3`,
 		`DELETE FROM metric_orders_daily WHERE day = ANY($1::date[])`, `INSERT INTO metric_orders_daily
-		SELECT d.day, coalesce(o.pickup_location_id, 0), o.channel, count(*),
+		` + ordersOfDaysCTE + `SELECT o.day, coalesce(o.pickup_location_id, 0), o.channel, count(*),
 		       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM exceptions x WHERE x.ref = o.number AND x.ref <> '' AND x.kind = 'oversell'))
-		FROM ` + ordersOfDays + `
+		FROM o
 		GROUP BY 1, 2, 3`},
 	{rollupStock, "stock",
 		`DELETE FROM metric_stock_daily`, `INSERT INTO metric_stock_daily
@@ -93,7 +100,7 @@ var rollupSteps = []rollupStep{
 type RollupRound struct {
 	Done bool          // false: another instance held the lock
 	Full bool          // every rollup rebuilt from scratch
-	Days int           // incremental: the (family, day) pairs recomputed
+	Days int           // incremental: the days recomputed (order days plus ledger days)
 	Took time.Duration //
 }
 
@@ -148,18 +155,30 @@ func (db *DB) refreshRollups(ctx context.Context, by string, full bool) (RollupR
 		return round, fmt.Errorf("store: rollups built: %w", err)
 	}
 	round.Full = full || all || built < len(rollupSteps)
+	// A round's statements are many small reads: compiling them (JIT, on
+	// by cost) took longer than running them, and their sorts fit in
+	// memory.
+	settings := []string{`SET LOCAL work_mem = '64MB'`}
+	if !round.Full {
+		settings = append(settings, `SET LOCAL jit = off`)
+	}
+	for _, q := range settings {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return round, fmt.Errorf("store: rollup settings: %w", err)
+		}
+	}
 	for _, r := range rollupSteps {
 		if err := r.run(ctx, tx, round.Full, days[r.family]); err != nil {
 			return round, err
-		}
-		if !round.Full {
-			round.Days += len(days[r.family])
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO metric_rollups (name, fresh_at, took_ms, refreshed_by) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (name) DO UPDATE SET fresh_at = excluded.fresh_at, took_ms = excluded.took_ms, refreshed_by = excluded.refreshed_by`,
 			r.name, freshAt, time.Since(start).Milliseconds(), by); err != nil {
 			return round, fmt.Errorf("store: rollup %s fresh_at: %w", r.name, err)
 		}
+	}
+	if !round.Full {
+		round.Days = len(days["orders"]) + len(days["stock"])
 	}
 	if err := tx.Commit(); err != nil {
 		return round, fmt.Errorf("store: commit rollups: %w", err)
