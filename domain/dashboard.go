@@ -9,7 +9,7 @@ type Dashboard struct {
 	Intro   string
 	Path    string // the page's own path, for the filter form and exports
 	Filters DashboardFilters
-	// RollupAt is when the rollup-backed figures were rebuilt (zero: all
+	// RollupAt is when the rollup-backed figures were last refreshed (zero: all
 	// figures are live); LiveAt is when the live figures were computed.
 	RollupAt, LiveAt time.Time
 	Sections         []MetricTable

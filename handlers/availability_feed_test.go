@@ -87,10 +87,12 @@ func TestAvailabilityFeedShapesAndCaching(t *testing.T) {
 	}
 
 	// 304 on a matching If-None-Match, until the stock changes. The ETag
-	// also names the transactions in flight at the snapshot (cluster-wide:
-	// under make test other packages write to the same cluster), so a
-	// write anywhere between two requests may change it; each form is
-	// tried against a fresh ETag until one pair meets a quiet moment.
+	// also names this database's ledger writers in flight at the snapshot,
+	// and any transaction (cluster-wide: under make test other packages
+	// write to the same cluster) that ends in the instant around the read;
+	// each form is tried against a fresh ETag until one pair meets a quiet
+	// moment (store's TestFeedVersionIsStableAndExact checks that unrelated
+	// transactions leave it alone).
 	for _, form := range []string{"%s", "W/%s", `"other", %s`} {
 		got := 0
 		for try := 0; try < 40 && got != http.StatusNotModified; try++ {

@@ -50,9 +50,9 @@ type FeedQuery struct {
 // FeedStart is what the feed knows before its first row.
 type FeedStart struct {
 	// Version changes whenever any answer of the feed could: new ledger
-	// rows, a product added, a policy or location change, or a transaction
-	// in flight when the snapshot was taken (it may commit rows numbered
-	// below the newest visible one).
+	// rows, a product added, a policy or location change, or a ledger
+	// writer in flight when the snapshot was taken committing (its rows
+	// may be numbered below the newest visible one). See openFeed.
 	Version string
 	// NextSince is a safe since for the next incremental fetch: earlier
 	// than any change this snapshot cannot see (the start of the oldest
@@ -129,16 +129,24 @@ func openFeed(ctx context.Context, tx *Tx, q FeedQuery) (*feedRead, error) {
 		LedgerMax  int64     `db:"ledger_max"`
 		Products   int64     `db:"products"`
 		ProductMax int64     `db:"product_max"`
-		InFlight   string    `db:"in_flight"`
+		Unseen     string    `db:"unseen"`
 		NextSince  time.Time `db:"next_since"`
 	}
+	// The first statement takes the snapshot; pg_current_xact_id (run
+	// after it) bounds the transactions that existed when it was taken.
 	err := tx.GetContext(ctx, &v, `SELECT (SELECT coalesce(max(id), 0) FROM ledger) AS ledger_max,
 			(SELECT count(*) FROM products) AS products, (SELECT coalesce(max(id), 0) FROM products) AS product_max,
-			array_to_string(array(SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x ORDER BY 1), ',') AS in_flight,
+			array_to_string(array(SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x
+				UNION ALL SELECT g::text::xid8 FROM generate_series(pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+					pg_current_xact_id()::text::bigint - 1) g), ',') AS unseen,
 			least(now(), (SELECT min(xact_start) FROM pg_stat_activity
 				WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database())) - interval '1 microsecond' AS next_since`)
 	if err != nil {
 		return nil, fmt.Errorf("store: feed: version: %w", err)
+	}
+	inFlight, err := ledgerWritersInFlight(ctx, tx, v.Unseen)
+	if err != nil {
+		return nil, err
 	}
 	var pr policyRow
 	if err := tx.GetContext(ctx, &pr, `SELECT `+policyColumns+` FROM channel_policies WHERE channel = $1`, string(q.Channel)); err != nil {
@@ -168,9 +176,50 @@ func openFeed(ctx context.Context, tx *Tx, q FeedQuery) (*feedRead, error) {
 	if !inRegion && q.Region != "" {
 		return nil, domain.FieldError("region", "No location is in region %q.", q.Region)
 	}
-	f.start.Version = fmt.Sprintf("%d.%d.%d.%s.%d.%x", v.LedgerMax, v.Products, v.ProductMax, v.InFlight,
+	f.start.Version = fmt.Sprintf("%d.%d.%d.%s.%d.%x", v.LedgerMax, v.Products, v.ProductMax, inFlight,
 		f.start.Policy.UpdatedAt.UnixNano(), h.Sum64())
 	return f, nil
+}
+
+// ledgerWritersInFlight names the transactions the snapshot cannot see
+// (unseen: its in-progress list and every xid from its xmax to one
+// assigned after it) that may have written ledger rows it does not show
+// numbered below its newest id: those holding RowExclusiveLock on this
+// database's ledger, and those that have ended since (whatever they
+// wrote). The locks are read before the statuses, each after the
+// snapshot, so a transaction is either still holding its lock at the lock
+// read or ended by the status read.
+//
+// Why this is exact: the ledger is append-only and its ids come from a
+// sequence (cache 1). A row the snapshot cannot see was either numbered
+// after the snapshot (above the newest visible id, which its commit then
+// raises) or inserted before it by a transaction that existed then, holds
+// its ledger lock until it ends, and so is named here; when it commits it
+// leaves the next snapshot's unseen list and the version changes. So the
+// visible ledger, which only grows from snapshot to snapshot, is named by
+// (newest id, writers named here). Transactions that never touch this
+// ledger (other tables, other databases of the cluster) leave the version
+// alone, so a quiet catalogue answers 304 however busy the cluster is;
+// only a transaction ending in the instant around the read is named
+// needlessly. (The earlier version named the whole in-progress list, which
+// changed with any write anywhere in the cluster, and missed transactions
+// at or above the snapshot's xmax, which it does not list.)
+func ledgerWritersInFlight(ctx context.Context, tx *Tx, unseen string) (string, error) {
+	var writers []string
+	if err := tx.SelectContext(ctx, &writers, `SELECT t.transactionid::text FROM pg_locks r
+		JOIN pg_locks t ON t.virtualtransaction = r.virtualtransaction AND t.locktype = 'transactionid'
+		WHERE r.locktype = 'relation' AND r.relation = 'ledger'::regclass
+			AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+		return "", fmt.Errorf("store: feed: ledger writers: %w", err)
+	}
+	var named string
+	err := tx.GetContext(ctx, &named, `SELECT coalesce(string_agg(x::text, ',' ORDER BY x), '')
+		FROM unnest(string_to_array(nullif($1, ''), ',')::xid8[]) x
+		WHERE x::xid::text = ANY($2::text[]) OR pg_xact_status(x) IS DISTINCT FROM 'in progress'`, unseen, pq.Array(writers))
+	if err != nil {
+		return "", fmt.Errorf("store: feed: writers in flight: %w", err)
+	}
+	return named, nil
 }
 
 type feedProduct struct {

@@ -54,6 +54,21 @@ func (db *DB) ApplyTestMovements(ctx context.Context, locationID, productID int6
 	return p, err
 }
 
+// ApplyTestMovementsHeld is ApplyTestMovements that, once its movements
+// are written, closes written and waits for hold before it commits: a
+// writer whose ledger rows (and ids) commit after later writers' do.
+func (db *DB) ApplyTestMovementsHeld(ctx context.Context, locationID, productID int64, moves []domain.Movement, meta LedgerMeta,
+	written chan<- struct{}, hold <-chan struct{}) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		if _, err := applyMovements(ctx, tx, locationID, productID, moves, meta); err != nil {
+			return err
+		}
+		close(written)
+		<-hold
+		return nil
+	})
+}
+
 // SetIdempotencyWait shortens how long a claim waits for a key another
 // transaction holds; the returned func restores it.
 func SetIdempotencyWait(d time.Duration) func() {

@@ -70,7 +70,7 @@ func TestCancellationMeasure(t *testing.T) {
 	if len(total) != 1 || total[0].Location != nil || total[0].OrderedUnits != 17 || total[0].CancelledUnits != 7 || total[0].Rate != 0.4118 {
 		t.Fatalf("overall: %+v", total)
 	}
-	if _, _, err := db.RefreshRollups(ctx, "test"); err != nil {
+	if _, err := db.RefreshRollups(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []domain.MetricGroup{{}, {Location: true}, {Channel: true}, {Location: true, Channel: true}} {
@@ -154,7 +154,7 @@ func TestBOPISMeasure(t *testing.T) {
 	// occurred later) = 6: 0.4; weeks of cover 6 ÷ (4 ÷ 1/7) = 0.2.
 	p, _ := db.ProductBySKU(ctx, sku)
 	f.Category = p.Category
-	if _, _, err := db.RefreshRollups(ctx, "test"); err != nil {
+	if _, err := db.RefreshRollups(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := db.SellThroughRaw(ctx, f, true)

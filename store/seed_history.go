@@ -3,7 +3,8 @@ package store
 // The demo retailer's 90 days of history, for `stockline seed --demo`:
 // orders on every channel (picked, handed over, shipped, cancelled for
 // mixed reasons, some BOPIS orders ready late and some never collected),
-// cycle counts with some drift, and a few transfers. Everything goes
+// cycle counts with some drift, a few transfers, and a few returns (mixed
+// dispositions, quality holds released later, one still waiting). Everything goes
 // through the real write paths with the store's clock set to each event's
 // time, so the ledger, reservations and `stockline check` stay exactly as
 // live use would leave them. The database's own now() stamps (ledger
@@ -35,8 +36,8 @@ var DefaultHistory = HistoryOptions{Days: 90, OrdersPerDay: 10}
 
 // HistoryResult counts what SeedHistory made.
 type HistoryResult struct {
-	Orders, Cancelled, Counts, Transfers int
-	Took, Backdating                     time.Duration
+	Orders, Cancelled, Counts, Transfers, Returns int
+	Took, Backdating                              time.Duration
 }
 
 // historyTables are the tables whose database-stamped times (now() at the
@@ -46,6 +47,7 @@ type HistoryResult struct {
 var historyTables = []string{
 	"ledger", "orders", "order_events", "fulfilments", "reservations", "exceptions", "audit_log", "outbox",
 	"notifications", "transfers", "transfer_events", "idempotency_keys", "count_snapshots", "line_cancellations", "pick_rejections",
+	"returns",
 }
 
 // historyDerived are columns that hold a time computed ahead of an event
@@ -125,6 +127,8 @@ type historyRun struct {
 	sims   []time.Time
 	res    HistoryResult
 	actor  domain.Actor
+	// returnSeq counts the planned returns (their dispositions in turn).
+	returnSeq int
 }
 
 func (h *historyRun) at(t time.Time, fn func(ctx context.Context) error) {
@@ -211,6 +215,9 @@ func (h *historyRun) plan(opt HistoryOptions) {
 	for _, ago := range []time.Duration{90 * time.Minute, 4 * time.Hour, 26 * time.Hour} {
 		h.order(h.now.Add(-ago), "S01:ready")
 	}
+	// And a return waiting on its returns desk: collected five days ago,
+	// brought back yesterday, on quality hold.
+	h.order(h.now.Add(-5*24*time.Hour), "S01:return")
 }
 
 func (h *historyRun) pickSKUs(n int) []domain.OrderLineInput {
@@ -270,6 +277,9 @@ func (h *historyRun) order(placed time.Time, mode string) {
 	if ch != domain.BOPIS {
 		shipAt := placed.Add(time.Duration(2*60+h.rng.IntN(26*60)) * time.Minute)
 		h.at(shipAt, func(ctx context.Context) error { return h.ship(ctx, created) })
+		if fate >= 14 && fate < 17 { // about one in thirty comes back to a store
+			h.giveBack(shipAt.Add(time.Duration(3*24+h.rng.IntN(7*24))*time.Hour), &created, h.stores[h.rng.IntN(len(h.stores))], "", true)
+		}
 		return
 	}
 	// BOPIS: most are ready within the two-hour promise, about one in six late.
@@ -277,11 +287,15 @@ func (h *historyRun) order(placed time.Time, mode string) {
 	if h.rng.IntN(6) == 0 {
 		readyIn = time.Duration(130+h.rng.IntN(300)) * time.Minute
 	}
-	if mode == "S01:ready" {
+	if mode == "S01:ready" || mode == "S01:return" {
 		readyIn = 15 * time.Minute
 	}
 	reject := mode == "" && fate >= 4 && fate < 7
 	h.at(placed.Add(readyIn), func(ctx context.Context) error { return h.pick(ctx, created, reject) })
+	if mode == "S01:return" {
+		h.at(placed.Add(readyIn+time.Hour), func(ctx context.Context) error { return h.handOver(ctx, id) })
+		h.giveBack(placed.Add(4*24*time.Hour), &created, "S01", domain.DispositionQualityHold, false)
+	}
 	if mode != "" {
 		return
 	}
@@ -291,7 +305,11 @@ func (h *historyRun) order(placed time.Time, mode string) {
 	case fate >= 7 && fate < 14: // never collected: cancelled once the window has passed
 		h.at(placed.Add(readyIn+75*time.Hour), func(ctx context.Context) error { return h.cancel(ctx, id, domain.CancelNotCollected) })
 	default:
-		h.at(placed.Add(readyIn+time.Duration(1+h.rng.IntN(40))*time.Hour), func(ctx context.Context) error { return h.handOver(ctx, id) })
+		handAt := placed.Add(readyIn + time.Duration(1+h.rng.IntN(40))*time.Hour)
+		h.at(handAt, func(ctx context.Context) error { return h.handOver(ctx, id) })
+		if fate >= 14 && fate < 17 { // about one in thirty comes back to the store
+			h.giveBack(handAt.Add(time.Duration(1+h.rng.IntN(10*24))*time.Hour), &created, in.PickupLocation, "", true)
+		}
 	}
 }
 

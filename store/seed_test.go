@@ -89,8 +89,9 @@ func seedDemoTransfers(t *testing.T, db *store.DB) {
 }
 
 // The demo history: clean by the consistency check, backdated (nothing it
-// wrote carries the time it ran), cancellations under several codes, and
-// the demo associate's store has pickups waiting now.
+// wrote carries the time it ran), cancellations under several codes, the
+// demo associate's store has pickups waiting now, and a return of the
+// history waits there on quality hold.
 func TestSeedHistory(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.Fresh(t)
@@ -103,7 +104,7 @@ func TestSeedHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("history: %+v", res)
-	if res.Orders < 25 || res.Cancelled == 0 || res.Counts == 0 || res.Transfers == 0 {
+	if res.Orders < 25 || res.Cancelled == 0 || res.Counts == 0 || res.Transfers == 0 || res.Returns == 0 {
 		t.Fatalf("history = %+v", res)
 	}
 	rep, err := db.Check(ctx)
@@ -122,10 +123,12 @@ func TestSeedHistory(t *testing.T) {
 		Overdue  int       `db:"overdue"`
 		Names    int       `db:"names"`
 		Unsorted int       `db:"unsorted"`
+		Held     int       `db:"held"`
 	}
 	if err := db.GetContext(ctx, &n, `SELECT
 		(SELECT count(*) FROM ledger WHERE recorded_at >= $1) + (SELECT count(*) FROM audit_log WHERE at >= $1)
-			+ (SELECT count(*) FROM orders WHERE created_at >= $1) + (SELECT count(*) FROM order_events WHERE at >= $1) AS recent,
+			+ (SELECT count(*) FROM orders WHERE created_at >= $1) + (SELECT count(*) FROM order_events WHERE at >= $1)
+			+ (SELECT count(*) FROM returns WHERE created_at >= $1) AS recent,
 		(SELECT min(placed_at) FROM orders) AS oldest,
 		(SELECT count(DISTINCT after->>'reason_code') FROM audit_log WHERE action = 'order.cancel') AS codes,
 		(SELECT count(*) FROM orders o JOIN locations l ON l.id = o.pickup_location_id
@@ -134,10 +137,13 @@ func TestSeedHistory(t *testing.T) {
 		(SELECT count(*) FROM orders o JOIN locations l ON l.id = o.pickup_location_id
 			WHERE l.code = 'S01' AND o.status IN ('allocated', 'in_fulfilment') AND o.promised_at < $1) AS overdue,
 		(SELECT count(DISTINCT customer_name) FROM orders) AS names,
-		(SELECT count(*) FROM orders WHERE created_at < placed_at - interval '1 second') AS unsorted`, start); err != nil {
+		(SELECT count(*) FROM orders WHERE created_at < placed_at - interval '1 second') AS unsorted,
+		(SELECT count(*) FROM returns r JOIN return_lines rl ON rl.return_id = r.id JOIN locations l ON l.id = r.location_id
+			WHERE l.code = 'S01' AND r.created_at < $1 AND rl.disposition = 'quality_hold'
+				AND rl.released_sellable + rl.released_damaged < rl.qty) AS held`, start); err != nil {
 		t.Fatal(err)
 	}
-	if n.Recent != 0 || n.Oldest.After(start.AddDate(0, 0, -4)) || n.Codes < 2 || n.ToPick == 0 || n.Ready == 0 || n.Overdue == 0 || n.Names < 15 || n.Unsorted != 0 {
+	if n.Recent != 0 || n.Oldest.After(start.AddDate(0, 0, -4)) || n.Codes < 2 || n.ToPick == 0 || n.Ready == 0 || n.Overdue == 0 || n.Names < 15 || n.Unsorted != 0 || n.Held == 0 {
 		t.Fatalf("history facts: %+v", n)
 	}
 }

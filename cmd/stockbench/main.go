@@ -121,6 +121,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.orders.clients, "orders-clients", 2, "orders: concurrent clients per run (one per core of the 2-core machine, so the figures are service time, not queueing)")
 
 	fs.IntVar(&cfg.metrics.ledger, "metrics-ledger", 10_000_000, "metrics: ledger rows the history grows the orders dataset's ledger to")
+	fs.IntVar(&cfg.metrics.orders, "metrics-round-orders", 500, "metrics: orders placed through the write path before the timed incremental round")
 	fs.IntVar(&cfg.ingest.events, "ingest-events", 1_000_000, "ingest: changes in the feed (redeliveries included)")
 	fs.IntVar(&cfg.ingest.batch, "ingest-batch", 2000, "ingest: events per transaction, both paths")
 	fs.IntVar(&cfg.ingest.dupPct, "ingest-dup", 2, "ingest: percent of the feed that redelivers an earlier change")

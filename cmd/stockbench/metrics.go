@@ -5,7 +5,8 @@ package main
 // rollups rebuilt once (timed), each rollup checked against the raw query,
 // then each dashboard page and the cancellations API measured over real
 // HTTP as server time, beside the same figure computed by the raw query
-// from Go in the same run. Target: p95 ≤ 200 ms.
+// from Go in the same run (target: p95 ≤ 200 ms); last, one incremental
+// round after new orders, timed beside a full rebuild.
 
 import (
 	"context"
@@ -26,6 +27,7 @@ import (
 // metricsConfig is the section's flags.
 type metricsConfig struct {
 	ledger int
+	orders int // placed before the timed incremental round
 }
 
 // metricsTarget is the p95 server time for each page and the API.
@@ -64,11 +66,11 @@ func runMetrics(ctx context.Context, h *harness) error {
 	fmt.Fprintf(h.out, "dataset: %d orders, %d cancellation records, %d ledger rows (history built in %s)\n",
 		ds.Orders, md.Cancellations, md.Ledger, time.Since(t0).Round(100*time.Millisecond))
 	t0 = time.Now()
-	if _, _, err := db.RefreshRollups(ctx, "bench"); err != nil {
+	if _, err := db.RebuildRollups(ctx, "bench"); err != nil {
 		return err
 	}
 	rebuild := time.Since(t0)
-	fmt.Fprintf(h.out, "rollup rebuild (every order line and on-hand ledger row): %s\n", rebuild.Round(10*time.Millisecond))
+	fmt.Fprintf(h.out, "rollup full rebuild (every order line and on-hand ledger row): %s\n", rebuild.Round(10*time.Millisecond))
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	f := store.MetricFilter{Window: domain.MetricWindow{From: today.Add(-29 * 24 * time.Hour), To: today.Add(24 * time.Hour)}}
 	h.addCheck("metrics", "rollups equal the raw queries (cancellations by location, channel, both, by SKU at S01; oversell by channel; sell-through by location, category)", rollupsAgree(ctx, db, f))
@@ -130,6 +132,13 @@ func runMetrics(ctx context.Context, h *harness) error {
 		if err := base.err(); err != nil {
 			return fmt.Errorf("metrics %s raw: %w", rs.name, err)
 		}
+		if len(base.lat) == 0 { // each raw call outlasted the warm-up and the run: time one alone
+			t := time.Now()
+			if err := rs.base(ctx, nil); err != nil {
+				return fmt.Errorf("metrics %s raw: %w", rs.name, err)
+			}
+			base.lat = []time.Duration{time.Since(t)}
+		}
 		verdict := "p95 ≤ 200 ms: ok"
 		if app.pct(95) > metricsTarget {
 			verdict = "p95 ≤ 200 ms: MISSED"
@@ -144,7 +153,10 @@ func runMetrics(ctx context.Context, h *harness) error {
 	fmt.Fprintf(h.out, "\nMetrics at %d orders and %d ledger rows, 30-day window, %d clients, %s per run (server time; raw = the page's headline figure by the raw query from Go):\n",
 		ds.Orders, md.Ledger, h.cfg.orders.clients, h.cfg.duration)
 	tw.Flush()
-	h.rows = append(h.rows, latencyRow("metrics", "rollup rebuild (background, once)", rebuild, 0, 0))
+	h.rows = append(h.rows, latencyRow("metrics", "rollup full rebuild (first round only)", rebuild, 0, 0))
+	if err := metricsRound(ctx, h, db, f, h.cfg.metrics.orders); err != nil {
+		return err
+	}
 	t := time.Now()
 	err = checkAfter(ctx, db, "the metrics runs", time.Time{})
 	h.addCheck("metrics", fmt.Sprintf("whole database (%d ledger rows) after the runs", md.Ledger), err)

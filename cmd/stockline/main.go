@@ -164,8 +164,8 @@ func seedDemo(ctx context.Context, db *store.DB, out io.Writer, hist store.Histo
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "demo history: %d days, %d orders (%d cancelled), %d counts, %d transfers, in %s (backdating %s)\n",
-			hist.Days, h.Orders, h.Cancelled, h.Counts, h.Transfers, h.Took.Round(100*time.Millisecond), h.Backdating.Round(100*time.Millisecond))
+		fmt.Fprintf(out, "demo history: %d days, %d orders (%d cancelled), %d counts, %d transfers, %d returns, in %s (backdating %s)\n",
+			hist.Days, h.Orders, h.Cancelled, h.Counts, h.Transfers, h.Returns, h.Took.Round(100*time.Millisecond), h.Backdating.Round(100*time.Millisecond))
 	}
 	fmt.Fprintln(out, "\nDemo logins (demo data only):")
 	for _, u := range store.DemoUsers {

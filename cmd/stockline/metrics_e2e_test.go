@@ -29,7 +29,7 @@ func TestDashboardJourney(t *testing.T) {
 	}
 	// The worker rebuilt the rollups at start; rebuild them now rather
 	// than wait a minute for the cancellation to show.
-	if _, _, err := m.DB.RefreshRollups(t.Context(), "e2e"); err != nil {
+	if _, err := m.DB.RefreshRollups(t.Context(), "e2e"); err != nil {
 		t.Fatal(err)
 	}
 	ctx := newBrowser(t)
