@@ -107,7 +107,7 @@ type RollupRound struct {
 // RefreshRollups brings every metric rollup up to date in one
 // repeatable-read transaction and records fresh_at: incrementally, by
 // recomputing only the days that metric_dirty names (the triggers of
-// migration 0012 write them in every writer's transaction), or whole when
+// migration 0013 write them in every writer's transaction), or whole when
 // a rollup was never built (a new or crashed database) or a change touches
 // every day. It takes the dirty rows its snapshot sees (and only those:
 // a writer that commits later leaves its row for the next round) and
