@@ -61,7 +61,7 @@ func runRecon(ctx context.Context, h *harness) error {
 		return err
 	}
 	real := time.Since(t)
-	fmt.Fprintf(h.out, "reconciliation: run %d compared %d positions over %d locations, opened %d drift exceptions, %s\n",
+	fmt.Fprintf(h.out, "reconciliation: run %d compared %d positions in %d chunks, opened %d drift exceptions, %s\n",
 		done.ID, done.Compared, done.Done, done.DriftsOpened, real.Round(time.Millisecond))
 	if done.DriftsOpened != differ {
 		h.addCheck("reconciliation", "drifts opened = positions that differ", fmt.Errorf("opened %d, %d differ", done.DriftsOpened, differ))
