@@ -169,7 +169,9 @@ func (s *Server) actRecheck(c echo.Context, p views.ExceptionPage, rec store.Exc
 }
 
 func (s *Server) actRecordOnly(effect string) exceptionAction {
-	return func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) { return s.recordAction(c, rec, effect) }
+	return func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
+		return s.recordAction(c, rec, effect)
+	}
 }
 
 // recordAction records an action whose only write is the record itself.
