@@ -20,8 +20,11 @@ import (
 // movements that happened after that time are summed in one grouped join
 // with the ledger and subtracted. Thresholds are the location's rule,
 // else the category's, else the default, as in domain.Thresholds.For.
-// Beyond: a new platform drift opens, or the open one is updated; an open
+// Beyond: a new platform drift opens, or the open one is updated (when
+// its figures changed); an open
 // one in the chunk now within the threshold resolves as snapshot_agrees.
+// The few rows beyond are matched with their open drift by index, and the
+// open drifts with them by hash (NOT IN a hashed list), never pairwise.
 // A new drift is due by the SLA of its kind and severity (computed here,
 // as the exceptions_due_at trigger would, once per statement). $1
 // connector, $2 connector name, $3 and $4 the chunk's location ids, $5
@@ -51,11 +54,13 @@ const reconcileSQL = `WITH ml AS (
 		COALESCE((SELECT min_percent FROM recon_thresholds WHERE scope = 'default'), 5) AS mp,
 		COALESCE((SELECT min_value_cents FROM recon_thresholds WHERE scope = 'default'), 0) AS mv
 ), beyond AS MATERIALIZED (
-	SELECT d.*, d.counted - d.system AS diff, pr.sku, pr.price_cents, lc.code,
+	SELECT d.*, d.counted - d.system AS diff, pr.sku, pr.price_cents, lc.code, x.id AS xid,
 		CASE WHEN abs(d.counted - d.system)::bigint * pr.price_cents >= 50000 THEN 'high' ELSE 'medium' END AS severity
 	FROM (SELECT c.loc, c.prod, c.counted, c.as_of, c.source_ref, c.on_hand - COALESCE(l.delta, 0)::int AS system
 		FROM cand c LEFT JOIN late l ON l.loc = c.loc AND l.prod = c.prod) d
 	JOIN products pr ON pr.id = d.prod JOIN locations lc ON lc.id = d.loc
+	LEFT JOIN exceptions x ON x.kind = 'reconciliation_drift' AND x.status IN ('open', 'in_progress') AND x.ref = 'snapshot:' || $2
+		AND x.location_id = d.loc AND x.product_id = d.prod
 	LEFT JOIN recon_thresholds tl ON tl.scope = 'location' AND tl.location_id = d.loc
 	LEFT JOIN recon_thresholds tc ON tc.scope = 'category' AND tc.category = pr.category
 	CROSS JOIN def
@@ -63,9 +68,6 @@ const reconcileSQL = `WITH ml AS (
 	AND abs(d.counted - d.system) >= COALESCE(tl.min_units, tc.min_units, def.mu)
 	AND abs(d.counted - d.system) * 100 >= COALESCE(tl.min_percent, tc.min_percent, def.mp) * abs(d.system)
 	AND abs(d.counted - d.system)::bigint * pr.price_cents >= COALESCE(tl.min_value_cents, tc.min_value_cents, def.mv)
-), existing AS MATERIALIZED (
-	SELECT id, location_id, product_id FROM exceptions WHERE kind = 'reconciliation_drift' AND status IN ('open', 'in_progress')
-	AND ref = 'snapshot:' || $2 AND location_id BETWEEN $3 AND $4 AND location_id IN (SELECT location_id FROM ml)
 ), ins AS (
 	INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at, data)
 	SELECT 'reconciliation_drift', b.severity, b.loc, b.prod, 'snapshot:' || $2,
@@ -76,17 +78,20 @@ const reconcileSQL = `WITH ml AS (
 		jsonb_build_object('system', b.system, 'counted', b.counted, 'counted_at', b.as_of, 'recorded_at', now(),
 			'price_cents', b.price_cents, 'held', 0, 'source', $2::text, 'source_ref', b.source_ref, 'platform', true)
 	FROM beyond b LEFT JOIN exception_slas sla ON sla.kind = 'reconciliation_drift' AND sla.severity = b.severity
-	WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.location_id = b.loc AND x.product_id = b.prod)
+	WHERE b.xid IS NULL
 	RETURNING 1
 ), upd AS (
 	UPDATE exceptions e SET updated_at = now(), data = e.data || jsonb_build_object('system', b.system, 'counted', b.counted,
 		'counted_at', b.as_of, 'source_ref', b.source_ref)
-	FROM beyond b, existing x WHERE e.id = x.id AND x.location_id = b.loc AND x.product_id = b.prod
+	FROM beyond b WHERE e.id = b.xid AND NOT e.data @> jsonb_build_object('system', b.system, 'counted', b.counted,
+		'counted_at', b.as_of, 'source_ref', b.source_ref)
 	RETURNING 1
 ), cls AS (
 	UPDATE exceptions e SET status = 'resolved', resolution_code = 'snapshot_agrees', resolved_by = 'system:reconciliation',
 		resolution_note = 'A later reconciliation run found ' || $2 || ' within the threshold.', resolved_at = now(), updated_at = now()
-	FROM existing x WHERE e.id = x.id AND NOT EXISTS (SELECT 1 FROM beyond b WHERE b.loc = x.location_id AND b.prod = x.product_id)
+	WHERE e.kind = 'reconciliation_drift' AND e.status IN ('open', 'in_progress') AND e.ref = 'snapshot:' || $2
+	AND e.location_id BETWEEN $3 AND $4 AND e.location_id IN (SELECT location_id FROM ml)
+	AND e.id NOT IN (SELECT xid FROM beyond WHERE xid IS NOT NULL)
 	RETURNING 1
 )
 SELECT (SELECT compared FROM agg) AS compared, (SELECT count(*) FROM ins) AS opened, (SELECT count(*) FROM cls) AS closed,
