@@ -30,4 +30,3 @@ func csvHref(path string, f domain.DashboardFilters, table string) string {
 }
 
 func isNumeric(s domain.MetricTable, i int) bool { return i < len(s.Numeric) && s.Numeric[i] }
-
