@@ -135,6 +135,7 @@ type ReturnLine struct {
 	Disposition      Disposition `db:"disposition"`
 	ReleasedSellable int         `db:"released_sellable"`
 	ReleasedDamaged  int         `db:"released_damaged"`
+	Reason           string      `db:"reason"` // the person's reason, e.g. why the units were destroyed
 }
 
 // OnHold is the units still on quality hold.
@@ -150,17 +151,26 @@ type ReturnLineInput struct {
 	SKU         string `json:"sku"`
 	Qty         int    `json:"qty"`
 	Disposition string `json:"disposition"`
+	Reason      string `json:"reason,omitempty"` // optional; the desk requires one for destroy
 }
+
+// MaxReasonLength bounds a return line's reason.
+const MaxReasonLength = 500
+
+// NeedsReason says whether a person must say why units get disposition d:
+// destroyed units are removed for good, so the desk asks why.
+func NeedsReason(d Disposition) bool { return d == DispositionDestroy }
 
 // NewReturn is a return to record.
 type NewReturn struct {
 	OrderID       int64
 	Location      string // "" only for a pending return
 	Lines         []ReturnLineInput
-	ExchangeOrder *int64
-	Source        string // stockline, api or a connector
-	ExternalRef   string // e.g. a refund id; a second return with the same one is the first
-	Pending       bool   // announced, not received: moves no stock
+	ExchangeOrder *int64       // an existing order to link as the exchange
+	Exchange      *NewExchange // or replacement units: a new order, reserved at Location, in the same transaction
+	Source        string       // stockline, api or a connector
+	ExternalRef   string       // e.g. a refund id; a second return with the same one is the first
+	Pending       bool         // announced, not received: moves no stock
 }
 
 // Validate checks the request's own fields (422 with field).
@@ -174,9 +184,23 @@ func (n NewReturn) Validate() error {
 	if len(n.Lines) == 0 || len(n.Lines) > MaxTransferLines {
 		return Unprocessable("lines", "Give between 1 and %d lines.", MaxTransferLines)
 	}
+	if n.Exchange != nil {
+		if n.ExchangeOrder != nil {
+			return Unprocessable("exchange", "Link an existing exchange order or ask for replacement units, not both.")
+		}
+		if n.Pending {
+			return Unprocessable("exchange", "An exchange needs the return received at a store, where the replacement is reserved.")
+		}
+		if err := n.Exchange.Validate(); err != nil {
+			return err
+		}
+	}
 	for i, l := range n.Lines {
 		if l.Qty <= 0 || l.Qty > MaxQuantity {
 			return Unprocessable(fmt.Sprintf("lines[%d].qty", i), "Quantity for %s must be between 1 and %d.", l.SKU, MaxQuantity)
+		}
+		if len(strings.TrimSpace(l.Reason)) > MaxReasonLength {
+			return Unprocessable(fmt.Sprintf("lines[%d].reason", i), "Keep the reason for %s to %d characters.", l.SKU, MaxReasonLength)
 		}
 		if n.Pending {
 			continue
@@ -212,6 +236,7 @@ type ReturnPart struct {
 	Line        int // index into the order's lines
 	Qty         int
 	Disposition Disposition
+	Reason      string
 }
 
 // PlanReturn spreads each requested line over the order's lines of its SKU,
@@ -250,7 +275,7 @@ func PlanReturn(lines []OrderLine, in []ReturnLineInput, pending bool) ([]Return
 			}
 			taken[j] += n
 			left -= n
-			parts = append(parts, ReturnPart{Line: j, Qty: n, Disposition: d})
+			parts = append(parts, ReturnPart{Line: j, Qty: n, Disposition: d, Reason: strings.TrimSpace(r.Reason)})
 		}
 	}
 	return parts, nil

@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDispositionSteps(t *testing.T) {
 	cases := []struct {
@@ -54,7 +57,7 @@ func TestReturnableAndValidate(t *testing.T) {
 	if e.Code != CodeExceedsFulfilled || e.Field != "lines[0].qty" {
 		t.Fatal(e)
 	}
-	n := NewReturn{OrderID: 1, Location: "S01", Lines: []ReturnLineInput{{"A", 1, "restock"}}}
+	n := NewReturn{OrderID: 1, Location: "S01", Lines: []ReturnLineInput{{SKU: "A", Qty: 1, Disposition: "restock"}}}
 	if err := n.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,11 @@ func TestReturnableAndValidate(t *testing.T) {
 	if e := AsError(n.Validate()); e == nil || e.Field != "lines[0].disposition" {
 		t.Fatal(e)
 	}
-	p := NewReturn{OrderID: 1, Pending: true, Lines: []ReturnLineInput{{"A", 1, ""}}}
+	n.Lines[0].Disposition, n.Lines[0].Reason = "destroy", strings.Repeat("x", MaxReasonLength+1)
+	if e := AsError(n.Validate()); e == nil || e.Field != "lines[0].reason" {
+		t.Fatal(e)
+	}
+	p := NewReturn{OrderID: 1, Pending: true, Lines: []ReturnLineInput{{SKU: "A", Qty: 1, Disposition: ""}}}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,17 +81,17 @@ func TestPlanReturnAndShipment(t *testing.T) {
 		{ID: 2, SKU: "A", Location: "S02", LineQty: LineQty{Qty: 3, Shipped: 1, Returned: 1, Reserved: 1}},
 		{ID: 3, SKU: "B", Location: "S01", LineQty: LineQty{Qty: 1, Reserved: 1}},
 	}
-	parts, err := PlanReturn(lines, []ReturnLineInput{{"A", 2, "restock"}, {"A", 1, "damaged"}}, false)
-	if err != nil || len(parts) != 2 || parts[0] != (ReturnPart{0, 2, DispositionRestock}) || parts[1] != (ReturnPart{1, 1, DispositionDamaged}) {
+	parts, err := PlanReturn(lines, []ReturnLineInput{{SKU: "A", Qty: 2, Disposition: "restock"}, {SKU: "A", Qty: 1, Disposition: "destroy", Reason: " mould "}}, false)
+	if err != nil || len(parts) != 2 || parts[0] != (ReturnPart{Line: 0, Qty: 2, Disposition: DispositionRestock}) || parts[1] != (ReturnPart{Line: 1, Qty: 1, Disposition: DispositionDestroy, Reason: "mould"}) {
 		t.Fatalf("return plan %+v %v", parts, err)
 	}
-	if _, err := PlanReturn(lines, []ReturnLineInput{{"A", 2, "restock"}, {"A", 2, "damaged"}}, false); AsError(err).Field != "lines[1].qty" || AsError(err).Code != CodeExceedsFulfilled {
+	if _, err := PlanReturn(lines, []ReturnLineInput{{SKU: "A", Qty: 2, Disposition: "restock"}, {SKU: "A", Qty: 2, Disposition: "damaged"}}, false); AsError(err).Field != "lines[1].qty" || AsError(err).Code != CodeExceedsFulfilled {
 		t.Fatalf("cumulative excess: %v", err)
 	}
-	if _, err := PlanReturn(lines, []ReturnLineInput{{"Z", 1, "restock"}}, false); AsError(err).Field != "lines[0].sku" {
+	if _, err := PlanReturn(lines, []ReturnLineInput{{SKU: "Z", Qty: 1, Disposition: "restock"}}, false); AsError(err).Field != "lines[0].sku" {
 		t.Fatalf("unknown SKU: %v", err)
 	}
-	if _, err := PlanReturn(lines, []ReturnLineInput{{"B", 1, "restock"}}, false); AsError(err).Code != CodeExceedsFulfilled {
+	if _, err := PlanReturn(lines, []ReturnLineInput{{SKU: "B", Qty: 1, Disposition: "restock"}}, false); AsError(err).Code != CodeExceedsFulfilled {
 		t.Fatalf("undelivered line: %v", err)
 	}
 	o := Order{Number: "SL-1", Lines: lines}
@@ -104,5 +111,46 @@ func TestPlanReturnAndShipment(t *testing.T) {
 		if _, err := PlanShipment(o, "S01", c.in); AsError(err) == nil || AsError(err).Field != c.field {
 			t.Errorf("%+v: %v, want field %s", c.in, err, c.field)
 		}
+	}
+}
+
+func TestExchangeValidateAndOrder(t *testing.T) {
+	line := func(sku string, qty int) OrderLineInput { return OrderLineInput{SKU: sku, Qty: qty} }
+	cases := []struct {
+		x     NewExchange
+		field string
+	}{
+		{NewExchange{Lines: []OrderLineInput{line("A", 1), line("B", 10_000)}}, ""},
+		{NewExchange{}, "exchange.lines"},
+		{NewExchange{Lines: []OrderLineInput{line(" ", 1)}}, "exchange.lines[0].sku"},
+		{NewExchange{Lines: []OrderLineInput{line("A", 1), line(" A", 1)}}, "exchange.lines[1].sku"},
+		{NewExchange{Lines: []OrderLineInput{line("A", 0)}}, "exchange.lines[0].qty"},
+		{NewExchange{Lines: []OrderLineInput{line("A", 10_001)}}, "exchange.lines[0].qty"},
+	}
+	for _, c := range cases {
+		err := c.x.Validate()
+		if got := ""; err != nil {
+			got = AsError(err).Field
+			if got != c.field || AsError(err).Code != CodeUnprocessable {
+				t.Errorf("%+v: %v, want 422 on %q", c.x, err, c.field)
+			}
+		} else if c.field != "" {
+			t.Errorf("%+v: accepted, want 422 on %q", c.x, c.field)
+		}
+	}
+	both := NewReturn{OrderID: 1, Location: "S01", Lines: []ReturnLineInput{{SKU: "A", Qty: 1, Disposition: "restock"}},
+		ExchangeOrder: new(int64), Exchange: &cases[0].x}
+	if e := AsError(both.Validate()); e == nil || e.Field != "exchange" {
+		t.Errorf("an exchange order and replacement lines together: %v", e)
+	}
+	o := ExchangeOrder(NewExchange{Lines: []OrderLineInput{line(" A ", 2)}}, Order{Number: "SL-1", CustomerEmail: "c@example.com"}, "S01", "stockline")
+	if o.Channel != BOPIS || o.PickupLocation != "S01" || o.Customer.Email != "c@example.com" || o.Lines[0].SKU != "A" || o.Validate() != nil {
+		t.Errorf("exchange order %+v: %v", o, o.Validate())
+	}
+	if anon := ExchangeOrder(NewExchange{Lines: []OrderLineInput{line("A", 1)}}, Order{Number: "SL-2"}, "S01", "api"); anon.Customer.Name != "Customer of SL-2" {
+		t.Errorf("an order without customer details: %+v", anon.Customer)
+	}
+	if e := AsError(ExchangeField(&Error{Code: ENOTFOUND, Field: "lines[1].sku", Message: "no"})); e.Field != "exchange.lines[1].sku" || e.Code != CodeUnprocessable {
+		t.Errorf("ExchangeField: %+v", e)
 	}
 }

@@ -8,7 +8,6 @@ package handlers
 
 import (
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -57,7 +56,6 @@ func (s *Server) availabilitySummary(c echo.Context, skus []string, batch bool, 
 		key.WriteString("|" + string(ch) + ":" + strconv.FormatInt(p.UpdatedAt.UnixNano(), 10))
 	}
 	parts := make([][]byte, len(snaps))
-	size := len(`{"items":[]}` + "\n")
 	for i, snap := range snaps {
 		parts[i], err = snap.Memo(key.String(), func() ([]byte, error) {
 			stock := snap.Stock()
@@ -72,10 +70,6 @@ func (s *Server) availabilitySummary(c echo.Context, skus []string, batch bool, 
 		if err != nil {
 			return err
 		}
-		size += len(parts[i])
 	}
-	if !batch {
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, parts[0])
-	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, joinItems(parts, size))
+	return answerObjects(c, batch, parts)
 }

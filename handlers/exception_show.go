@@ -162,7 +162,17 @@ func (s *Server) actionApplies(p views.ExceptionPage, a domain.ExceptionAction) 
 	case domain.ActResumeFeed:
 		return p.Connector != nil && !p.Connector.Enabled
 	case domain.ActFound, domain.ActLost:
-		return p.Transfer != nil && p.E.SKU != ""
+		// Only units still in transit can be found or lost: an over-receipt's
+		// variance has none (its extra units are on hand already).
+		if p.Transfer == nil || p.E.SKU == "" || p.Transfer.Status != domain.TransferReceived {
+			return false
+		}
+		for _, l := range p.Transfer.Lines {
+			if l.SKU == p.E.SKU && l.Outstanding() > 0 {
+				return true
+			}
+		}
+		return false
 	case domain.ActRecheck, domain.ActAcknowledge, domain.ActionDismiss:
 		return true
 	}

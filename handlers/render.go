@@ -27,6 +27,33 @@ func render(c echo.Context, status int, t templ.Component) error {
 	return t.Render(c.Request().Context(), c.Response().Writer)
 }
 
+// sharedWriter is serveWithTimeout's writer (bufferedWriter): it can hold
+// immutable bytes without copying them.
+type sharedWriter interface{ WriteShared(p []byte) bool }
+
+// blobShared answers 200 with contentType and the parts in order, handing
+// them to the client without a copy when the writer allows. The parts
+// must never be modified afterwards (cached, memoised answers).
+func blobShared(c echo.Context, contentType string, parts ...[]byte) error {
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, contentType)
+	res.WriteHeader(http.StatusOK)
+	sw, shared := res.Writer.(sharedWriter)
+	for _, p := range parts {
+		if shared {
+			if !sw.WriteShared(p) {
+				return http.ErrHandlerTimeout
+			}
+			res.Size += int64(len(p))
+			continue
+		}
+		if _, err := res.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // viewCtx is what every page needs: who is signed in, the CSRF token and
 // where we are, and the navigation for the user's role.
 func (s *Server) viewCtx(c echo.Context) views.Ctx {

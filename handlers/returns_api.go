@@ -22,6 +22,7 @@ type ReturnLineJSON struct {
 	Qty         int    `json:"qty"`
 	Disposition string `json:"disposition"`
 	OnHold      int    `json:"on_hold"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // ReturnJSON is a return as every returns route answers it. location is
@@ -40,7 +41,7 @@ func returnJSON(r domain.Return) ReturnJSON {
 	j := ReturnJSON{ID: r.ID, Order: r.OrderID, Location: r.Location, Status: string(r.Status), ExchangeOrder: r.ExchangeID,
 		Lines: make([]ReturnLineJSON, 0, len(r.Lines))}
 	for _, l := range r.Lines {
-		j.Lines = append(j.Lines, ReturnLineJSON{SKU: l.SKU, Qty: l.Qty, Disposition: string(l.Disposition), OnHold: l.OnHold()})
+		j.Lines = append(j.Lines, ReturnLineJSON{SKU: l.SKU, Qty: l.Qty, Disposition: string(l.Disposition), OnHold: l.OnHold(), Reason: l.Reason})
 	}
 	return j
 }
@@ -50,10 +51,15 @@ type returnRequest struct {
 	Location      string                   `json:"location"`
 	Lines         []domain.ReturnLineInput `json:"lines"`
 	ExchangeOrder *int64                   `json:"exchange_order"`
+	Exchange      *domain.NewExchange      `json:"exchange"` // optional: replacement units, a new order reserved at location
 }
 
 // handleReturnCreate is POST /api/v1/returns, idempotent on
-// Idempotency-Key: 201 with the return.
+// Idempotency-Key: 201 with the return. The optional "exchange":
+// {"lines":[{"sku","qty"}]} also creates the exchange order (bopis at
+// location, reserved there) in the same transaction, its id answered as
+// exchange_order; a replacement the location cannot reserve is 409
+// insufficient_stock and nothing is recorded.
 func (s *Server) handleReturnCreate(c echo.Context) error {
 	key, err := idempotencyKey(c)
 	if err != nil {
@@ -63,7 +69,7 @@ func (s *Server) handleReturnCreate(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	in := domain.NewReturn{OrderID: req.Order, Location: req.Location, Lines: req.Lines, ExchangeOrder: req.ExchangeOrder, Source: "api"}
+	in := domain.NewReturn{OrderID: req.Order, Location: req.Location, Lines: req.Lines, ExchangeOrder: req.ExchangeOrder, Exchange: req.Exchange, Source: "api"}
 	act := actor(c)
 	res, err := s.DB.Idempotent(c.Request().Context(), store.IdempotencyKey{Scope: idempotencyScope(c), Key: key, Hash: requestHash(c, req)},
 		func(ctx context.Context, tx *store.Tx) (store.Response, error) {

@@ -92,7 +92,8 @@ func (s *Server) handleReturnsDesk(c echo.Context) error {
 
 // dispositionLines reads the per-disposition quantities of the form's
 // rows (n_<key>_<disposition>) into return lines, one per row and
-// disposition with units; skuOf names each row's SKU.
+// disposition with units, and the reason for destroyed units
+// (destroy_reason, required when any are); skuOf names each row's SKU.
 func dispositionLines(c echo.Context, keys []int64, skuOf func(int64) string) ([]domain.ReturnLineInput, map[string]string, error) {
 	var lines []domain.ReturnLineInput
 	values := map[string]string{}
@@ -116,6 +117,20 @@ func dispositionLines(c echo.Context, keys []int64, skuOf func(int64) string) ([
 	if len(lines) == 0 {
 		return nil, values, domain.FieldError("lines", "Type how many units come back, under the disposition each one gets.")
 	}
+	// Destroyed units are removed for good: the desk asks why, once for
+	// the submission, and records it on each destroyed line and its ledger
+	// rows.
+	reason := strings.TrimSpace(c.FormValue("destroy_reason"))
+	values["destroy_reason"] = reason
+	for i := range lines {
+		if !domain.NeedsReason(domain.Disposition(lines[i].Disposition)) {
+			continue
+		}
+		if reason == "" {
+			return nil, values, domain.FieldError("destroy_reason", "Say why the %d unit(s) of %s are destroyed (for example: broken, unsafe, hygiene).", lines[i].Qty, lines[i].SKU)
+		}
+		lines[i].Reason = reason
+	}
 	return lines, values, nil
 }
 
@@ -131,7 +146,12 @@ func receivingStore(c echo.Context) (string, error) {
 	return loc, nil
 }
 
-// handleReturnCreatePage is POST /returns: the desk's form.
+// handleReturnCreatePage is POST /returns: the desk's form. With the
+// exchange choice "new", the replacement rows become a new order reserved
+// at the receiving store in the return's own transaction; a short
+// replacement refuses the whole thing and the form comes back with its
+// values. An existing exchange order must be one the user may see: any
+// other is answered as one that does not exist (404).
 func (s *Server) handleReturnCreatePage(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, err := strconv.ParseInt(c.FormValue("order"), 10, 64)
@@ -148,16 +168,12 @@ func (s *Server) handleReturnCreatePage(c echo.Context) error {
 	}
 	lines, values, err := dispositionLines(c, keys, func(k int64) string { return o.Line(k).SKU })
 	in := domain.NewReturn{OrderID: o.ID, Lines: lines}
-	exchange := strings.TrimSpace(c.FormValue("exchange_order"))
+	x := readExchange(c)
 	if err == nil {
 		in.Location, err = receivingStore(c)
 	}
-	if err == nil && exchange != "" {
-		x, xerr := s.DB.FindOrderForReturn(ctx, exchange)
-		if xerr != nil {
-			err = domain.FieldError("exchange_order", "No order has the number %q; create the exchange order first, then link it here.", exchange)
-		}
-		in.ExchangeOrder = &x.ID
+	if err == nil {
+		err = s.applyExchange(c, x, &in)
 	}
 	var r domain.Return
 	if err == nil {
@@ -172,13 +188,95 @@ func (s *Server) handleReturnCreatePage(c echo.Context) error {
 		if verr != nil {
 			return verr
 		}
-		m.Order, m.Scan, m.Err, m.Values, m.Location, m.Exchange = &o, o.Number, e, values, c.FormValue("location"), exchange
-		return render(c, http.StatusUnprocessableEntity, views.ReturnsDesk(s.viewCtx(c), m))
+		m.Order, m.Scan, m.Err, m.Values, m.Location, m.Exchange = &o, o.Number, e, values, c.FormValue("location"), x.order
+		m.ExchangeKind, m.ExchangeRows = x.kind, x.rows
+		status := http.StatusUnprocessableEntity
+		if e.Code == domain.ENOTFOUND {
+			status = http.StatusNotFound
+		} else if e.Code == domain.CodeInsufficientStock {
+			status = http.StatusConflict
+		}
+		return render(c, status, views.ReturnsDesk(s.viewCtx(c), m))
 	}
-	if err := setFlash(c, returnConfirmation(r)); err != nil {
+	msg := returnConfirmation(r)
+	if in.Exchange != nil {
+		msg += fmt.Sprintf(" Its replacement is reserved at %s for the customer: pick it and hand it over from the pickup queue.", in.Location)
+	}
+	if err := setFlash(c, msg); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/returns/%d", r.ID))
+}
+
+// deskExchange is the desk form's exchange choice as typed.
+type deskExchange struct {
+	kind  string // "" (none), "new" (replacement units) or "link" (an existing order)
+	order string // the existing order's number
+	rows  []views.ExchangeRow
+}
+
+// readExchange reads the exchange choice, the replacement rows (x_sku,
+// x_qty; blank rows skipped) and the existing order number.
+func readExchange(c echo.Context) deskExchange {
+	x := deskExchange{kind: c.FormValue("exchange"), order: strings.TrimSpace(c.FormValue("exchange_order"))}
+	if x.kind == "" && x.order != "" {
+		x.kind = "link"
+	}
+	form, _ := c.FormParams()
+	skus, qtys := form["x_sku"], form["x_qty"]
+	for i := range max(len(skus), len(qtys)) {
+		var row views.ExchangeRow
+		if i < len(skus) {
+			row.SKU = strings.TrimSpace(skus[i])
+		}
+		if i < len(qtys) {
+			row.Qty = strings.TrimSpace(qtys[i])
+		}
+		if row.SKU != "" || row.Qty != "" {
+			x.rows = append(x.rows, row)
+		}
+	}
+	return x
+}
+
+// applyExchange puts the chosen exchange on the return: replacement lines
+// (a blank quantity is one unit, so a scan alone asks for one), or the
+// existing order the user may see.
+func (s *Server) applyExchange(c echo.Context, x deskExchange, in *domain.NewReturn) error {
+	switch x.kind {
+	case "new":
+		if len(x.rows) == 0 {
+			return domain.Unprocessable("exchange.lines", "Scan or type the replacement SKU and how many the customer takes.")
+		}
+		xl := make([]domain.OrderLineInput, len(x.rows))
+		for i, r := range x.rows {
+			n := 1
+			if r.Qty != "" {
+				var err error
+				if n, err = strconv.Atoi(r.Qty); err != nil {
+					return domain.Unprocessable(fmt.Sprintf("exchange.lines[%d].qty", i), "Replacement quantity for %s must be a whole number.", r.SKU)
+				}
+			}
+			xl[i] = domain.OrderLineInput{SKU: r.SKU, Qty: n}
+		}
+		in.Exchange = &domain.NewExchange{Lines: xl}
+	case "link":
+		if x.order == "" {
+			return domain.Unprocessable("exchange_order", "Type the number of the order to link, or choose another exchange option.")
+		}
+		o, err := s.DB.FindOrderForReturn(c.Request().Context(), x.order)
+		if err == nil && !orderVisible(currentUser(c), o) {
+			err = domain.Errorf(domain.ENOTFOUND, "hidden")
+		}
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return &domain.Error{Code: domain.ENOTFOUND, Field: "exchange_order",
+				Message: fmt.Sprintf("No order has the number %q; create the exchange order first, then link it here, or choose an exchange for other items.", x.order)}
+		} else if err != nil {
+			return err
+		}
+		in.ExchangeOrder = &o.ID
+	}
+	return nil
 }
 
 // returnConfirmation names a received return's effect.
@@ -196,6 +294,9 @@ func returnConfirmation(r domain.Return) string {
 	msg := fmt.Sprintf("Return %d received at %s for order %s: %s.", r.ID, *r.Location, r.OrderNumber, strings.Join(parts, ", "))
 	if n := per[domain.DispositionRestock]; n > 0 {
 		msg += fmt.Sprintf(" %d unit(s) are sellable again.", n)
+	}
+	if r.ExchangeNumber != nil {
+		msg += fmt.Sprintf(" Exchange order %s is linked.", *r.ExchangeNumber)
 	}
 	if per[domain.DispositionQualityHold] > 0 {
 		msg += " Units on quality hold wait on the returns desk."

@@ -216,8 +216,10 @@ func (s *Server) apiRoutes() []route {
 		api(post, "/api/v1/transfers/:id/ship", s.handleTransferShipAPI, domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/receive", s.handleTransferReceiveAPI, domain.ScopeTransfers),
 		api(post, "/api/v1/transfers/:id/cancel", s.handleTransferCancelAPI, domain.ScopeTransfers),
-		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeTransfers),
-		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeTransfers),
+		// Approval is a manager's act: a system with the transfers scope
+		// requests, ships and receives, but only an admin token decides.
+		api(post, "/api/v1/transfers/:id/approve", s.handleTransferDecideAPI(true), domain.ScopeAdmin),
+		api(post, "/api/v1/transfers/:id/reject", s.handleTransferDecideAPI(false), domain.ScopeAdmin),
 		api(get, "/api/v1/exceptions", s.handleExceptionsAPI, domain.ScopeExceptions),
 		api(get, "/api/v1/exceptions/:id", s.handleExceptionGetAPI, domain.ScopeExceptions),
 		api(post, "/api/v1/exceptions/:id/resolve", s.handleExceptionResolveAPI, domain.ScopeExceptions),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -45,14 +46,7 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 		if bw.streaming {
 			return // headers and body went out as they were written
 		}
-		for k, v := range bw.h {
-			w.Header()[k] = v
-		}
-		if bw.code == 0 {
-			bw.code = http.StatusOK
-		}
-		w.WriteHeader(bw.code)
-		w.Write(bw.buf.Bytes())
+		bw.send(r.Method)
 	case <-ctx.Done():
 		bw.mu.Lock()
 		bw.timedOut = true
@@ -85,14 +79,81 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 // unless the handler flushes (http.Flusher): a streamed answer (the
 // availability feed) then goes to the client as it is written, and a
 // time-out can only cut it short.
+//
+// Write copies, as io.Writer requires. WriteShared keeps the caller's
+// slice instead: the cached availability answers are immutable and large
+// (a 50-SKU batch is about 2 MB), and copying them into a growing buffer
+// per request was most of the batch's allocation. The answer is held as
+// segments, in order: shared slices and the writer's own copies.
 type bufferedWriter struct {
 	mu        sync.Mutex
 	w         http.ResponseWriter
 	h         http.Header
 	code      int
+	segs      [][]byte // the answer before buf, in order
 	buf       bytes.Buffer
 	timedOut  bool
 	streaming bool
+}
+
+// WriteShared adds p to the answer without copying it: the caller
+// promises never to modify p. It reports whether it could (false after a
+// time-out).
+func (b *bufferedWriter) WriteShared(p []byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timedOut {
+		return false
+	}
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	if b.streaming {
+		_, err := b.w.Write(p)
+		return err == nil
+	}
+	if b.buf.Len() > 0 {
+		b.segs = append(b.segs, b.buf.Bytes())
+		b.buf = bytes.Buffer{}
+	}
+	b.segs = append(b.segs, p)
+	return true
+}
+
+// body is the held answer's segments and their total length (b.mu held).
+func (b *bufferedWriter) body() ([][]byte, int) {
+	parts := b.segs
+	if b.buf.Len() > 0 {
+		parts = append(parts, b.buf.Bytes())
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return parts, n
+}
+
+// send writes the held status, headers and body to the client (b.mu
+// held). A body that may carry one gets its Content-Length, so the
+// client reads it whole instead of in chunks.
+func (b *bufferedWriter) send(method string) {
+	for k, v := range b.h {
+		b.w.Header()[k] = v
+	}
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	parts, n := b.body()
+	if n > 0 && method != http.MethodHead && b.code >= 200 && b.code != http.StatusNoContent && b.code != http.StatusNotModified &&
+		b.w.Header().Get("Content-Length") == "" && b.w.Header().Get("Transfer-Encoding") == "" {
+		b.w.Header().Set("Content-Length", strconv.Itoa(n))
+	}
+	b.w.WriteHeader(b.code)
+	for _, p := range parts {
+		if _, err := b.w.Write(p); err != nil {
+			return
+		}
+	}
 }
 
 // Flush sends the status, headers and what is buffered, and from then on
@@ -112,8 +173,11 @@ func (b *bufferedWriter) Flush() {
 			b.code = http.StatusOK
 		}
 		b.w.WriteHeader(b.code)
-		b.w.Write(b.buf.Bytes())
-		b.buf = bytes.Buffer{}
+		parts, _ := b.body()
+		for _, p := range parts {
+			b.w.Write(p)
+		}
+		b.segs, b.buf = nil, bytes.Buffer{}
 	}
 	http.NewResponseController(b.w).Flush()
 }

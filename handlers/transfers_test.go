@@ -89,3 +89,38 @@ func TestTransfersAPI(t *testing.T) {
 		t.Fatalf("check %+v %v", rep, err)
 	}
 }
+
+// Approval is a manager's act: a token with the transfers scope requests,
+// ships and receives, but cannot approve or reject (403, nothing moves);
+// an admin token can.
+func TestTransferAPIApprovalNeedsAdmin(t *testing.T) {
+	app := newApp(t)
+	ctx := context.Background()
+	const tool = "stk_test_transfers_only_wms_000000001"
+	if _, err := app.DB.CreateToken(ctx, domain.SystemActor("test"), "wms-transfers", tool, []string{domain.ScopeTransfers}); err != nil {
+		t.Fatal(err)
+	}
+	auth := []string{"Authorization", "Bearer " + tool}
+	sku := xferSKU(t, app, 3)
+	setTransferable(t, app.DB, sku, "DC1", 5)
+	res, b := app.apiDo(http.MethodPost, "/api/v1/transfers", fmt.Sprintf(`{"from":"DC1","to":"S03","lines":[{"sku":%q,"qty":2}]}`, sku),
+		append([]string{"Idempotency-Key", "wms-1"}, auth...)...)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("request by the tool: %d %s", res.StatusCode, b)
+	}
+	p := fmt.Sprintf("/api/v1/transfers/%d", decodeAs[transferBody](t, b).ID)
+	before := xferPos(t, app.DB, sku, "DC1")
+	for _, action := range []string{"/approve", "/reject"} {
+		res, b = app.apiDo(http.MethodPost, p+action, `{"note":"self-approved"}`, auth...)
+		wantAPIError(t, res, b, http.StatusForbidden, domain.EFORBIDDEN, "")
+	}
+	if got := xferPos(t, app.DB, sku, "DC1"); got != before {
+		t.Fatalf("a refused approval moved stock: %+v", got)
+	}
+	if res, b = app.apiDo(http.MethodPost, p+"/approve", `{"note":"ok"}`); res.StatusCode != http.StatusOK || decodeAs[transferBody](t, b).Status != "approved" {
+		t.Fatalf("approval by an admin token: %d %s", res.StatusCode, b)
+	}
+	if res, b = app.apiDo(http.MethodPost, p+"/ship", fmt.Sprintf(`{"lines":[{"sku":%q,"qty":2}],"tracking":"W-1"}`, sku), auth...); res.StatusCode != http.StatusOK {
+		t.Fatalf("the tool ships: %d %s", res.StatusCode, b)
+	}
+}

@@ -136,7 +136,7 @@ func TestShopifyWebhooksVerifyApplyAndDedupeWithPulls(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &connectors.Runner{DB: app.DB, Owner: "webhook-test"}
-	if ok, err := app.DB.AcquireLease(ctx, conn.ID, "webhook-test", time.Minute); !ok || err != nil {
+	if ok, err := app.DB.AcquireLease(ctx, conn.ID, "webhook-test", 15*time.Minute); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	conn, _ = app.DB.ConnectorByID(ctx, conn.ID)

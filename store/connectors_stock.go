@@ -93,14 +93,20 @@ func applyFeedStock(ctx context.Context, tx *Tx, c Connector, events []*feedEven
 	}
 	// Notes (superseded, stale counts) go on the event rows.
 	changed := 0
+	var noted []int64
+	var notes []string
 	for _, p := range events {
 		if p.moved {
 			changed++
 		}
 		if p.note != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE inbound_events SET note = $2 WHERE id = $1`, p.id, p.note); err != nil {
-				return 0, fmt.Errorf("store: event note: %w", err)
-			}
+			noted, notes = append(noted, p.id), append(notes, p.note)
+		}
+	}
+	if len(noted) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE inbound_events e SET note = u.note FROM unnest($1::bigint[], $2::text[]) AS u(id, note)
+			WHERE e.id = u.id`, pq.Array(noted), pq.Array(notes)); err != nil {
+			return 0, fmt.Errorf("store: event notes: %w", err)
 		}
 	}
 	return changed, nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+
 	"stockline/domain"
 )
 
@@ -39,9 +41,6 @@ func openException(ctx context.Context, tx *Tx, e NewException) error {
 // timeline event and an exception.opened outbox event (the alert worker's
 // source), and returns its id; 0 when Dedupe or Once found one already.
 func openExceptionID(ctx context.Context, tx *Tx, e NewException) (int64, error) {
-	if e.Severity == "" {
-		e.Severity = domain.KindSpecFor(e.Kind).Severity
-	}
 	loc, prod := nullID(e.LocationID), nullID(e.ProductID)
 	if e.Dedupe {
 		var n int
@@ -54,37 +53,64 @@ func openExceptionID(ctx context.Context, tx *Tx, e NewException) (int64, error)
 			return 0, nil
 		}
 	}
-	var ids []int64
-	onConflict := ""
-	if e.Once {
-		onConflict = " ON CONFLICT DO NOTHING"
-	}
-	data := []byte("{}")
-	if e.Data != nil {
-		var err error
-		if data, err = json.Marshal(e.Data); err != nil {
-			return 0, fmt.Errorf("store: exception data: %w", err)
-		}
-	}
-	var due sql.NullTime // NULL: the exceptions_due_at trigger takes the SLA's due time
-	if e.DueIn > 0 {
-		due = sql.NullTime{Time: time.Now().Add(e.DueIn), Valid: true}
-	}
-	err := tx.SelectContext(ctx, &ids, `INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at, order_id, transfer_id, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`+onConflict+` RETURNING id`, e.Kind, e.Severity, loc, prod, e.Ref, e.Title, e.Detail, due,
-		nullID(e.OrderID), nullID(e.TransferID), data)
-	if err != nil {
-		return 0, fmt.Errorf("store: open exception: %w", err)
-	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	id := ids[0]
-	if err := exceptionEvent(ctx, tx, id, "system", "opened", e.Title); err != nil {
+	ids, err := openExceptions(ctx, tx, e.Once, []NewException{e})
+	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	return id, insertOutbox(ctx, tx, "exception.opened", map[string]any{"id": id, "kind": e.Kind, "severity": e.Severity,
-		"location_id": e.LocationID, "ref": e.Ref})
+	return ids[0], nil
+}
+
+// openExceptions inserts exceptions inside tx in one statement, each with
+// its "opened" timeline event and exception.opened outbox event, and
+// returns the ids inserted, in no particular order. With once, an
+// exception a unique index already holds is skipped. Dedupe is the single
+// form's (openExceptionID) and is not looked at here.
+func openExceptions(ctx context.Context, tx *Tx, once bool, es []NewException) ([]int64, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	n := len(es)
+	kind, sev, ref, title, detail, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	loc, prod, order, transfer, dueIn := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, e := range es {
+		if e.Severity == "" {
+			e.Severity = domain.KindSpecFor(e.Kind).Severity
+		}
+		d := []byte("{}")
+		if e.Data != nil {
+			var err error
+			if d, err = json.Marshal(e.Data); err != nil {
+				return nil, fmt.Errorf("store: exception data: %w", err)
+			}
+		}
+		kind[i], sev[i], ref[i], title[i], detail[i], data[i] = e.Kind, e.Severity, e.Ref, e.Title, e.Detail, string(d)
+		loc[i], prod[i], order[i], transfer[i] = e.LocationID, e.ProductID, e.OrderID, e.TransferID
+		dueIn[i] = e.DueIn.Microseconds() // 0: the exceptions_due_at trigger takes the SLA's due time
+	}
+	onConflict := ""
+	if once {
+		onConflict = " ON CONFLICT DO NOTHING"
+	}
+	var ids []int64
+	err := tx.SelectContext(ctx, &ids, `WITH e AS (
+			INSERT INTO exceptions (kind, severity, location_id, product_id, ref, title, detail, due_at, order_id, transfer_id, data)
+			SELECT k, s, NULLIF(l, 0), NULLIF(p, 0), r, t, d, CASE WHEN du > 0 THEN now() + du * interval '1 microsecond' END,
+				NULLIF(o, 0), NULLIF(tr, 0), x
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+				$9::bigint[], $10::bigint[], $11::jsonb[]) AS u(k, s, l, p, r, t, d, du, o, tr, x)`+onConflict+`
+			RETURNING id, kind, severity, location_id, ref, title
+		), ev AS (
+			INSERT INTO exception_events (exception_id, actor, kind, message) SELECT id, 'system', 'opened', title FROM e
+		), ob AS (
+			INSERT INTO outbox (topic, payload) SELECT 'exception.opened', jsonb_build_object('id', id, 'kind', kind,
+				'severity', severity, 'location_id', coalesce(location_id, 0), 'ref', ref) FROM e
+		)
+		SELECT id FROM e`, pq.Array(kind), pq.Array(sev), pq.Array(loc), pq.Array(prod), pq.Array(ref), pq.Array(title),
+		pq.Array(detail), pq.Array(dueIn), pq.Array(order), pq.Array(transfer), pq.Array(data))
+	if err != nil {
+		return nil, fmt.Errorf("store: open exceptions: %w", err)
+	}
+	return ids, nil
 }
 
 // exceptionEvent adds an entry to an exception's own timeline.

@@ -37,7 +37,7 @@ func loadReturn(ctx context.Context, q queryer, id int64, lock bool) (domain.Ret
 		return r, notFound(err, "Return %d does not exist.", id)
 	}
 	if err := q.SelectContext(ctx, &r.Lines, `SELECT rl.line_no, rl.order_line_id, rl.product_id, p.sku, p.name, rl.qty, rl.disposition,
-			rl.released_sellable, rl.released_damaged
+			rl.released_sellable, rl.released_damaged, rl.reason
 		FROM return_lines rl JOIN products p ON p.id = rl.product_id WHERE rl.return_id = $1 ORDER BY rl.line_no`, id); err != nil {
 		return r, fmt.Errorf("store: return lines: %w", err)
 	}
@@ -50,9 +50,12 @@ func (db *DB) ReturnByID(ctx context.Context, id int64) (domain.Return, error) {
 }
 
 // returnEffect moves the receiving location's buckets for every line of a
-// received return, in the one lock order.
-func returnEffect(ctx context.Context, tx *Tx, actor domain.Actor, source string, locID int64, r domain.Return) error {
-	keys := make([]posKey, 0, len(r.Lines))
+// received return, in the one lock order; extra positions (an exchange's
+// replacement at the same store) are locked with them, so one lock round
+// covers the whole return and the engine never locks out of order.
+func returnEffect(ctx context.Context, tx *Tx, actor domain.Actor, source string, locID int64, r domain.Return, extra ...posKey) error {
+	keys := make([]posKey, 0, len(r.Lines)+len(extra))
+	keys = append(keys, extra...)
 	for _, l := range r.Lines {
 		keys = append(keys, posKey{locID, l.ProductID})
 	}
@@ -63,6 +66,11 @@ func returnEffect(ctx context.Context, tx *Tx, actor domain.Actor, source string
 		for _, s := range domain.DispositionSteps(l.Disposition, l.Qty) {
 			meta := LedgerMeta{Reason: s.Reason, Source: source, SourceRef: returnRef(r.ID), Actor: actor,
 				Note: fmt.Sprintf("Return %d of %s: %s", r.ID, r.OrderNumber, domain.DispositionLabel(l.Disposition))}
+			if l.Reason != "" {
+				meta.Note += " (" + l.Reason + ")"
+			} else if domain.NeedsReason(l.Disposition) {
+				meta.Note += " (no reason given)"
+			}
 			if _, err := applyMovements(ctx, tx, locID, l.ProductID, s.Moves, meta); err != nil {
 				return err
 			}
@@ -76,8 +84,8 @@ func returnEffect(ctx context.Context, tx *Tx, actor domain.Actor, source string
 func insertReturnLines(ctx context.Context, tx *Tx, id int64, o *Order, parts []domain.ReturnPart, next int) error {
 	for i, p := range parts {
 		l := o.Lines[p.Line]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (return_id, line_no, order_line_id, product_id, qty, disposition)
-			VALUES ($1, $2, $3, $4, $5, $6)`, id, next+i, l.ID, l.ProductID, p.Qty, p.Disposition); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (return_id, line_no, order_line_id, product_id, qty, disposition, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, next+i, l.ID, l.ProductID, p.Qty, p.Disposition, p.Reason); err != nil {
 			return fmt.Errorf("store: return line: %w", err)
 		}
 	}
@@ -108,8 +116,15 @@ func returnLink(id int64) string { return fmt.Sprintf("/returns/%d", id) }
 // receives it (ReceiveReturn). Either way the order lines' units become
 // returned at once, so they cannot be returned twice. A return whose
 // (source, external_ref) is already recorded is answered as it is.
+//
+// An exchange links the return to another order: an existing one
+// (in.ExchangeOrder), or a new one for replacement units (in.Exchange)
+// created and reserved at the receiving store in this transaction, after
+// the returned units are in its buckets (createExchangeOrder).
 // Errors: 422 with field (unknown order, location or SKU, bad quantity or
-// disposition), 422 exceeds_fulfilled naming the line.
+// disposition), 422 exceeds_fulfilled naming the line, 409
+// insufficient_stock on exchange when the replacement cannot be reserved
+// (the caller's transaction must then roll back: nothing is recorded).
 func (db *DB) CreateReturnTx(ctx context.Context, tx *Tx, actor domain.Actor, in domain.NewReturn) (domain.Return, error) {
 	if in.Source == "" {
 		in.Source = sourceOf(actor)
@@ -140,14 +155,71 @@ func (db *DB) CreateReturnTx(ctx context.Context, tx *Tx, actor domain.Actor, in
 		}
 		return domain.Return{}, err
 	}
-	var exchange *Order
-	if in.ExchangeOrder != nil {
-		x, err := loadOrder(ctx, tx, `o.id = $1`, *in.ExchangeOrder, false)
-		if err != nil || x.ID == o.ID {
-			return domain.Return{}, domain.Unprocessable("exchange_order", "The exchange order must be another existing order; %d is not.", *in.ExchangeOrder)
-		}
-		exchange = &x
+	exchange, err := existingExchange(ctx, tx, in, o)
+	if err != nil {
+		return domain.Return{}, err
 	}
+	var xrq *resolvedRequest
+	if in.Exchange != nil {
+		if xrq, err = db.resolveExchange(ctx, in); err != nil {
+			return domain.Return{}, err
+		}
+	}
+	r, err := insertReturn(ctx, tx, actor, in, &o, loc)
+	if err != nil {
+		return r, err
+	}
+	if !in.Pending {
+		var extra []posKey
+		if xrq != nil {
+			extra = xrq.candidateKeys()
+		}
+		if err := returnEffect(ctx, tx, actor, in.Source, loc.ID, r, extra...); err != nil {
+			return r, err
+		}
+	}
+	if xrq != nil {
+		x, err := db.createExchangeOrder(ctx, tx, actor, in, o, *xrq, r.ID)
+		if err != nil {
+			return r, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE returns SET exchange_order_id = $2 WHERE id = $1`, r.ID, x.ID); err != nil {
+			return r, fmt.Errorf("store: link exchange: %w", err)
+		}
+		r.ExchangeID, r.ExchangeNumber, exchange = &x.ID, &x.Number, &x
+	}
+	now := db.stamp()
+	ch := &orderChange{audit: "order.return", details: map[string]any{"return": r.ID, "lines": domain.ReturnSummary(r.Lines)}}
+	ch.event("return", returnMessage(r), returnLink(r.ID))
+	if exchange != nil {
+		ch.event("exchange", fmt.Sprintf("Exchanged for order %s.", exchange.Number), fmt.Sprintf("/orders/%d", exchange.ID))
+		if err := insertOrderEvents(ctx, tx, exchange.ID, actor, in.Source, []orderEvent{{"exchange",
+			fmt.Sprintf("Exchange for return %d of order %s.", r.ID, o.Number), returnLink(r.ID)}}, now); err != nil {
+			return r, err
+		}
+	}
+	if err := finishOrder(ctx, tx, actor, in.Source, &o, o.Status, ch, now); err != nil {
+		return r, err
+	}
+	return r, recordReturn(ctx, tx, actor, "return.create", nil, r)
+}
+
+// existingExchange loads the order in.ExchangeOrder names, if any: another
+// existing order.
+func existingExchange(ctx context.Context, tx *Tx, in domain.NewReturn, o Order) (*Order, error) {
+	if in.ExchangeOrder == nil {
+		return nil, nil
+	}
+	x, err := loadOrder(ctx, tx, `o.id = $1`, *in.ExchangeOrder, false)
+	if err != nil || x.ID == o.ID {
+		return nil, domain.Unprocessable("exchange_order", "The exchange order must be another existing order; %d is not.", *in.ExchangeOrder)
+	}
+	return &x, nil
+}
+
+// insertReturn writes the return row and its lines and moves the order
+// lines' units into returned; it returns the return as loaded.
+func insertReturn(ctx context.Context, tx *Tx, actor domain.Actor, in domain.NewReturn, o *Order, loc domain.Location) (domain.Return, error) {
 	parts, err := domain.PlanReturn(o.Lines, in.Lines, in.Pending)
 	if err != nil {
 		return domain.Return{}, err
@@ -173,37 +245,16 @@ func (db *DB) CreateReturnTx(ctx context.Context, tx *Tx, actor domain.Actor, in
 			return domain.Return{}, err
 		}
 	}
-	if err := insertReturnLines(ctx, tx, id, &o, parts, 1); err != nil {
+	if err := insertReturnLines(ctx, tx, id, o, parts, 1); err != nil {
 		return domain.Return{}, err
 	}
-	r, err := loadReturn(ctx, tx, id, false)
-	if err != nil {
-		return r, err
-	}
-	if !in.Pending {
-		if err := returnEffect(ctx, tx, actor, in.Source, loc.ID, r); err != nil {
-			return r, err
-		}
-	}
-	now := db.stamp()
-	ch := &orderChange{audit: "order.return", details: map[string]any{"return": id, "lines": domain.ReturnSummary(r.Lines)}}
-	ch.event("return", returnMessage(r), returnLink(id))
-	if exchange != nil {
-		ch.event("exchange", fmt.Sprintf("Exchanged for order %s.", exchange.Number), fmt.Sprintf("/orders/%d", exchange.ID))
-		if err := insertOrderEvents(ctx, tx, exchange.ID, actor, in.Source, []orderEvent{{"exchange",
-			fmt.Sprintf("Exchange for return %d of order %s.", id, o.Number), returnLink(id)}}, now); err != nil {
-			return r, err
-		}
-	}
-	if err := finishOrder(ctx, tx, actor, in.Source, &o, o.Status, ch, now); err != nil {
-		return r, err
-	}
-	return r, recordReturn(ctx, tx, actor, "return.create", nil, r)
+	return loadReturn(ctx, tx, id, false)
 }
 
 // recordReturn writes a return's audit row and its outbox event.
 func recordReturn(ctx context.Context, tx *Tx, actor domain.Actor, action string, before any, r domain.Return) error {
-	after := map[string]any{"status": r.Status, "order": r.OrderNumber, "location": r.Location, "lines": domain.ReturnSummary(r.Lines)}
+	after := map[string]any{"status": r.Status, "order": r.OrderNumber, "location": r.Location, "lines": domain.ReturnSummary(r.Lines),
+		"exchange_order": r.ExchangeNumber}
 	if err := insertAudit(ctx, tx, actor, action, "return", fmt.Sprint(r.ID), before, after); err != nil {
 		return err
 	}

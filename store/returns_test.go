@@ -64,15 +64,28 @@ func TestReturnDispositionsMoveBuckets(t *testing.T) {
 		{domain.DispositionReturnToVendor, domain.Position{}, "return_damaged,return_damaged,return_to_vendor,return_to_vendor"},
 		{domain.DispositionDestroy, domain.Position{}, "return_damaged,return_damaged,return_destroyed,return_destroyed"},
 	}
+	reason := func(d domain.Disposition) string { // destroyed units carry the person's reason
+		if d == domain.DispositionDestroy {
+			return "cracked housing"
+		}
+		return ""
+	}
 	want := before
 	for i, c := range cases {
 		r, err := db.CreateReturn(ctx, orderActor, domain.NewReturn{OrderID: o.ID, Location: "S03",
-			Lines: []domain.ReturnLineInput{{SKU: sku, Qty: 2, Disposition: string(c.d)}}})
+			Lines: []domain.ReturnLineInput{{SKU: sku, Qty: 2, Disposition: string(c.d), Reason: reason(c.d)}}})
 		if err != nil {
 			t.Fatalf("%s: %v", c.d, err)
 		}
-		if r.Status != domain.ReturnReceived || len(r.Lines) != 1 || r.Lines[0].Disposition != c.d {
+		if r.Status != domain.ReturnReceived || len(r.Lines) != 1 || r.Lines[0].Disposition != c.d || r.Lines[0].Reason != reason(c.d) {
 			t.Fatalf("%s: %+v", c.d, r)
+		}
+		if why := reason(c.d); why != "" {
+			var notes int
+			db.GetContext(ctx, &notes, `SELECT count(*) FROM ledger WHERE source_ref = $1 AND note LIKE '%' || $2 || '%'`, fmt.Sprintf("return:%d", r.ID), why)
+			if notes != 4 {
+				t.Errorf("%s: %d ledger rows name the reason %q, want 4", c.d, notes, why)
+			}
 		}
 		want = domain.Position{OnHand: want.OnHand + c.delta.OnHand, Damaged: want.Damaged + c.delta.Damaged, QualityHold: want.QualityHold + c.delta.QualityHold}
 		if got := position(t, db, sku, "S03"); got != want {

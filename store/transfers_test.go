@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -189,4 +190,59 @@ func TestTransferRequestRefusesBadInput(t *testing.T) {
 			t.Errorf("%+v: %v, want 422 on %s", c.in, err, c.field)
 		}
 	}
+}
+
+// "Found later" receives a short receipt's missing units from
+// in_transit_in; an over-receipt puts the extra units on hand at once and
+// raises a variance with nothing in transit to find or lose. The check is
+// clean after each step.
+func TestTransferFoundLaterAndOverReceipt(t *testing.T) {
+	f := newXferFixture(t, 10)
+	o, d := f.fromAt, f.toAt
+	ship := func(qty int) domain.Transfer {
+		t.Helper()
+		tr := f.request(t, qty)
+		if _, err := f.db.ApproveTransfer(f.ctx, f.mgr, tr.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := f.db.ShipTransfer(f.ctx, f.mgr, tr.ID, []domain.TransferLineInput{{SKU: f.prod.SKU, Qty: qty}}, "T")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.OnHand -= qty
+		d.InTransitIn += qty
+		return tr
+	}
+	short := ship(4)
+	f.want(t, "ship 4", o, d)
+	if _, err := f.db.ReceiveTransfer(f.ctx, f.lead, short.ID, []domain.ReceiptLine{{SKU: f.prod.SKU, Qty: 3}}, true); err != nil {
+		t.Fatal(err)
+	}
+	d.InTransitIn, d.OnHand = d.InTransitIn-3, d.OnHand+3
+	f.want(t, "receive 3 of 4", o, d)
+	tr, err := f.db.SettleVariance(f.ctx, f.lead, short.ID, f.prod.SKU, true)
+	if err != nil || tr.Lines[0].Received != 4 || tr.Lines[0].Outstanding() != 0 {
+		t.Fatalf("found later: %v %+v", err, tr.Lines)
+	}
+	d.InTransitIn, d.OnHand = d.InTransitIn-1, d.OnHand+1
+	f.want(t, "found later", o, d)
+	if tr.Timeline[len(tr.Timeline)-1].Kind != "found" {
+		t.Fatalf("timeline %+v", tr.Timeline[len(tr.Timeline)-1])
+	}
+
+	over := ship(2)
+	f.want(t, "ship 2", o, d)
+	if tr, err = f.db.ReceiveTransfer(f.ctx, f.lead, over.ID, []domain.ReceiptLine{{SKU: f.prod.SKU, Qty: 3}}, true); err != nil || tr.Lines[0].Variance() != 1 {
+		t.Fatalf("over-receipt: %v %+v", err, tr.Lines)
+	}
+	d.InTransitIn, d.OnHand = d.InTransitIn-2, d.OnHand+3
+	f.want(t, "receive 3 of 2", o, d)
+	ex, _, err := f.db.ListExceptions(f.ctx, store.ExceptionFilter{Kind: "transfer_variance", Locations: []string{"S02"}})
+	if err != nil || len(ex) != 1 || !strings.Contains(ex[0].Title, "more than shipped") {
+		t.Fatalf("over-receipt variance %+v %v", ex, err)
+	}
+	if _, err := f.db.SettleVariance(f.ctx, f.lead, over.ID, f.prod.SKU, false); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Fatalf("writing off units that arrived: %v", err)
+	}
+	f.want(t, "refused write-off", o, d)
 }

@@ -216,13 +216,26 @@ func get(ctx context.Context, c *http.Client, rawURL string, header ...string) e
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, res.Body)
+	buf := bodyBufs.Get().(*[]byte)
+	io.CopyBuffer(discard{}, res.Body, *buf)
+	bodyBufs.Put(buf)
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %d", req.URL.Path, res.StatusCode)
 	}
 	return nil
 }
+
+// bodyBufs are get's read buffers: a 50-SKU availability page is about
+// 2 MB, and io.Discard's own 8 KB reads would make the load generator,
+// which shares the cores with the server, pay 250 reads per answer.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// discard is io.Discard without its ReaderFrom, so io.CopyBuffer uses the
+// buffer it is given.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // stats is what one side of a run measured.
 type stats struct {

@@ -32,7 +32,7 @@
 // runs over the whole database (for ingest with -ingest-check).
 //
 //	stockbench [-only reservations,orders,ingest,reconciliation,feeds,metrics,exceptions] [-feeds-runs 3] [-locations 200] [-skus 20000] [-duration 8s] [-warmup 1s]
-//	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
+//	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 250,500,1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
 //	           [-ingest-check] [-ingest-paths baseline,real] [-keep] [-cpuprofile file]
@@ -114,7 +114,7 @@ func parseFlags(args []string) (config, error) {
 	hot := fs.String("hot", "8,32", "reservations: client counts for the hot-SKU runs")
 	fs.IntVar(&cfg.reservations.spread, "spread", 32, "reservations: clients for the spread run")
 	fs.IntVar(&cfg.reservations.rate, "rate", 2000, "reservations: requests per second for the availability run")
-	availRates := fs.String("avail-rates", "1000,2000,4000,8000", "reservations: the availability knee's request rates")
+	availRates := fs.String("avail-rates", "250,500,1000,2000,4000,8000", "reservations: the availability knee's request rates")
 	runs := fs.String("reservations-runs", "hot,spread,availability", "reservations: which runs to do")
 
 	fs.IntVar(&cfg.orders.orders, "orders", 1_000_000, "orders: orders in the generated dataset")

@@ -281,7 +281,7 @@ func TestCrashKill9MidIngestAndMidReservations(t *testing.T) {
 	phase("replay: reservations one at a time")
 	rconn := addCrashConnector(t, rdb, feedURL)
 	r := &connectors.Runner{DB: rdb, Owner: "replay"}
-	if ok, err := rdb.AcquireLease(ctx, rconn.ID, "replay", time.Minute); err != nil || !ok {
+	if ok, err := rdb.AcquireLease(ctx, rconn.ID, "replay", 15*time.Minute); err != nil || !ok {
 		t.Fatalf("replay lease: %v %v", ok, err)
 	}
 	if _, err := r.Round(ctx, rconn); err != nil {

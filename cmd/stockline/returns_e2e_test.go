@@ -16,7 +16,8 @@ import (
 // TestReturnJourney: an associate scans a collected order on the returns
 // desk, restocks one unit and marks one damaged, reads a confirmation
 // naming both, and the SKU page shows both movements in the ledger and
-// the damaged unit in its bucket at the store.
+// the damaged unit in its bucket at the store. The same submission
+// exchanges them for another item, reserved at the store on a new order.
 func TestReturnJourney(t *testing.T) {
 	m, base := startProgram(t)
 	bg := context.Background()
@@ -26,6 +27,11 @@ func TestReturnJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	setOnHand(t, m.DB, sku, "S01", 6)
+	var swap string // the exchange's replacement
+	if err := m.DB.GetContext(bg, &swap, `SELECT sku FROM products ORDER BY sku OFFSET 12 LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	setOnHand(t, m.DB, swap, "S01", 20)
 	act := domain.Actor{Kind: "user", Name: "associate@demo.stockline"}
 	cr, err := m.DB.CreateOrder(bg, act, domain.NewOrder{Channel: domain.BOPIS, PickupLocation: "S01",
 		Customer: domain.Customer{Name: "Ren Return", Email: "ren@example.com"}, Lines: []domain.OrderLineInput{{SKU: sku, Qty: 2}}})
@@ -55,17 +61,23 @@ func TestReturnJourney(t *testing.T) {
 	read(t, ctx, "the cursor starts in the scan field", chromedp.Poll[bool](
 		`document.activeElement !== null && document.activeElement.hasAttribute("data-autofocus-scan")`, chromedp.WithPollingTimeout(5*time.Second)))
 	field := func(d domain.Disposition) string { return fmt.Sprintf(`#n_%d_%s`, o.Lines[0].ID, d) }
-	step(t, ctx, "scan the order and give each unit a disposition",
+	step(t, ctx, "scan the order, give each unit a disposition and exchange for another item",
 		chromedp.SendKeys(css(`#scan`), o.Number+kb.Enter),
 		chromedp.WaitVisible(css(`[data-testid="return-form"]`)),
 		chromedp.SendKeys(css(field(domain.DispositionRestock)), "1"),
 		chromedp.SendKeys(css(field(domain.DispositionDamaged)), "1"),
+		chromedp.Click(css(`[data-testid="exchange-new"]`)),
+		chromedp.SendKeys(css(`#x_sku_0`), swap),
+		chromedp.SendKeys(css(`#x_qty_0`), "1"),
 		chromedp.Click(css(`[data-testid="return-submit"]`)),
 		chromedp.WaitVisible(css(`[data-testid="flash"]`)),
 	)
 	flash := read(t, ctx, "confirmation", chromedp.Text(css(`[data-testid="flash"]`)))
 	if !strings.Contains(flash, "1 restock (sellable), 1 damaged") || !strings.Contains(flash, "1 unit(s) are sellable again") {
 		t.Fatalf("the confirmation should name the effect: %q", flash)
+	}
+	if !strings.Contains(flash, "Exchange order SL-") || !strings.Contains(flash, "reserved at S01") {
+		t.Fatalf("the confirmation should name the exchange order: %q", flash)
 	}
 	step(t, ctx, "open the SKU page",
 		chromedp.Navigate(base+"/inventory/"+sku),

@@ -1,0 +1,3 @@
+-- A returned unit's disposition may carry a person's reason (required on the
+-- returns desk for destroyed units): why it was destroyed, damaged, ...
+ALTER TABLE return_lines ADD COLUMN reason text NOT NULL DEFAULT '';
