@@ -8,26 +8,28 @@ import (
 
 // reconcileSQL compares one chunk of a connector (its mapped locations
 // with ids in [$3, $4]) in one statement: the chunk's platform snapshot
-// rows FULL OUTER JOIN the positions of the products the connector maps
-// (a product the platform does not list counts as 0 there).
+// rows FULL OUTER JOIN its positions, of the products the connector maps
+// or the snapshot lists (a product the platform does not list counts as 0
+// there).
 //
 // The join is read once: one aggregate counts the positions compared and
-// keeps (as one array) only the candidates, the rows whose on_hand differs from the
-// platform or whose position moved after the snapshot row's time
+// keeps (as one array) only the candidates, the rows whose on_hand differs
+// from the platform or whose position moved after the snapshot row's time
 // (positions.updated_at is when the last movement was recorded, which is
 // never before it happened). Stockline's figure is on_hand as of the
 // snapshot row's time: for the candidates that moved, the on-hand
 // movements that happened after that time are summed in one grouped join
 // with the ledger and subtracted. Thresholds are the location's rule,
 // else the category's, else the default, as in domain.Thresholds.For.
-// Beyond: a new platform drift opens, or the open one is updated (when
-// its figures changed); an open
-// one in the chunk now within the threshold resolves as snapshot_agrees.
-// The few rows beyond are matched with their open drift by index, and the
-// open drifts with them by hash (NOT IN a hashed list), never pairwise.
-// A new drift is due by the SLA of its kind and severity (computed here,
-// as the exceptions_due_at trigger would, once per statement). $1
-// connector, $2 connector name, $3 and $4 the chunk's location ids, $5
+//
+// Beyond: a new platform drift opens, due by the SLA of its kind and
+// severity (computed here as the exceptions_due_at trigger would), or the
+// open one is updated when its figures changed; an open one in the chunk
+// now within the threshold resolves as snapshot_agrees. The few rows
+// beyond meet their open drift by index, and the open drifts meet them by
+// hash (NOT IN a hashed list), never pairwise.
+//
+// $1 connector, $2 connector name, $3 and $4 the chunk's location ids, $5
 // true when every location in that range is mapped (the planner then
 // drops the per-row location test).
 const reconcileSQL = `WITH ml AS (
