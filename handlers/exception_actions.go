@@ -13,9 +13,11 @@ import (
 	"stockline/views"
 )
 
-// exceptionAction does the real work of one action on an exception,
-// through the store's existing functions, and says what it did.
-type exceptionAction func(c echo.Context, p views.ExceptionPage, note string) (effect string, err error)
+// exceptionAction does the real work of one action on an exception and
+// records its resolution (rec: the exception, the action and the person's
+// note) in the same transaction, through one store call, and says what it
+// did.
+type exceptionAction func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (effect string, err error)
 
 // exceptionActions is the dispatch table from action to work. Dismiss
 // and acknowledge only record the person's decision.
@@ -42,7 +44,7 @@ func (s *Server) exceptionActions() map[domain.ExceptionAction]exceptionAction {
 	}
 }
 
-func (s *Server) actReallocate(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+func (s *Server) actReallocate(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
 	qty, err := formQty(c.FormValue("qty"))
 	if err != nil {
 		return "", err
@@ -51,33 +53,35 @@ func (s *Server) actReallocate(c echo.Context, p views.ExceptionPage, note strin
 		qty = p.Line.Pending
 	}
 	loc := strings.TrimSpace(c.FormValue("location"))
-	if _, err := s.DB.ReallocateLine(c.Request().Context(), actor(c), p.Order.ID, p.Line.ID, []store.Allocation{{Location: loc, Qty: qty}}); err != nil {
+	rec.Effect = fmt.Sprintf("%d × %s of order %s reallocated to %s and held there.", qty, p.Line.SKU, p.Order.Number, loc)
+	if _, err := s.DB.ReallocateForException(c.Request().Context(), actor(c), rec, p.Order.ID, p.Line.ID, []store.Allocation{{Location: loc, Qty: qty}}); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d × %s of order %s reallocated to %s and held there.", qty, p.Line.SKU, p.Order.Number, loc), nil
+	return rec.Effect, nil
 }
 
-func (s *Server) actCancelLine(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+func (s *Server) actCancelLine(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
 	code := domain.CancelReasonForException(p.E.Kind)
-	req, err := cancelRequest(string(code), "", firstNonBlank(note, code.Label()))
+	req, err := cancelRequest(string(code), "", firstNonBlank(rec.Note, code.Label()))
 	if err != nil {
 		return "", err
 	}
 	req.LineID = p.Line.ID
-	open := p.Line.Open()
-	if _, err := s.DB.CancelOrder(c.Request().Context(), actor(c), p.Order.ID, req); err != nil {
+	rec.Effect = fmt.Sprintf("%d × %s of order %s cancelled; held units went back to stock and the customer is notified.", p.Line.Open(), p.Line.SKU, p.Order.Number)
+	if _, err := s.DB.CancelForException(c.Request().Context(), actor(c), rec, p.Order.ID, req); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d × %s of order %s cancelled; held units went back to stock and the customer is notified.", open, p.Line.SKU, p.Order.Number), nil
+	return rec.Effect, nil
 }
 
-func (s *Server) actAdjust(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+func (s *Server) actAdjust(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("counted")))
 	if err != nil || n < 0 {
 		return "", domain.FieldError("counted", "Enter the counted units on hand, a whole number of 0 or more.")
 	}
-	res, err := s.DB.AdjustPosition(c.Request().Context(), actor(c), p.E.SKU, p.E.Location, domain.Adjustment{
-		Reason: domain.ReasonCycleCount, Counted: &n, Note: firstNonBlank(note, fmt.Sprintf("counted for exception %d", p.E.ID))})
+	rec.Effect = fmt.Sprintf("Counted %d on hand of %s at %s.", n, p.E.SKU, p.E.Location)
+	res, err := s.DB.AdjustForException(c.Request().Context(), actor(c), rec, p.E.SKU, p.E.Location, domain.Adjustment{
+		Reason: domain.ReasonCycleCount, Counted: &n, Note: firstNonBlank(rec.Note, fmt.Sprintf("counted for exception %d", p.E.ID))})
 	if e := domain.AsError(err); e != nil && e.Field != "" {
 		return "", domain.FieldError("counted", "%s", e.Message)
 	} else if err != nil {
@@ -86,7 +90,7 @@ func (s *Server) actAdjust(c echo.Context, p views.ExceptionPage, note string) (
 	return adjustedMessage(res, domain.ReasonCycleCount), nil
 }
 
-func (s *Server) actRetry(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+func (s *Server) actRetry(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
 	ok, failed := 0, []string{}
 	for _, d := range p.Dead {
 		if _, err := connectors.RetryDeadLetter(c.Request().Context(), s.DB, d.ID, nil, actor(c)); err != nil {
@@ -101,10 +105,12 @@ func (s *Server) actRetry(c echo.Context, p views.ExceptionPage, note string) (s
 	if len(failed) > 0 {
 		return "", domain.Errorf(domain.CodeStillFailing, "%d event(s) went through; dead letter(s) %s still cannot be applied: fix their payload or map what they name.", ok, strings.Join(failed, ", "))
 	}
-	return fmt.Sprintf("%d dead-lettered event(s) retried and applied.", ok), nil
+	// Each retry applies in the ingest path's own transaction (one per dead
+	// letter, some may fail alone); the record follows them.
+	return s.recordAction(c, rec, fmt.Sprintf("%d dead-lettered event(s) retried and applied.", ok))
 }
 
-func (s *Server) actFixPayload(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+func (s *Server) actFixPayload(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
 	id, _ := strconv.ParseInt(c.FormValue("dead_letter"), 10, 64)
 	found := false
 	for _, d := range p.Dead {
@@ -120,34 +126,36 @@ func (s *Server) actFixPayload(c echo.Context, p views.ExceptionPage, note strin
 	if _, err := connectors.RetryDeadLetter(c.Request().Context(), s.DB, id, []byte(payload), actor(c)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("Dead letter %d applied with the corrected payload.", id), nil
+	return s.recordAction(c, rec, fmt.Sprintf("Dead letter %d applied with the corrected payload.", id))
 }
 
 func (s *Server) actFeed(enable bool) exceptionAction {
-	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
-		if _, err := s.DB.SetConnectorEnabled(c.Request().Context(), actor(c), p.Connector.ID, enable); err != nil {
+	return func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
+		rec.Effect = fmt.Sprintf("Connector %s paused; its webhooks wait as pending until it resumes.", p.Connector.Name)
+		if enable {
+			rec.Effect = fmt.Sprintf("Connector %s resumed; its next pull starts now.", p.Connector.Name)
+		}
+		if _, err := s.DB.SetConnectorEnabledForException(c.Request().Context(), actor(c), rec, p.Connector.ID, enable); err != nil {
 			return "", err
 		}
-		if enable {
-			return fmt.Sprintf("Connector %s resumed; its next pull starts now.", p.Connector.Name), nil
-		}
-		return fmt.Sprintf("Connector %s paused; its webhooks wait as pending until it resumes.", p.Connector.Name), nil
+		return rec.Effect, nil
 	}
 }
 
 func (s *Server) actSettle(found bool) exceptionAction {
-	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
-		if _, err := s.DB.SettleVariance(c.Request().Context(), actor(c), p.Transfer.ID, p.E.SKU, found); err != nil {
+	return func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
+		rec.Effect = fmt.Sprintf("The missing %s units of transfer %d were written off as lost.", p.E.SKU, p.Transfer.ID)
+		if found {
+			rec.Effect = fmt.Sprintf("The missing %s units of transfer %d were received at %s.", p.E.SKU, p.Transfer.ID, p.Transfer.To)
+		}
+		if _, err := s.DB.SettleVarianceForException(c.Request().Context(), actor(c), rec, p.Transfer.ID, p.E.SKU, found); err != nil {
 			return "", err
 		}
-		if found {
-			return fmt.Sprintf("The missing %s units of transfer %d were received at %s.", p.E.SKU, p.Transfer.ID, p.Transfer.To), nil
-		}
-		return fmt.Sprintf("The missing %s units of transfer %d were written off as lost.", p.E.SKU, p.Transfer.ID), nil
+		return rec.Effect, nil
 	}
 }
 
-func (s *Server) actRecheck(c echo.Context, p views.ExceptionPage, note string) (string, error) {
+func (s *Server) actRecheck(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
 	rep, err := s.DB.Check(c.Request().Context())
 	if err != nil {
 		return "", err
@@ -156,16 +164,24 @@ func (s *Server) actRecheck(c echo.Context, p views.ExceptionPage, note string) 
 		return "", domain.Errorf(domain.ECONFLICT, "The check still finds %d ledger mismatch(es), %d unexplained violation(s), %d reservation leak(s) and %d order mismatch(es).",
 			len(rep.LedgerMismatch), len(rep.Unexplained), len(rep.ReservationLeak), len(rep.OrderMismatch))
 	}
-	return fmt.Sprintf("The consistency check is clean (%d positions).", rep.Positions), nil
+	// The check only reads: the record is the action's one write.
+	return s.recordAction(c, rec, fmt.Sprintf("The consistency check is clean (%d positions).", rep.Positions))
 }
 
 func (s *Server) actRecordOnly(effect string) exceptionAction {
-	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) { return effect, nil }
+	return func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
+		return s.recordAction(c, rec, effect)
+	}
+}
+
+// recordAction records an action whose only write is the record itself.
+func (s *Server) recordAction(c echo.Context, rec store.ExceptionRecord, effect string) (string, error) {
+	return effect, s.DB.RecordExceptionAction(c.Request().Context(), actor(c), rec.ID, rec.Action, effect, rec.Note)
 }
 
 func (s *Server) actResolve(effect string) exceptionAction {
-	return func(c echo.Context, p views.ExceptionPage, note string) (string, error) {
-		_, err := s.DB.ResolveException(c.Request().Context(), actor(c), p.E.ID, domain.ExceptionAction(c.FormValue("action")), note)
+	return func(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
+		_, err := s.DB.ResolveException(c.Request().Context(), actor(c), rec.ID, rec.Action, rec.Note)
 		return effect, err
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"stockline/domain"
+	"stockline/store"
 	"stockline/views"
 )
 
@@ -198,7 +199,8 @@ func (s *Server) handleExceptionShow(c echo.Context) error {
 }
 
 // handleExceptionResolve does the work of one of the kind's actions (the
-// form's action field), then records its resolution code and note. A
+// form's action field) and records its resolution code and note in the
+// same transaction (the API's resolve, ResolveException, does the same). A
 // refused action re-renders the page with the error beside its form.
 func (s *Server) handleExceptionResolve(c echo.Context) error {
 	e, err := s.exceptionToWork(c)
@@ -219,13 +221,8 @@ func (s *Server) handleExceptionResolve(c echo.Context) error {
 		return domain.Errorf(domain.ECONFLICT, "%s does not apply to this exception now.", domain.ActionLabel(action))
 	}
 	note := strings.TrimSpace(c.FormValue("note"))
-	effect, err := do(c, p, note)
-	if err == nil && !slices.Contains(domain.ActionsFor(e.Kind), action) {
-		// Work done by an existing store function in its own transaction;
-		// record the decision. The store's dispatch (ResolveException)
-		// records its own actions: dismiss, and drift's.
-		err = s.DB.RecordExceptionAction(c.Request().Context(), actor(c), e.ID, action, effect, note)
-	}
+	// One store call does the work and records the resolution together.
+	effect, err := do(c, p, store.ExceptionRecord{ID: e.ID, Action: action, Note: note})
 	if de := domain.AsError(err); de != nil && de.Code != domain.EINTERNAL && de.Code != domain.ENOTFOUND && de.Code != domain.EFORBIDDEN {
 		p, perr := s.exceptionPage(c, e)
 		if perr != nil {

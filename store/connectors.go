@@ -194,6 +194,17 @@ func (db *DB) UpdateConnector(ctx context.Context, actor domain.Actor, id int64,
 // SetConnectorEnabled pauses (false) or resumes (true) a connector. A
 // paused connector is not pulled, and webhooks for it wait as pending.
 func (db *DB) SetConnectorEnabled(ctx context.Context, actor domain.Actor, id int64, enabled bool) (Connector, error) {
+	return db.setConnectorEnabled(ctx, actor, id, enabled, nil)
+}
+
+// SetConnectorEnabledForException is SetConnectorEnabled done as a feed
+// exception's action (pause or resume): the change and the exception's
+// resolution record commit together.
+func (db *DB) SetConnectorEnabledForException(ctx context.Context, actor domain.Actor, rec ExceptionRecord, id int64, enabled bool) (Connector, error) {
+	return db.setConnectorEnabled(ctx, actor, id, enabled, &rec)
+}
+
+func (db *DB) setConnectorEnabled(ctx context.Context, actor domain.Actor, id int64, enabled bool, rec *ExceptionRecord) (Connector, error) {
 	var c Connector
 	err := db.InTx(ctx, func(tx *Tx) error {
 		var err error
@@ -213,7 +224,10 @@ func (db *DB) SetConnectorEnabled(ctx context.Context, actor domain.Actor, id in
 				return err
 			}
 		}
-		return insertAudit(ctx, tx, actor, action, "connector", c.Name, map[string]any{"enabled": !enabled}, map[string]any{"enabled": enabled})
+		if err := insertAudit(ctx, tx, actor, action, "connector", c.Name, map[string]any{"enabled": !enabled}, map[string]any{"enabled": enabled}); err != nil {
+			return err
+		}
+		return recordExceptionActionTx(ctx, tx, actor, rec)
 	})
 	return c, err
 }

@@ -117,22 +117,47 @@ func (db *DB) DismissExceptions(ctx context.Context, actor domain.Actor, t BulkT
 // the exception (a reallocation or a transfer settlement resolves its
 // exceptions), only the timeline and audit rows are added. Errors:
 // ENOTFOUND, ECONFLICT (the exception was closed by someone else).
+//
+// It is for actions whose only write is the record (acknowledge, a clean
+// recheck); an action with work records through its store method (for
+// example ReallocateForException), in the work's own transaction.
 func (db *DB) RecordExceptionAction(ctx context.Context, actor domain.Actor, id int64, action domain.ExceptionAction, effect, note string) error {
-	code, status := domain.ActionResolution(action)
-	text := strings.TrimSpace(strings.TrimSpace(effect) + " " + strings.TrimSpace(note))
 	return db.InTx(ctx, func(tx *Tx) error {
-		e, err := lockException(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if e.Status == domain.ExceptionOpen || e.Status == domain.ExceptionInProgress {
-			return closeExceptionTx(ctx, tx, actor, id, status, code, text, action)
-		}
-		return changeException(ctx, tx, actor, e, "action", domain.ActionLabel(action)+": "+text, func() error {
-			_, err := tx.ExecContext(ctx, `UPDATE exceptions SET resolution_code = $2, resolution_note = $3, resolution_action = $4,
-				resolved_by = $5, updated_at = now() WHERE id = $1`, id, code, text, string(action), actor.String())
-			return err
-		})
+		return recordExceptionActionTx(ctx, tx, actor, &ExceptionRecord{ID: id, Action: action, Effect: effect, Note: note})
+	})
+}
+
+// ExceptionRecord is the resolution an action on an exception records
+// (code and status from the action, the effect and the person's note, on
+// the timeline and in the audit), written in the same transaction as the
+// action's work, so a failure between them cannot leave the work done and
+// the exception open.
+type ExceptionRecord struct {
+	ID     int64
+	Action domain.ExceptionAction
+	Effect string
+	Note   string
+}
+
+// recordExceptionActionTx is RecordExceptionAction inside the caller's
+// transaction; a nil record records nothing.
+func recordExceptionActionTx(ctx context.Context, tx *Tx, actor domain.Actor, r *ExceptionRecord) error {
+	if r == nil {
+		return nil
+	}
+	code, status := domain.ActionResolution(r.Action)
+	text := strings.TrimSpace(strings.TrimSpace(r.Effect) + " " + strings.TrimSpace(r.Note))
+	e, err := lockException(ctx, tx, r.ID)
+	if err != nil {
+		return err
+	}
+	if e.Status == domain.ExceptionOpen || e.Status == domain.ExceptionInProgress {
+		return closeExceptionTx(ctx, tx, actor, r.ID, status, code, text, r.Action)
+	}
+	return changeException(ctx, tx, actor, e, "action", domain.ActionLabel(r.Action)+": "+text, func() error {
+		_, err := tx.ExecContext(ctx, `UPDATE exceptions SET resolution_code = $2, resolution_note = $3, resolution_action = $4,
+			resolved_by = $5, updated_at = now() WHERE id = $1`, r.ID, code, text, string(r.Action), actor.String())
+		return err
 	})
 }
 

@@ -174,6 +174,17 @@ type Adjusted struct {
 // what happened ("on hand at S01 went from 4 to 7"). Errors: ENOTFOUND,
 // EINVALID.
 func (db *DB) AdjustPosition(ctx context.Context, actor domain.Actor, sku, location string, adj domain.Adjustment) (Adjusted, error) {
+	return db.adjustPosition(ctx, actor, sku, location, adj, nil)
+}
+
+// AdjustForException is AdjustPosition done as an exception's action (a
+// counted figure for negative stock): the adjustment and the exception's
+// resolution record commit together.
+func (db *DB) AdjustForException(ctx context.Context, actor domain.Actor, rec ExceptionRecord, sku, location string, adj domain.Adjustment) (Adjusted, error) {
+	return db.adjustPosition(ctx, actor, sku, location, adj, &rec)
+}
+
+func (db *DB) adjustPosition(ctx context.Context, actor domain.Actor, sku, location string, adj domain.Adjustment, rec *ExceptionRecord) (Adjusted, error) {
 	var res Adjusted
 	if err := adj.Validate(); err != nil {
 		return res, err
@@ -214,9 +225,12 @@ func (db *DB) AdjustPosition(ctx context.Context, actor domain.Actor, sku, locat
 		}
 		res.Before, res.After, res.Moves = before, after, moves
 		id := sku + "@" + location
-		return insertAudit(ctx, tx, actor, "inventory.adjust", "position", id, before, map[string]any{
+		if err := insertAudit(ctx, tx, actor, "inventory.adjust", "position", id, before, map[string]any{
 			"position": after, "reason": adj.Reason, "note": adj.Note, "delta": adj.Delta, "counted": adj.Counted,
-		})
+		}); err != nil {
+			return err
+		}
+		return recordExceptionActionTx(ctx, tx, actor, rec)
 	})
 	return res, err
 }

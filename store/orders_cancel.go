@@ -29,6 +29,17 @@ type CancelRequest struct {
 // (a SKU not on the order, more units than are open), ECONFLICT (nothing
 // open to cancel).
 func (db *DB) CancelOrder(ctx context.Context, actor domain.Actor, id int64, req CancelRequest) (Order, error) {
+	return db.cancelOrder(ctx, actor, id, req, nil)
+}
+
+// CancelForException is CancelOrder done as an exception's action (a line
+// cancelled and the customer notified): the cancellation and the
+// exception's resolution record commit together.
+func (db *DB) CancelForException(ctx context.Context, actor domain.Actor, rec ExceptionRecord, id int64, req CancelRequest) (Order, error) {
+	return db.cancelOrder(ctx, actor, id, req, &rec)
+}
+
+func (db *DB) cancelOrder(ctx context.Context, actor domain.Actor, id int64, req CancelRequest, rec *ExceptionRecord) (Order, error) {
 	reason := strings.TrimSpace(req.Reason)
 	if reason == "" {
 		reason = "customer request"
@@ -36,7 +47,7 @@ func (db *DB) CancelOrder(ctx context.Context, actor domain.Actor, id int64, req
 	if len(reason) > 500 {
 		return Order{}, domain.FieldError("reason", "Keep the reason under 500 characters.")
 	}
-	return db.mutateOrder(ctx, actor, id, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
+	return db.mutateOrderRecording(ctx, actor, id, rec, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
 		return cancelUnits(ctx, tx, actor, o, ch, req, reason, now)
 	})
 }

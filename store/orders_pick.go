@@ -157,10 +157,20 @@ type Allocation = domain.LineAllocation
 // resolved as reallocated. Errors: ENOTFOUND, EINVALID (location, qty),
 // 409 insufficient_stock.
 func (db *DB) ReallocateLine(ctx context.Context, actor domain.Actor, orderID, lineID int64, allocs []Allocation) (Order, error) {
+	return db.reallocateLine(ctx, actor, orderID, lineID, allocs, nil)
+}
+
+// ReallocateForException is ReallocateLine done as an exception's action:
+// the reallocation and the exception's resolution record commit together.
+func (db *DB) ReallocateForException(ctx context.Context, actor domain.Actor, rec ExceptionRecord, orderID, lineID int64, allocs []Allocation) (Order, error) {
+	return db.reallocateLine(ctx, actor, orderID, lineID, allocs, &rec)
+}
+
+func (db *DB) reallocateLine(ctx context.Context, actor domain.Actor, orderID, lineID int64, allocs []Allocation, rec *ExceptionRecord) (Order, error) {
 	if len(allocs) == 0 {
 		return Order{}, domain.FieldError("location", "Choose where the units should come from.")
 	}
-	return db.mutateOrder(ctx, actor, orderID, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
+	return db.mutateOrderRecording(ctx, actor, orderID, rec, func(tx *Tx, o *Order, ch *orderChange, now time.Time) error {
 		l, err := lineAt(o, lineID)
 		if err != nil {
 			return err

@@ -169,6 +169,13 @@ func endHeld(ctx context.Context, tx *Tx, actor domain.Actor, l *OrderLine, n in
 
 // mutateOrder runs one operation on a locked order and finishes it.
 func (db *DB) mutateOrder(ctx context.Context, actor domain.Actor, id int64, fn func(tx *Tx, o *Order, ch *orderChange, now time.Time) error) (Order, error) {
+	return db.mutateOrderRecording(ctx, actor, id, nil, fn)
+}
+
+// mutateOrderRecording is mutateOrder that also records an exception's
+// resolution (rec, when not nil) in the same transaction.
+func (db *DB) mutateOrderRecording(ctx context.Context, actor domain.Actor, id int64, rec *ExceptionRecord,
+	fn func(tx *Tx, o *Order, ch *orderChange, now time.Time) error) (Order, error) {
 	var out Order
 	err := db.InTx(ctx, func(tx *Tx) error {
 		o, err := loadOrder(ctx, tx, `o.id = $1`, id, true)
@@ -182,6 +189,9 @@ func (db *DB) mutateOrder(ctx context.Context, actor domain.Actor, id int64, fn 
 			return err
 		}
 		if err := finishOrder(ctx, tx, actor, "", &o, before, ch, now); err != nil {
+			return err
+		}
+		if err := recordExceptionActionTx(ctx, tx, actor, rec); err != nil {
 			return err
 		}
 		out, err = loadOrder(ctx, tx, `o.id = $1`, id, false)

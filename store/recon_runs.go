@@ -1,8 +1,9 @@
 package store
 
 // Reconciliation runs compare a connector's latest platform snapshot with
-// Stockline's on_hand as of each snapshot row's time, one location per
-// statement (so a run shows progress and holds no long transaction), and
+// Stockline's on_hand as of each snapshot row's time, set-based: a few big
+// chunks of locations, one statement each (so a run started by hand shows
+// progress and holds no long transaction), and
 // open a platform drift beyond the threshold, update one still open, or
 // resolve one that now agrees. Runs are queued (schedule or a person) and
 // claimed by one app instance with FOR UPDATE SKIP LOCKED.
@@ -97,10 +98,9 @@ func (db *DB) ClaimReconRun(ctx context.Context) (run domain.ReconRun, ok bool, 
 		} else if err != nil {
 			return fmt.Errorf("store: claim run: %w", err)
 		}
+		// total is 1 until the run counts its chunks.
 		if _, err := tx.ExecContext(ctx, `UPDATE recon_runs r SET status = 'running', started_at = now(),
-			lease_until = now() + make_interval(secs => $2),
-			total = (SELECT count(*) FROM connector_mappings m WHERE m.connector_id = r.connector_id AND m.kind = 'location')
-			WHERE id = $1`, id, reconLease.Seconds()); err != nil {
+			lease_until = now() + make_interval(secs => $2), total = 1 WHERE id = $1`, id, reconLease.Seconds()); err != nil {
 			return fmt.Errorf("store: claim run: %w", err)
 		}
 		run, err = getAs(ctx, tx, reconRunRow.run, reconRunSelect+` WHERE r.id = $1`, id)
@@ -110,21 +110,29 @@ func (db *DB) ClaimReconRun(ctx context.Context) (run domain.ReconRun, ok bool, 
 	return run, ok, err
 }
 
-// RunReconciliation compares the run's connector one mapped location at a
-// time, recording progress after each, and finishes the run (failed, with
-// the error, when a step fails).
+// RunReconciliation compares the run's connector in a few big chunks
+// (ranges of its mapped locations, one statement each), recording progress
+// after each, and finishes the run (failed, with the error, when a step
+// fails).
 func (db *DB) RunReconciliation(ctx context.Context, run domain.ReconRun) (domain.ReconRun, error) {
-	var locs []struct {
-		ID   int64  `db:"location_id"`
-		Code string `db:"code"`
+	var locs []reconLocation
+	err := db.SelectContext(ctx, &locs, `SELECT l.id, EXISTS (SELECT 1 FROM connector_mappings m
+		WHERE m.connector_id = $1 AND m.kind = 'location' AND m.location_id = l.id) AS mapped FROM locations l ORDER BY l.id`, run.ConnectorID)
+	var positions float64 // the planner's estimate of the positions at mapped locations
+	if err == nil {
+		err = db.GetContext(ctx, &positions, `SELECT GREATEST(c.reltuples, 0) * (SELECT count(*) FROM connector_mappings m
+			WHERE m.connector_id = $1 AND m.kind = 'location') / GREATEST((SELECT count(*) FROM locations), 1)
+			FROM pg_class c WHERE c.oid = 'positions'::regclass`, run.ConnectorID)
 	}
-	err := db.SelectContext(ctx, &locs, `SELECT m.location_id, l.code FROM connector_mappings m JOIN locations l ON l.id = m.location_id
-		WHERE m.connector_id = $1 AND m.kind = 'location' ORDER BY l.code`, run.ConnectorID)
-	for _, l := range locs {
+	chunks := chunkLocations(locs, positions)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `UPDATE recon_runs SET total = $2 WHERE id = $1`, run.ID, len(chunks))
+	}
+	for _, c := range chunks {
 		if err != nil {
 			break
 		}
-		err = db.reconcileLocation(ctx, reconRunRef{ID: run.ID, ConnectorID: run.ConnectorID, Connector: run.Connector}, l.ID, l.Code)
+		err = db.reconcileChunk(ctx, reconRunRef{ID: run.ID, ConnectorID: run.ConnectorID, Connector: run.Connector}, c)
 	}
 	status, msg := "finished", ""
 	if err != nil {

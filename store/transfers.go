@@ -187,6 +187,14 @@ func (db *DB) CreateTransfer(ctx context.Context, actor domain.Actor, in domain.
 
 // mutateTransfer runs fn on a locked transfer and returns it afterwards.
 func (db *DB) mutateTransfer(ctx context.Context, id int64, fn func(tx *Tx, t *domain.Transfer) error) (domain.Transfer, error) {
+	return db.mutateTransferRecording(ctx, id, domain.Actor{}, nil, fn)
+}
+
+// mutateTransferRecording is mutateTransfer that also records an
+// exception's resolution (rec, when not nil, by actor) in the same
+// transaction.
+func (db *DB) mutateTransferRecording(ctx context.Context, id int64, actor domain.Actor, rec *ExceptionRecord,
+	fn func(tx *Tx, t *domain.Transfer) error) (domain.Transfer, error) {
 	var out domain.Transfer
 	err := db.InTx(ctx, func(tx *Tx) error {
 		t, err := loadTransfer(ctx, tx, id, true)
@@ -194,6 +202,9 @@ func (db *DB) mutateTransfer(ctx context.Context, id int64, fn func(tx *Tx, t *d
 			return err
 		}
 		if err := fn(tx, &t); err != nil {
+			return err
+		}
+		if err := recordExceptionActionTx(ctx, tx, actor, rec); err != nil {
 			return err
 		}
 		out, err = loadTransfer(ctx, tx, id, false)

@@ -172,7 +172,18 @@ func raiseVariances(ctx context.Context, tx *Tx, actor domain.Actor, t *domain.T
 // shrinkage movement with the transfer as its source). The line's open
 // transfer_variance exception is resolved.
 func (db *DB) SettleVariance(ctx context.Context, actor domain.Actor, id int64, sku string, found bool) (domain.Transfer, error) {
-	return db.mutateTransfer(ctx, id, func(tx *Tx, t *domain.Transfer) error {
+	return db.settleVariance(ctx, actor, id, sku, found, nil)
+}
+
+// SettleVarianceForException is SettleVariance done as a transfer
+// variance exception's action (found or lost): the settlement and the
+// exception's resolution record commit together.
+func (db *DB) SettleVarianceForException(ctx context.Context, actor domain.Actor, rec ExceptionRecord, id int64, sku string, found bool) (domain.Transfer, error) {
+	return db.settleVariance(ctx, actor, id, sku, found, &rec)
+}
+
+func (db *DB) settleVariance(ctx context.Context, actor domain.Actor, id int64, sku string, found bool, rec *ExceptionRecord) (domain.Transfer, error) {
+	return db.mutateTransferRecording(ctx, id, actor, rec, func(tx *Tx, t *domain.Transfer) error {
 		var line *domain.TransferLine
 		for i := range t.Lines {
 			if t.Lines[i].SKU == sku {
