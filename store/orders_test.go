@@ -68,6 +68,26 @@ func openExceptions(t *testing.T, db *store.DB, kind, ref string) []domain.Excep
 	return out
 }
 
+// assertQueueOrder: the most urgent first (rows with a due time before
+// those without, then by due time, then by id).
+func assertQueueOrder(t *testing.T, rows []domain.PickupRow) {
+	t.Helper()
+	for i := 1; i < len(rows); i++ {
+		a, b := rows[i-1], rows[i]
+		da, oka := a.Due()
+		db, okb := b.Due()
+		if oka != okb {
+			if !oka {
+				t.Fatalf("row %d (no due time) before row %d (due %s)", a.ID, b.ID, db)
+			}
+			continue
+		}
+		if da.After(db) || da.Equal(db) && a.ID > b.ID {
+			t.Fatalf("row %d (due %s) before row %d (due %s)", a.ID, da, b.ID, db)
+		}
+	}
+}
+
 // Pickup end to end: placed and held, picked by scan, ready (customer
 // told), handed over (reservation consumed: reserved and on_hand down).
 func TestOrderPickupFlow(t *testing.T) {
@@ -95,6 +115,10 @@ func TestOrderPickupFlow(t *testing.T) {
 	rows, counts, err := db.PickupQueue(ctx, ids, domain.TabToPick, time.Now(), 200)
 	if err != nil || counts.ToPick == 0 || !slices.ContainsFunc(rows, func(r domain.PickupRow) bool { return r.ID == o.ID && r.ToPickHere == 3 }) {
 		t.Fatalf("queue: %v %+v %+v", err, counts, rows)
+	}
+	assertQueueOrder(t, rows)
+	if top, _, err := db.PickupQueue(ctx, ids, domain.TabToPick, time.Now(), 1); err != nil || len(top) != 1 || top[0].ID != rows[0].ID {
+		t.Fatalf("a one-row page is not the queue's first row: %v %+v", err, top)
 	}
 	// A wrong scan is refused and names what is expected.
 	if _, err := db.PickLine(ctx, orderActor, o.ID, o.Lines[0].ID, o.Lines[1].Barcode, 0); domain.AsError(err) == nil || domain.AsError(err).Field != "scan" {
