@@ -280,6 +280,24 @@ func TestReconciliationRun(t *testing.T) {
 	if r3 := run(); r3.DriftsOpened != 0 || r3.DriftsClosed != 1 {
 		t.Fatalf("third run %+v", r3)
 	}
+	// A run's drifts have their timelines like every other source's: an
+	// "opened" entry, and "resolved" for the one that closed itself.
+	selfClosed := 0
+	for _, x := range w.drifts(t) {
+		tl, err := w.db.ExceptionTimeline(ctx, x.ID)
+		if err != nil || len(tl) == 0 || tl[0].Kind != "opened" {
+			t.Fatalf("drift %d timeline %+v %v", x.ID, tl, err)
+		}
+		if x.ResolutionCode == domain.ResolutionSnapshotAgrees {
+			selfClosed++
+			if tl[len(tl)-1].Kind != "resolved" {
+				t.Fatalf("self-closed drift %d timeline %+v", x.ID, tl)
+			}
+		}
+	}
+	if selfClosed != 1 {
+		t.Fatalf("%d drifts closed themselves, want 1", selfClosed)
+	}
 	requireCheckOK(t, w.db)
 }
 

@@ -23,11 +23,13 @@ import (
 // else the category's, else the default, as in domain.Thresholds.For.
 //
 // Beyond: a new platform drift opens, due by the SLA of its kind and
-// severity (computed here as the exceptions_due_at trigger would), or the
-// open one is updated when its figures changed; an open one in the chunk
-// now within the threshold resolves as snapshot_agrees. The few rows
-// beyond meet their open drift by index, and the open drifts meet them by
-// hash (NOT IN a hashed list), never pairwise.
+// severity (computed here as the exceptions_due_at trigger would), with
+// its "opened" timeline event and exception.opened outbox event as
+// openExceptions writes them, or the open one is updated when its figures
+// changed; an open one in the chunk now within the threshold resolves as
+// snapshot_agrees, with a "resolved" timeline event. The few rows beyond
+// meet their open drift by index, and the open drifts meet them by hash
+// (NOT IN a hashed list), never pairwise.
 //
 // $1 connector, $2 connector name, $3 and $4 the chunk's location ids, $5
 // true when every location in that range is mapped (the planner then
@@ -81,7 +83,12 @@ const reconcileSQL = `WITH ml AS (
 			'price_cents', b.price_cents, 'held', 0, 'source', $2::text, 'source_ref', b.source_ref, 'platform', true)
 	FROM beyond b LEFT JOIN exception_slas sla ON sla.kind = 'reconciliation_drift' AND sla.severity = b.severity
 	WHERE b.xid IS NULL
-	RETURNING 1
+	RETURNING id, kind, severity, location_id, ref, title
+), ins_ev AS (
+	INSERT INTO exception_events (exception_id, actor, kind, message) SELECT id, 'system', 'opened', title FROM ins
+), ins_ob AS (
+	INSERT INTO outbox (topic, payload) SELECT 'exception.opened', jsonb_build_object('id', id, 'kind', kind,
+		'severity', severity, 'location_id', coalesce(location_id, 0), 'ref', ref) FROM ins
 ), upd AS (
 	UPDATE exceptions e SET updated_at = now(), data = e.data || jsonb_build_object('system', b.system, 'counted', b.counted,
 		'counted_at', b.as_of, 'source_ref', b.source_ref)
@@ -94,7 +101,10 @@ const reconcileSQL = `WITH ml AS (
 	WHERE e.kind = 'reconciliation_drift' AND e.status IN ('open', 'in_progress') AND e.ref = 'snapshot:' || $2
 	AND e.location_id BETWEEN $3 AND $4 AND e.location_id IN (SELECT location_id FROM ml)
 	AND e.id NOT IN (SELECT xid FROM beyond WHERE xid IS NOT NULL)
-	RETURNING 1
+	RETURNING e.id, e.resolution_note
+), cls_ev AS (
+	INSERT INTO exception_events (exception_id, actor, kind, message)
+	SELECT id, 'system:reconciliation', 'resolved', 'Resolved (snapshot_agrees): ' || resolution_note FROM cls
 )
 SELECT (SELECT compared FROM agg) AS compared, (SELECT count(*) FROM ins) AS opened, (SELECT count(*) FROM cls) AS closed,
 	(SELECT count(*) FROM upd) AS updated`
