@@ -127,9 +127,6 @@ func answerObjects(c echo.Context, batch bool, objs [][]byte) error {
 		}
 		parts = append(parts, sep, b[:len(b)-1]) // without the encoder's newline
 	}
-	if len(objs) == 0 {
-		parts = append(parts, itemsOpen)
-	}
 	return blobShared(c, echo.MIMEApplicationJSON, append(parts, itemsClose)...)
 }
 
