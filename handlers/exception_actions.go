@@ -90,24 +90,19 @@ func (s *Server) actAdjust(c echo.Context, p views.ExceptionPage, rec store.Exce
 	return adjustedMessage(res, domain.ReasonCycleCount), nil
 }
 
+// actRetry retries every open dead letter of the exception's connector;
+// the events, the dead letters and the resolution commit together, or the
+// exception stays open and the error names the ones that still fail.
 func (s *Server) actRetry(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
-	ok, failed := 0, []string{}
-	for _, d := range p.Dead {
-		if _, err := connectors.RetryDeadLetter(c.Request().Context(), s.DB, d.ID, nil, actor(c)); err != nil {
-			if e := domain.AsError(err); e == nil || e.Code == domain.EINTERNAL {
-				return "", err
-			}
-			failed = append(failed, fmt.Sprint(d.ID))
-			continue
-		}
-		ok++
+	ids := make([]int64, len(p.Dead))
+	for i, d := range p.Dead {
+		ids[i] = d.ID
 	}
-	if len(failed) > 0 {
-		return "", domain.Errorf(domain.CodeStillFailing, "%d event(s) went through; dead letter(s) %s still cannot be applied: fix their payload or map what they name.", ok, strings.Join(failed, ", "))
+	rec.Effect = fmt.Sprintf("%d dead-lettered event(s) retried and applied.", len(ids))
+	if err := connectors.RetryDeadLettersForException(c.Request().Context(), s.DB, rec, ids, nil, actor(c)); err != nil {
+		return "", err
 	}
-	// Each retry applies in the ingest path's own transaction (one per dead
-	// letter, some may fail alone); the record follows them.
-	return s.recordAction(c, rec, fmt.Sprintf("%d dead-lettered event(s) retried and applied.", ok))
+	return rec.Effect, nil
 }
 
 func (s *Server) actFixPayload(c echo.Context, p views.ExceptionPage, rec store.ExceptionRecord) (string, error) {
@@ -123,10 +118,11 @@ func (s *Server) actFixPayload(c echo.Context, p views.ExceptionPage, rec store.
 	if payload == "" {
 		return "", domain.FieldError("payload", "Paste the corrected payload.")
 	}
-	if _, err := connectors.RetryDeadLetter(c.Request().Context(), s.DB, id, []byte(payload), actor(c)); err != nil {
+	rec.Effect = fmt.Sprintf("Dead letter %d applied with the corrected payload.", id)
+	if err := connectors.RetryDeadLettersForException(c.Request().Context(), s.DB, rec, []int64{id}, []byte(payload), actor(c)); err != nil {
 		return "", err
 	}
-	return s.recordAction(c, rec, fmt.Sprintf("Dead letter %d applied with the corrected payload.", id))
+	return rec.Effect, nil
 }
 
 func (s *Server) actFeed(enable bool) exceptionAction {

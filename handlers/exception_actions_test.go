@@ -7,7 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"stockline/connectors"
+	"stockline/connectors/sim"
 	"stockline/domain"
 	"stockline/store"
 )
@@ -140,6 +143,7 @@ func TestExceptionActionsDoTheWork(t *testing.T) {
 	if len(tl) < 2 || tl[0].Kind != "opened" || tl[len(tl)-1].Kind != domain.ExceptionResolved {
 		t.Fatalf("timeline: %+v", tl)
 	}
+	exceptionDeadLetterActions(t, app, lead)
 	checkOK(t, app.DB)
 }
 
@@ -203,5 +207,63 @@ func TestExceptionQueuePage(t *testing.T) {
 	}
 	if res, _ := assoc.post("/exceptions/slas", url.Values{"kind": {"pickup_overdue"}, "severity": {"medium"}, "due_minutes": {"5"}}); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("associate editing SLAs: %d, want 403", res.StatusCode)
+	}
+}
+
+// exceptionDeadLetterActions works a dead-letter exception from its page:
+// a retry while the item is unmapped is 422 and changes nothing; once
+// mapped, a retry applies what it can (the malformed event still fails,
+// so the exception stays open), and fixing the malformed payload applies
+// it and resolves the exception, all recorded with the work.
+func exceptionDeadLetterActions(t *testing.T, app *testApp, lead *browser) {
+	t.Helper()
+	ctx := context.Background()
+	sys := domain.SystemActor("test")
+	cn, err := app.DB.CreateConnector(ctx, sys, store.NewConnector{Name: "xq-dl", Kind: "pos", Adapter: "square", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.DB.SetMappings(ctx, sys, cn.ID, []store.Mapping{{Kind: "location", ExternalID: "LOC-XQ", Code: "S04"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(-time.Minute)
+	if _, err := app.DB.Ingest(ctx, cn, []store.InboundEvent{
+		connectors.ParseSquareChange(sim.SquareAdjustment("XQ-1", "NONE", "IN_STOCK", "LOC-XQ", "ITEM-XQ", 3, now, now)),
+		connectors.ParseSquareChange(sim.SquareMalformed("XQ-2", "LOC-XQ", "ITEM-XQ", now)),
+	}, ""); err != nil {
+		t.Fatal(err)
+	}
+	dls, _, _ := app.DB.DeadLetters(ctx, cn.ID, "open", 0, 10)
+	var malformed domain.DeadLetter
+	for _, d := range dls {
+		if strings.Contains(d.Payload, `"two"`) {
+			malformed = d
+		}
+	}
+	x := exceptionOf(t, app, domain.KindDeadLetter, "connector:xq-dl")
+	resolve := func(form url.Values, want int) {
+		t.Helper()
+		if res, body := lead.post(fmt.Sprintf("/exceptions/%d/resolve", x.ID), form); res.StatusCode != want {
+			t.Fatalf("%s: %d, want %d\n%s", form.Get("action"), res.StatusCode, want, body)
+		}
+	}
+	before := onHand(t, app.DB, "FOO-11984", "S04")
+	resolve(resolveForm("retry"), http.StatusUnprocessableEntity)
+	if e, _ := app.DB.ExceptionByID(ctx, x.ID); e.Closed() || onHand(t, app.DB, "FOO-11984", "S04") != before {
+		t.Fatalf("a failed retry changed something: %s, on hand %d", e.Status, onHand(t, app.DB, "FOO-11984", "S04"))
+	}
+	if err := app.DB.SetMappings(ctx, sys, cn.ID, []store.Mapping{{Kind: "item", ExternalID: "ITEM-XQ", Code: "FOO-11984"}}); err != nil {
+		t.Fatal(err)
+	}
+	resolve(resolveForm("retry"), http.StatusUnprocessableEntity)
+	if e, _ := app.DB.ExceptionByID(ctx, x.ID); e.Closed() || onHand(t, app.DB, "FOO-11984", "S04") != before+3 {
+		t.Fatalf("retry with one still failing: %s, on hand %d, want %d", e.Status, onHand(t, app.DB, "FOO-11984", "S04"), before+3)
+	}
+	fixed := strings.Replace(malformed.Payload, `"two"`, `"2"`, 1)
+	resolve(resolveForm("fix_payload", "dead_letter", fmt.Sprint(malformed.ID), "payload", fixed, "note", "typo"), http.StatusSeeOther)
+	e, _ := app.DB.ExceptionByID(ctx, x.ID)
+	if dl, _ := app.DB.DeadLetterByID(ctx, malformed.ID); !e.Closed() || e.Action != domain.ActFixPayload || dl.Status != "retried" ||
+		onHand(t, app.DB, "FOO-11984", "S04") != before+1 {
+		t.Fatalf("fix payload: exception %s %q, dead letter %s, on hand %d", e.Status, e.Action, dl.Status, onHand(t, app.DB, "FOO-11984", "S04"))
 	}
 }

@@ -99,6 +99,33 @@ func (db *DB) ApplyStored(ctx context.Context, c Connector, events []InboundEven
 	return db.ingest(ctx, c, events, "", true, actor)
 }
 
+// ApplyStoredForException is ApplyStored done as a dead-letter
+// exception's action (retry, or fix the payload), in one transaction with
+// no per-event fallback: when every event went through, the exception's
+// resolution (rec: code, note, audit, timeline) is recorded with the apply
+// and the dead letters' state; when one still cannot be applied (dead-lettered
+// again, or pending because the connector is paused) the transaction
+// commits what became of each event, and the exception stays open. Any
+// error, the record's included, rolls the whole back: nothing applied, the
+// dead letters and the exception as they were.
+func (db *DB) ApplyStoredForException(ctx context.Context, c Connector, events []InboundEvent, actor domain.Actor, rec ExceptionRecord) (IngestResult, error) {
+	var res IngestResult
+	sink := db.OrderSink()
+	err := db.InTx(ctx, func(tx *Tx) error {
+		if len(events) > 0 {
+			var err error
+			if res, err = ingestTx(ctx, tx, c, events, "", true, actor, sink); err != nil {
+				return err
+			}
+		}
+		if res.Pending > 0 || res.DeadLettered > 0 {
+			return nil
+		}
+		return recordExceptionActionTx(ctx, tx, actor, &rec)
+	})
+	return res, err
+}
+
 func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor) (IngestResult, error) {
 	var res IngestResult
 	if len(events) == 0 {

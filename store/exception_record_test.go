@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"stockline/domain"
 	"stockline/store"
@@ -64,6 +65,78 @@ func TestExceptionActionWorkAndRecordCommitTogether(t *testing.T) {
 	}
 	var audits int
 	if err := w.db.GetContext(ctx, &audits, `SELECT count(*) FROM audit_log WHERE entity = 'exception' AND entity_id = $1::text`, id); err != nil || audits == 0 {
+		t.Fatalf("the resolution is not audited: %d %v", audits, err)
+	}
+	requireCheckOK(t, w.db)
+}
+
+// TestDeadLetterRetryAndRecordCommitTogether: a dead-letter exception's
+// retry applies the event, closes its dead letter and records the
+// exception's resolution in one transaction. A record that fails rolls the
+// apply back; an event that still fails is dead-lettered again and the
+// exception stays open with no resolution; a retry that goes through
+// lands all three together.
+func TestDeadLetterRetryAndRecordCommitTogether(t *testing.T) {
+	ctx := context.Background()
+	w := newFeedWorld(t, 1, 2)
+	w.ingest(t, receive("r1", 1, 1, 10, t0))
+	unmapped := sale("s-unmapped", 9, 1, 3, t0.Add(time.Minute))
+	w.ingest(t, unmapped)
+	dls, _, err := w.db.DeadLetters(ctx, w.conn.ID, "open", 0, 10)
+	if err != nil || len(dls) != 1 {
+		t.Fatalf("dead letters %+v %v", dls, err)
+	}
+	var xid int64
+	if err := w.db.GetContext(ctx, &xid, `SELECT id FROM exceptions WHERE kind = 'dead_letter' AND status = 'open'`); err != nil {
+		t.Fatal(err)
+	}
+	lead := domain.Actor{Kind: "user", Name: "lead@example.com"}
+	retry := unmapped
+	retry.ID = dls[0].EventID
+	rec := store.ExceptionRecord{ID: xid, Action: domain.ActRetry, Effect: "1 dead-lettered event(s) retried and applied.", Note: "item mapped"}
+	state := func() (domain.DeadLetter, domain.ExceptionDetail, int) {
+		t.Helper()
+		dl, err := w.db.DeadLetterByID(ctx, dls[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := w.db.ExceptionByID(ctx, xid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dl, e, w.pos(t, 2, 1).OnHand
+	}
+
+	// Still unmapped: dead-lettered again (attempts counted), no record.
+	res, err := w.db.ApplyStoredForException(ctx, w.conn, []store.InboundEvent{retry}, lead, rec)
+	if dl, e, _ := state(); err != nil || res.DeadLettered != 1 || dl.Status != "open" || dl.Attempts != 2 || e.Closed() || e.ResolutionCode != "" {
+		t.Fatalf("still failing: %+v %v, dead letter %+v, exception %+v", res, err, dl, e)
+	}
+	if err := w.db.SetMappings(ctx, domain.SystemActor("test"), w.conn.ID, []store.Mapping{{Kind: "item", ExternalID: "I9", Code: w.skus[1]}}); err != nil {
+		t.Fatal(err)
+	}
+	// The record fails (no such exception): the apply rolls back with it.
+	gone := rec
+	gone.ID = xid + 1000
+	if _, err := w.db.ApplyStoredForException(ctx, w.conn, []store.InboundEvent{retry}, lead, gone); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Fatalf("retry with a record that fails: %v, want ENOTFOUND", err)
+	}
+	if dl, e, onHand := state(); dl.Status != "open" || e.Closed() || onHand != 0 {
+		t.Fatalf("the apply committed without its record: dead letter %+v, exception %+v, on hand %d", dl, e, onHand)
+	}
+	// Goes through: applied, dead letter retried, exception resolved, timeline and audit.
+	res, err = w.db.ApplyStoredForException(ctx, w.conn, []store.InboundEvent{retry}, lead, rec)
+	dl, e, onHand := state()
+	code, _ := domain.ActionResolution(domain.ActRetry)
+	if err != nil || res.Applied != 1 || dl.Status != "retried" || onHand != -3 || !e.Closed() || e.ResolutionCode != code ||
+		e.Action != domain.ActRetry || e.ResolutionNote != "1 dead-lettered event(s) retried and applied. item mapped" {
+		t.Fatalf("retry with its record: %+v %v, dead letter %+v, exception %+v, on hand %d", res, err, dl, e, onHand)
+	}
+	var timeline, audits int
+	if err := w.db.GetContext(ctx, &timeline, `SELECT count(*) FROM exception_events WHERE exception_id = $1 AND kind = 'resolved'`, xid); err != nil || timeline != 1 {
+		t.Fatalf("resolved timeline entries %d %v, want 1", timeline, err)
+	}
+	if err := w.db.GetContext(ctx, &audits, `SELECT count(*) FROM audit_log WHERE entity = 'exception' AND entity_id = $1::text`, xid); err != nil || audits == 0 {
 		t.Fatalf("the resolution is not audited: %d %v", audits, err)
 	}
 	requireCheckOK(t, w.db)
