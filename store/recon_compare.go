@@ -17,7 +17,9 @@ import (
 // chunk's transaction turns hash joins off, since the planner's costs
 // (random_page_cost for the index scans) pick the hash join, which spills
 // 240,000 rows to disk in batches at the default work_mem and took about
-// 1.5-2x as long (README, Performance). The join is read once: one aggregate counts the positions compared and
+// 1.5-2x as long (README, Performance).
+//
+// The join is read once: one aggregate counts the positions compared and
 // keeps (as one array) only the candidates, the rows whose on_hand differs
 // from the platform or whose position moved after the snapshot row's time
 // (positions.updated_at is when the last movement was recorded, which is
