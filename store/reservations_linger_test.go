@@ -62,3 +62,23 @@ func TestBatchLingerWaitsForAnsweredRequests(t *testing.T) {
 		t.Fatalf("the probe batch did not wait (%v)", took)
 	}
 }
+
+// Only a batch whose requests share a position lingers.
+func TestSharesPosition(t *testing.T) {
+	req := func(keys ...posKey) *batchReq { return &batchReq{keys: keys} }
+	a, b, c := posKey{1, 1}, posKey{1, 2}, posKey{2, 1}
+	for _, tc := range []struct {
+		name  string
+		batch []*batchReq
+		want  bool
+	}{
+		{"one request", []*batchReq{req(a, b)}, false},
+		{"spread", []*batchReq{req(a), req(b), req(c)}, false},
+		{"hot position", []*batchReq{req(a), req(b), req(a)}, true},
+		{"sourced over the same candidates", []*batchReq{req(a, c), req(c, a)}, true},
+	} {
+		if got := sharesPosition(tc.batch); got != tc.want {
+			t.Errorf("%s: sharesPosition = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
