@@ -80,7 +80,7 @@ func (s *Server) navWithCounts(c echo.Context, u *domain.User) []views.NavItem {
 		case n.Href == "/transfers/approvals":
 			count, err = s.DB.CountAwaitingApproval(c.Request().Context(), scopeOf(u))
 		case n.Href == "/transfers" && u.Role == domain.RoleAssociate:
-			count, err = s.DB.CountToReceive(c.Request().Context(), scopeOf(u))
+			count, err = s.countToReceive(c, u)
 		default:
 			continue
 		}
@@ -93,6 +93,24 @@ func (s *Server) navWithCounts(c echo.Context, u *domain.User) []views.NavItem {
 		out[i].Count = count
 	}
 	return out
+}
+
+// ctxToReceive holds the request's count of transfers on their way to the
+// user's stores, once counted.
+const ctxToReceive = "stockline.to_receive"
+
+// countToReceive counts the shipped transfers on their way to u's stores
+// once per request: the pickup queue shows the count in its page and the
+// navigation beside Transfers.
+func (s *Server) countToReceive(c echo.Context, u *domain.User) (int, error) {
+	if n, ok := c.Get(ctxToReceive).(int); ok {
+		return n, nil
+	}
+	n, err := s.DB.CountToReceive(c.Request().Context(), scopeOf(u))
+	if err == nil {
+		c.Set(ctxToReceive, n)
+	}
+	return n, err
 }
 
 // maxJSONBody bounds API request bodies.
