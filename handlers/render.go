@@ -24,7 +24,12 @@ import (
 func render(c echo.Context, status int, t templ.Component) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return t.Render(c.Request().Context(), c.Response().Writer)
+	// templ flushes its writer when it is done if the writer can flush,
+	// which would turn serveWithTimeout's held answer into a streamed one
+	// (chunked, one more write, and a time-out could only cut it short).
+	// Hidden behind a plain io.Writer, the page is held whole and goes out
+	// in one write with its Content-Length.
+	return t.Render(c.Request().Context(), struct{ io.Writer }{c.Response().Writer})
 }
 
 // sharedWriter is serveWithTimeout's writer (bufferedWriter): it can hold
