@@ -76,22 +76,32 @@ func (s *Server) pickupQueueView(c echo.Context) (views.PickupQueueView, error) 
 }
 
 func (s *Server) handlePickupQueue(c echo.Context) error {
+	u, ctx := currentUser(c), c.Request().Context()
+	// The counts beside the list do not depend on it: read them side by
+	// side with the queue, so the page takes about as long as the queue.
+	var open, overdue, toReceive int
+	var countErr error
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		if open, overdue, countErr = s.DB.OpenExceptionCounts(ctx, domain.KindsOwnedBy(u.Role), scopeOf(u)); countErr == nil {
+			toReceive, countErr = s.DB.CountToReceive(ctx, scopeOf(u))
+		}
+	}()
 	m, err := s.pickupQueueView(c)
+	<-counted
 	if err != nil {
 		return err
 	}
+	if countErr != nil {
+		return countErr
+	}
+	c.Set(ctxToReceive, toReceive) // the navigation shows it too (countToReceive)
+	m.ExceptionsOpen, m.ExceptionsOverdue, m.ToReceive = open, overdue, toReceive
 	if m.Flash, err = takeFlash(c); err != nil {
 		return err
 	}
 	m.Scan, m.ScanErr = c.QueryParam("scan"), c.QueryParam("scan_error")
-	u := currentUser(c)
-	ctx := c.Request().Context()
-	if m.ExceptionsOpen, m.ExceptionsOverdue, err = s.DB.OpenExceptionCounts(ctx, domain.KindsOwnedBy(u.Role), scopeOf(u)); err != nil {
-		return err
-	}
-	if m.ToReceive, err = s.countToReceive(c, u); err != nil {
-		return err
-	}
 	return render(c, http.StatusOK, views.PickupQueue(s.viewCtx(c), m))
 }
 

@@ -105,8 +105,8 @@ func (s *Server) navWithCounts(c echo.Context, u *domain.User) []views.NavItem {
 const ctxToReceive = "stockline.to_receive"
 
 // countToReceive counts the shipped transfers on their way to u's stores
-// once per request: the pickup queue shows the count in its page and the
-// navigation beside Transfers.
+// once per request: the navigation shows the count beside Transfers, and
+// the pickup queue, which reads it beside its list, leaves it here.
 func (s *Server) countToReceive(c echo.Context, u *domain.User) (int, error) {
 	if n, ok := c.Get(ctxToReceive).(int); ok {
 		return n, nil
