@@ -37,9 +37,13 @@ func positionIDs(ctx context.Context, q queryer, e domain.ExceptionDetail) (posK
 // whenever). curOnHand is the position's on_hand read under the same
 // snapshot or lock.
 func onHandAsOf(ctx context.Context, q queryer, k posKey, t time.Time, curOnHand int) (int, error) {
+	// The position's rows first (OFFSET 0 keeps the time filter outside):
+	// given the time range, the planner trusted statistics older than a
+	// feed's recent rows and scanned ledger_on_hand_day from t, every
+	// position's movements since (156 ms a call in the ingest bench).
 	var after int
-	err := q.GetContext(ctx, &after, `SELECT COALESCE(sum(delta), 0) FROM ledger
-		WHERE product_id = $1 AND location_id = $2 AND bucket = 'on_hand' AND occurred_at > $3`, k.prod, k.loc, t)
+	err := q.GetContext(ctx, &after, `SELECT COALESCE(sum(delta), 0) FROM (SELECT delta, occurred_at FROM ledger
+		WHERE product_id = $1 AND location_id = $2 AND bucket = 'on_hand' OFFSET 0) g WHERE occurred_at > $3`, k.prod, k.loc, t)
 	if err != nil {
 		return 0, fmt.Errorf("store: on hand as of: %w", err)
 	}

@@ -148,11 +148,18 @@ func lockOpenDrifts(ctx context.Context, tx *Tx, keys []posKey, platform bool) (
 		ORDER BY id FOR UPDATE`, pq.Array(cand)); err != nil {
 		return nil, fmt.Errorf("store: lock open drifts: %w", err)
 	}
+	// The locked rows' details in one read (one round trip, not one per
+	// drift: a feed batch may re-judge thousands).
+	locked, err := selectAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = ANY ($1::bigint[])`, pq.Array(cand))
+	if err != nil {
+		return nil, fmt.Errorf("store: read open drifts: %w", err)
+	}
+	byID := make(map[int64]domain.ExceptionDetail, len(locked))
+	for _, e := range locked {
+		byID[e.ID] = e
+	}
 	for _, r := range ids {
-		e, err := getAs(ctx, tx, exceptionDetailRow.detail, exceptionSelect+` WHERE e.id = $1`, r.ID)
-		if err != nil {
-			return nil, err
-		}
+		e := byID[r.ID]
 		if e.Kind != domain.KindReconciliationDrift || (e.Status != "open" && e.Status != "in_progress") {
 			continue // closed before the lock was granted
 		}

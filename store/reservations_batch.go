@@ -73,6 +73,17 @@ type batchShard struct {
 	mu      sync.Mutex
 	pending []*batchReq
 	running bool
+	// waitFor, while the pipeline lingers between batches, is the queue
+	// length that ends the linger; the request that reaches it sends on
+	// wake.
+	waitFor int
+	wake    chan struct{}
+	// lingerScore learns whether lingering pays on this pipeline's load:
+	// up when the answered requests came back in time, down when the wait
+	// ran out. Below zero the pipeline lingers only on every
+	// lingerProbe-th batch, to notice when the load changes.
+	lingerScore int
+	batches     int
 }
 
 type batchReq struct {
@@ -113,12 +124,7 @@ func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedR
 	h.Write(b[:])
 	sh := &db.resv.shards[h.Sum64()%batchShards]
 	req := &batchReq{ctx: ctx, call: call, rq: rq, keys: keys, done: make(chan struct{})}
-	sh.mu.Lock()
-	sh.pending = append(sh.pending, req)
-	start := !sh.running
-	sh.running = true
-	sh.mu.Unlock()
-	if start {
+	if sh.enqueue(req) {
 		go db.drainShard(sh)
 	}
 	select {
@@ -132,6 +138,21 @@ func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedR
 		// so the client's retry with the same key gets it.
 		return Response{}, ctx.Err()
 	}
+}
+
+// enqueue queues req, ends a linger the queue now satisfies, and reports
+// whether the pipeline was idle (the caller then starts it).
+func (sh *batchShard) enqueue(req *batchReq) (start bool) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.pending = append(sh.pending, req)
+	start = !sh.running
+	sh.running = true
+	if sh.waitFor > 0 && len(sh.pending) >= sh.waitFor {
+		sh.waitFor = 0
+		sh.wake <- struct{}{} // buffered, and armed once per linger
+	}
+	return start
 }
 
 func putInt64(b []byte, v int64) {
@@ -175,8 +196,69 @@ func (db *DB) drainShard(sh *batchShard) {
 		if n > 1 {
 			ahead = db.beginAhead()
 		}
+		t0 := time.Now()
 		db.runBatch(batch, begun)
+		took := time.Since(t0)
+		if n > 1 {
+			sh.linger(n, min(max(took/4, minLinger), maxLinger))
+		}
 	}
+}
+
+// Lingering bounds: a pipeline waits at most a quarter of the batch it
+// just ran, within these limits.
+const (
+	minLinger   = 200 * time.Microsecond
+	maxLinger   = 2 * time.Millisecond
+	lingerProbe = 8
+)
+
+// linger waits, after a batch of n requests, until the requests it
+// answered have had the time to come back: until n more have queued than
+// were waiting when it ended, or for at most wait (a quarter of the
+// batch's time, within minLinger and maxLinger). Without it, closed-loop callers
+// settle into cohorts: the requests that queued during one batch run as
+// the next while the answered ones make their round trip, so a hot
+// position's eight checkouts commit as two batches of four and pay the
+// per-batch cost (a lock read, a write, a commit: most of a batch's time)
+// twice. A lone request (n = 1) never waits.
+func (sh *batchShard) linger(n int, wait time.Duration) {
+	sh.batches++
+	if sh.lingerScore < 0 && sh.batches%lingerProbe != 0 {
+		return
+	}
+	sh.mu.Lock()
+	want := len(sh.pending) + n
+	if len(sh.pending) >= maxBatch || want > maxBatch {
+		want = maxBatch
+	}
+	if len(sh.pending) >= want {
+		sh.mu.Unlock()
+		return
+	}
+	if sh.wake == nil {
+		sh.wake = make(chan struct{}, 1)
+	}
+	sh.waitFor = want
+	sh.mu.Unlock()
+	t := time.NewTimer(wait)
+	select {
+	case <-sh.wake:
+		sh.lingerScore = min(sh.lingerScore+1, 4)
+	case <-t.C:
+		// The answered requests went elsewhere or come back slower than
+		// the wait (many positions over several pipelines): lingering
+		// would only add the wait to every batch.
+		sh.lingerScore = max(sh.lingerScore-1, -4)
+	}
+	t.Stop()
+	sh.mu.Lock()
+	sh.waitFor = 0
+	select { // a wake sent as the timer fired
+	case <-sh.wake:
+	default:
+	}
+	sh.mu.Unlock()
 }
 
 // beginAhead begins a transaction in the background; the channel yields

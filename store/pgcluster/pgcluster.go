@@ -125,7 +125,12 @@ func (c *Cluster) start() error {
 }
 
 func (c *Cluster) startOn(port int) error {
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=200 -c shared_buffers=256MB -c fsync=on", port, c.Dir)
+	// shared_buffers holds a 4M-position retailer's hot set (positions and
+	// their keys, the ledger's position index): at 256MB the reservation
+	// path read index pages from the OS and evicted dirty buffers itself
+	// (auto_explain, stockbench's spread run). max_wal_size keeps a bulk
+	// load from forcing a checkpoint every few seconds.
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s' -c max_connections=200 -c shared_buffers=1GB -c max_wal_size=2GB -c fsync=on", port, c.Dir)
 	logFile := filepath.Join(c.Dir, "server.log")
 	if err := c.run(filepath.Join(c.binDir, "pg_ctl"), "-D", c.Dir, "-l", logFile, "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		return fmt.Errorf("pgcluster: start failed (see %s): %w", logFile, err)
