@@ -54,7 +54,11 @@ type User struct {
 	Name      string   `db:"name"`
 	Role      Role     `db:"role"`
 	Locations []string `db:"-"` // location codes in scope; empty for unscoped roles
-	Disabled  bool     `db:"disabled"`
+	// LocationIDs are the ids of Locations, in the same order, as the store
+	// loads them with the user (so a page need not look them up again);
+	// never in the audit's copy of a user.
+	LocationIDs []int64 `db:"-" json:"-"`
+	Disabled    bool    `db:"disabled"`
 }
 
 // CanSeeLocation reports whether the user may see location code.

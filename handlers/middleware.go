@@ -141,7 +141,7 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if isAPI(c) || strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			return next(c)
 		}
-		sess, _ := s.cookies.Get(c.Request(), sessionName) // a bad cookie yields a fresh session
+		sess := s.session(c.Request())
 		c.Set(ctxSession, sess)
 		dirty := false
 		if sid, ok := sess.Values["sid"].(string); ok && sid != "" {

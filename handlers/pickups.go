@@ -20,36 +20,46 @@ import (
 const queuePageSize = 50
 
 // queueScope is the stores a queue shows: a scoped user's own, or for
-// others the one chosen with ?location= (every pickup store when none).
-func (s *Server) queueScope(c echo.Context) ([]int64, []string, string, error) {
-	ctx := c.Request().Context()
+// others the one chosen with ?location= (every pickup store when none),
+// and the stores the user may choose from. A scoped user's location ids
+// come with the user from the session; others' with the location list.
+func (s *Server) queueScope(c echo.Context) (ids []int64, codes []string, chosen string, choices []string, err error) {
 	u := currentUser(c)
-	chosen := strings.ToUpper(strings.TrimSpace(c.QueryParam("location")))
-	var codes []string
+	chosen = strings.ToUpper(strings.TrimSpace(c.QueryParam("location")))
 	if u.Role.Scoped() {
-		codes = slices.Clone(u.Locations)
-		if chosen != "" && slices.Contains(codes, chosen) {
-			codes = []string{chosen}
-		} else {
+		if chosen != "" && !slices.Contains(u.Locations, chosen) {
 			chosen = ""
 		}
-	} else {
-		locs, err := s.DB.ListLocations(ctx)
-		if err != nil {
-			return nil, nil, "", err
+		if len(u.LocationIDs) != len(u.Locations) { // a user not loaded by the store
+			codes = slices.Clone(u.Locations)
+			if chosen != "" {
+				codes = []string{chosen}
+			}
+			ids, err = s.DB.LocationIDs(c.Request().Context(), codes)
+			return ids, codes, chosen, u.Locations, err
 		}
-		for _, l := range locs {
-			if chosen == "" || l.Code == chosen {
-				codes = append(codes, l.Code)
+		for i, code := range u.Locations {
+			if chosen == "" || code == chosen {
+				codes, ids = append(codes, code), append(ids, u.LocationIDs[i])
 			}
 		}
+		return ids, codes, chosen, u.Locations, nil
 	}
-	ids, err := s.DB.LocationIDs(ctx, codes)
-	return ids, codes, chosen, err
+	locs, err := s.DB.ListLocations(c.Request().Context())
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	for _, l := range locs {
+		choices = append(choices, l.Code)
+		if chosen == "" || l.Code == chosen {
+			codes, ids = append(codes, l.Code), append(ids, l.ID)
+		}
+	}
+	return ids, codes, chosen, choices, nil
 }
 
 func (s *Server) pickupQueueView(c echo.Context) (views.PickupQueueView, error) {
-	ids, codes, chosen, err := s.queueScope(c)
+	ids, codes, chosen, choices, err := s.queueScope(c)
 	if err != nil {
 		return views.PickupQueueView{}, err
 	}
@@ -62,41 +72,36 @@ func (s *Server) pickupQueueView(c echo.Context) (views.PickupQueueView, error) 
 	if err != nil {
 		return views.PickupQueueView{}, err
 	}
-	m := views.PickupQueueView{Tab: tab, Rows: rows, Counts: counts, Stores: codes, Location: chosen, Now: now}
-	if u := currentUser(c); !u.Role.Scoped() {
-		locs, err := s.DB.ListLocations(c.Request().Context())
-		if err != nil {
-			return m, err
-		}
-		for _, l := range locs {
-			m.Choices = append(m.Choices, l.Code)
-		}
-	} else {
-		m.Choices = currentUser(c).Locations
-	}
-	return m, nil
+	return views.PickupQueueView{Tab: tab, Rows: rows, Counts: counts, Stores: codes, Location: chosen, Choices: choices, Now: now}, nil
 }
 
 func (s *Server) handlePickupQueue(c echo.Context) error {
+	u, ctx := currentUser(c), c.Request().Context()
+	// The counts beside the list do not depend on it: read them side by
+	// side with the queue, so the page takes about as long as the queue.
+	var open, overdue, toReceive int
+	var countErr error
+	counted := make(chan struct{})
+	go func() {
+		defer close(counted)
+		if open, overdue, countErr = s.DB.OpenExceptionCounts(ctx, domain.KindsOwnedBy(u.Role), scopeOf(u)); countErr == nil {
+			toReceive, countErr = s.DB.CountToReceive(ctx, scopeOf(u))
+		}
+	}()
 	m, err := s.pickupQueueView(c)
+	<-counted
 	if err != nil {
 		return err
 	}
+	if countErr != nil {
+		return countErr
+	}
+	c.Set(ctxToReceive, toReceive) // the navigation shows it too (countToReceive)
+	m.ExceptionsOpen, m.ExceptionsOverdue, m.ToReceive = open, overdue, toReceive
 	if m.Flash, err = takeFlash(c); err != nil {
 		return err
 	}
 	m.Scan, m.ScanErr = c.QueryParam("scan"), c.QueryParam("scan_error")
-	u := currentUser(c)
-	kinds := domain.KindsOwnedBy(u.Role)
-	if m.ExceptionsOpen, err = s.DB.OpenExceptionCount(c.Request().Context(), kinds, scopeOf(u), false); err != nil {
-		return err
-	}
-	if m.ExceptionsOverdue, err = s.DB.OpenExceptionCount(c.Request().Context(), kinds, scopeOf(u), true); err != nil {
-		return err
-	}
-	if m.ToReceive, err = s.DB.CountToReceive(c.Request().Context(), scopeOf(currentUser(c))); err != nil {
-		return err
-	}
 	return render(c, http.StatusOK, views.PickupQueue(s.viewCtx(c), m))
 }
 

@@ -24,7 +24,12 @@ import (
 func render(c echo.Context, status int, t templ.Component) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return t.Render(c.Request().Context(), c.Response().Writer)
+	// templ flushes its writer when it is done if the writer can flush,
+	// which would turn serveWithTimeout's held answer into a streamed one
+	// (chunked, one more write, and a time-out could only cut it short).
+	// Hidden behind a plain io.Writer, the page is held whole and goes out
+	// in one write with its Content-Length.
+	return t.Render(c.Request().Context(), struct{ io.Writer }{c.Response().Writer})
 }
 
 // sharedWriter is serveWithTimeout's writer (bufferedWriter): it can hold
@@ -80,7 +85,7 @@ func (s *Server) navWithCounts(c echo.Context, u *domain.User) []views.NavItem {
 		case n.Href == "/transfers/approvals":
 			count, err = s.DB.CountAwaitingApproval(c.Request().Context(), scopeOf(u))
 		case n.Href == "/transfers" && u.Role == domain.RoleAssociate:
-			count, err = s.DB.CountToReceive(c.Request().Context(), scopeOf(u))
+			count, err = s.countToReceive(c, u)
 		default:
 			continue
 		}
@@ -93,6 +98,24 @@ func (s *Server) navWithCounts(c echo.Context, u *domain.User) []views.NavItem {
 		out[i].Count = count
 	}
 	return out
+}
+
+// ctxToReceive holds the request's count of transfers on their way to the
+// user's stores, once counted.
+const ctxToReceive = "stockline.to_receive"
+
+// countToReceive counts the shipped transfers on their way to u's stores
+// once per request: the navigation shows the count beside Transfers, and
+// the pickup queue, which reads it beside its list, leaves it here.
+func (s *Server) countToReceive(c echo.Context, u *domain.User) (int, error) {
+	if n, ok := c.Get(ctxToReceive).(int); ok {
+		return n, nil
+	}
+	n, err := s.DB.CountToReceive(c.Request().Context(), scopeOf(u))
+	if err == nil {
+		c.Set(ctxToReceive, n)
+	}
+	return n, err
 }
 
 // maxJSONBody bounds API request bodies.

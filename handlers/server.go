@@ -49,14 +49,16 @@ type Access struct {
 
 // Server holds the Echo instance and what handlers need.
 type Server struct {
-	Echo    *echo.Echo
-	DB      *store.DB
-	Log     *slog.Logger
-	opts    Options
-	cookies *sessions.CookieStore
-	access  map[string]Access               // "METHOD /path" -> access, from the route table
-	nav     map[domain.Role][]views.NavItem // each role's top navigation, from the route table
-	home    map[domain.Role]string          // each role's first screen, from the route table
+	Echo       *echo.Echo
+	DB         *store.DB
+	Log        *slog.Logger
+	opts       Options
+	cookies    *sessions.CookieStore
+	cookieMemo cookieMemo                      // session cookies recently decoded (session_cookie.go)
+	runners    *runners                        // the goroutines handlers run on (workers.go)
+	access     map[string]Access               // "METHOD /path" -> access, from the route table
+	nav        map[domain.Role][]views.NavItem // each role's top navigation, from the route table
+	home       map[domain.Role]string          // each role's first screen, from the route table
 }
 
 // New builds the server and mounts the route table (routes.go).
@@ -92,6 +94,7 @@ func New(db *store.DB, log *slog.Logger, opts Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{Echo: e, DB: db, Log: log, opts: opts, access: map[string]Access{}}
 	s.cookies = newCookieStore(opts)
+	s.runners = newRunners()
 	e.IPExtractor = s.clientIP
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))

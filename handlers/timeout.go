@@ -25,7 +25,7 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 	bw := &bufferedWriter{h: http.Header{}, w: w}
 	done := make(chan struct{})
 	panicked := make(chan any, 1)
-	go func() {
+	s.runners.run(func() { // a reused goroutine (workers.go)
 		defer func() {
 			if p := recover(); p != nil {
 				panicked <- p
@@ -33,7 +33,7 @@ func (s *Server) serveWithTimeout(w http.ResponseWriter, r *http.Request) {
 			close(done)
 		}()
 		s.Echo.ServeHTTP(bw, r.WithContext(ctx))
-	}()
+	})
 	select {
 	case <-done:
 		select {

@@ -80,6 +80,9 @@ const exceptionSelect = `SELECT e.id, e.kind, e.severity, e.status, l.code AS lo
 
 const dueSoonSQL = "now() + interval '1 hour'" // domain.DueSoonWindow
 
+// overdueSQL is an exception past its due time (domain.SLAOverdue).
+const overdueSQL = "e.due_at <= now()"
+
 // exceptionWhere builds the SQL conditions and arguments of f.
 func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	where, args := []string{}, []any{}
@@ -128,7 +131,7 @@ func exceptionWhere(f ExceptionFilter) ([]string, []any) {
 	}
 	switch f.SLA {
 	case domain.SLAOverdue:
-		where = append(where, "e.due_at <= now()")
+		where = append(where, overdueSQL)
 	case domain.SLADueSoon:
 		where = append(where, "e.due_at > now() AND e.due_at <= "+dueSoonSQL)
 	case domain.SLAOnTime:
@@ -287,23 +290,22 @@ func (db *DB) countExceptions(ctx context.Context, f ExceptionFilter) (QueueCoun
 	return c, nil
 }
 
-// OpenExceptionCount counts open exceptions of the given kinds within the
-// location scope (nil: all locations), only the overdue ones when asked:
-// the count a role's home page shows.
-func (db *DB) OpenExceptionCount(ctx context.Context, kinds, locations []string, overdue bool) (int, error) {
-	f := ExceptionFilter{Locations: locations}
-	if overdue {
-		f.SLA = domain.SLAOverdue
-	}
-	if err := db.resolveLocations(ctx, &f); err != nil {
-		return 0, err
-	}
-	where, args := exceptionWhere(f)
+// OpenExceptionCounts counts open exceptions of the given kinds within
+// the location scope (nil: all locations), and how many of them are
+// overdue: the counts a role's home page shows. One statement, prepared
+// once per connection (a home page is asked for often); the scope's codes
+// are resolved inside it.
+func (db *DB) OpenExceptionCounts(ctx context.Context, kinds, locations []string) (open, overdue int, err error) {
+	where, args := exceptionWhere(ExceptionFilter{Locations: locations})
 	args = append(args, pq.Array(kinds))
 	where = append(where, fmt.Sprintf("e.kind = ANY($%d)", len(args)))
-	var n int
-	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
-		return 0, fmt.Errorf("store: open exceptions: %w", err)
+	var n struct {
+		Open    int `db:"open"`
+		Overdue int `db:"overdue"`
 	}
-	return n, nil
+	if err := db.prepared().getDB(ctx, &n, `SELECT count(*) AS open, count(*) FILTER (WHERE `+overdueSQL+`) AS overdue
+		FROM exceptions e WHERE `+joinAnd(where), args...); err != nil {
+		return 0, 0, fmt.Errorf("store: open exceptions: %w", err)
+	}
+	return n.Open, n.Overdue, nil
 }

@@ -128,7 +128,7 @@ func TestExceptionQueueFiltersPagesAndCounts(t *testing.T) {
 		c.ByKind[domain.KindOversell] != 2 || c.BySeverity["high"] != 2 || c.BySeverity["critical"] != 1 {
 		t.Fatalf("counts: %+v", c)
 	}
-	if n, err := db.OpenExceptionCount(ctx, []string{domain.KindItemNotFound, domain.KindOversell}, []string{"N1"}, true); err != nil || n != 1 {
+	if _, n, err := db.OpenExceptionCounts(ctx, []string{domain.KindItemNotFound, domain.KindOversell}, []string{"N1"}); err != nil || n != 1 {
 		t.Fatalf("overdue owned at N1: %d %v", n, err)
 	}
 }
@@ -264,7 +264,7 @@ func TestExceptionsFromTimeAndCheck(t *testing.T) {
 	db := resvDB(t)
 	ctx := context.Background()
 	// The demo retailer's queue: the associate's store has overdue work.
-	if n, err := db.OpenExceptionCount(ctx, domain.KindsOwnedBy(domain.RoleAssociate), []string{"S01"}, true); err != nil || n < 1 {
+	if _, n, err := db.OpenExceptionCounts(ctx, domain.KindsOwnedBy(domain.RoleAssociate), []string{"S01"}); err != nil || n < 1 {
 		t.Fatalf("demo overdue exceptions at S01: %d %v", n, err)
 	}
 	sku := orderSKU(t, db, 40)

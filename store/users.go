@@ -23,15 +23,18 @@ type userRow struct {
 	Hash      string         `db:"password_hash"`
 	Disabled  bool           `db:"disabled"`
 	Locations pq.StringArray `db:"locations"`
+	LocIDs    pq.Int64Array  `db:"location_ids"`
 	CreatedAt time.Time      `db:"created_at"`
 }
 
 func (r userRow) user() *domain.User {
-	return &domain.User{ID: r.ID, Email: r.Email, Name: r.Name, Role: domain.Role(r.Role), Disabled: r.Disabled, Locations: r.Locations}
+	return &domain.User{ID: r.ID, Email: r.Email, Name: r.Name, Role: domain.Role(r.Role), Disabled: r.Disabled, Locations: r.Locations,
+		LocationIDs: r.LocIDs}
 }
 
 const userSelect = `SELECT u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at IS NOT NULL AS disabled, u.created_at,
-	COALESCE(ARRAY(SELECT l.code FROM user_locations ul JOIN locations l ON l.id = ul.location_id WHERE ul.user_id = u.id ORDER BY l.code), '{}') AS locations
+	COALESCE(ARRAY(SELECT l.code FROM user_locations ul JOIN locations l ON l.id = ul.location_id WHERE ul.user_id = u.id ORDER BY l.code), '{}') AS locations,
+	COALESCE(ARRAY(SELECT l.id FROM user_locations ul JOIN locations l ON l.id = ul.location_id WHERE ul.user_id = u.id ORDER BY l.code), '{}') AS location_ids
 	FROM users u`
 
 // NewUser is what an admin or the CLI supplies to add a person.
@@ -258,7 +261,9 @@ func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration)
 		userRow
 		LastSeen time.Time `db:"last_seen_at"`
 	}
-	err := db.GetContext(ctx, &r, `SELECT s.last_seen_at, x.* FROM sessions s
+	// Every signed-in page asks this first: prepared once per connection,
+	// it costs one round trip instead of two.
+	err := db.prepared().getDB(ctx, &r, `SELECT s.last_seen_at, x.* FROM sessions s
 		JOIN LATERAL (`+userSelect+` WHERE u.id = s.user_id) x ON TRUE
 		WHERE s.id_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2 * interval '1 second'`,
 		hashToken(rawID), idle.Seconds())
