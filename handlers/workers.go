@@ -9,7 +9,12 @@ package handlers
 // maxIdleRunners of them; when none is idle a new one starts, so a
 // handler never waits for another (one stuck past its time-out only keeps
 // its goroutine, as before).
-const maxIdleRunners = 64
+//
+// 16 idle goroutines cover the handlers a 2-core instance runs at once in
+// the benchmarks (2 to 32 clients; beyond 16 a fresh goroutine starts, as
+// before), and keep what a quiet server holds small: the soak's leak check
+// allows 25 goroutines of growth over a run, and 64 idle ones failed it.
+const maxIdleRunners = 16
 
 type runners struct {
 	idle chan chan func()
