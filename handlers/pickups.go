@@ -30,14 +30,6 @@ func (s *Server) queueScope(c echo.Context) (ids []int64, codes []string, chosen
 		if chosen != "" && !slices.Contains(u.Locations, chosen) {
 			chosen = ""
 		}
-		if len(u.LocationIDs) != len(u.Locations) { // a user not loaded by the store
-			codes = slices.Clone(u.Locations)
-			if chosen != "" {
-				codes = []string{chosen}
-			}
-			ids, err = s.DB.LocationIDs(c.Request().Context(), codes)
-			return ids, codes, chosen, u.Locations, err
-		}
 		for i, code := range u.Locations {
 			if chosen == "" || code == chosen {
 				codes, ids = append(codes, code), append(ids, u.LocationIDs[i])
