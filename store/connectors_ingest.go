@@ -114,7 +114,7 @@ func (db *DB) ApplyStoredForException(ctx context.Context, c Connector, events [
 	err := db.InTx(ctx, func(tx *Tx) error {
 		if len(events) > 0 {
 			var err error
-			if res, err = ingestTx(ctx, tx, c, events, "", true, actor, sink); err != nil {
+			if res, err = ingestTx(ctx, tx, &db.feedRefs, c, events, "", true, actor, sink); err != nil {
 				return err
 			}
 		}
@@ -137,7 +137,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 	sink := db.OrderSink()
 	err := db.InTx(ctx, func(tx *Tx) error {
 		var err error
-		res, err = ingestTx(ctx, tx, c, events, owner, stored, actor, sink)
+		res, err = ingestTx(ctx, tx, &db.feedRefs, c, events, owner, stored, actor, sink)
 		return err
 	})
 	if err == nil || len(events) == 1 || ctx.Err() != nil || errors.Is(err, ErrLeaseLost) {
@@ -150,7 +150,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 		var one IngestResult
 		err := db.InTx(ctx, func(tx *Tx) error {
 			var err error
-			one, err = ingestTx(ctx, tx, c, events[i:i+1], owner, stored, actor, sink)
+			one, err = ingestTx(ctx, tx, &db.feedRefs, c, events[i:i+1], owner, stored, actor, sink)
 			return err
 		})
 		if err != nil {
@@ -165,7 +165,7 @@ func (db *DB) ingest(ctx context.Context, c Connector, events []InboundEvent, ow
 			ev.Changes, ev.Order, ev.Cancel, ev.Refund, ev.NoEffect = nil, nil, nil, nil, ""
 			err = db.InTx(ctx, func(tx *Tx) error {
 				var err error
-				one, err = ingestTx(ctx, tx, c, []InboundEvent{ev}, owner, stored, actor, sink)
+				one, err = ingestTx(ctx, tx, &db.feedRefs, c, []InboundEvent{ev}, owner, stored, actor, sink)
 				return err
 			})
 			if err != nil {
@@ -201,7 +201,7 @@ type feedChange struct {
 	sku, loc      string
 }
 
-func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor, sink OrderSink) (IngestResult, error) {
+func ingestTx(ctx context.Context, tx *Tx, refs *feedRefCache, c Connector, events []InboundEvent, owner string, stored bool, actor domain.Actor, sink OrderSink) (IngestResult, error) {
 	var res IngestResult
 	if owner != "" {
 		if err := checkLease(ctx, tx, c.ID, owner); err != nil {
@@ -230,7 +230,7 @@ func ingestTx(ctx context.Context, tx *Tx, c Connector, events []InboundEvent, o
 	if err := keyedPlans(ctx, tx, true); err != nil {
 		return res, err
 	}
-	r, err := newFeedResolver(ctx, tx, c.ID, preps)
+	r, err := newFeedResolver(ctx, tx, refs, c.ID, preps)
 	if err != nil {
 		return res, err
 	}

@@ -3,21 +3,88 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/lib/pq"
 
 	"stockline/domain"
 )
 
-// feedResolver maps a batch's item and location references to ours, with one
-// query per reference kind.
+// feedResolver maps a batch's item and location references to ours: from
+// the connector's resolved references (feedRefCache) while its mappings are
+// unchanged, and with one query per reference kind for the rest.
 type feedResolver struct {
-	ids   map[domain.Ref]int64
-	codes map[domain.Ref]string
+	refs map[domain.Ref]resolvedRef
 }
 
-func newFeedResolver(ctx context.Context, tx *Tx, connectorID int64, preps []*feedEvent) (*feedResolver, error) {
-	r := &feedResolver{ids: map[domain.Ref]int64{}, codes: map[domain.Ref]string{}}
+// resolvedRef is our id and code (SKU or location code) for a reference.
+type resolvedRef struct {
+	id   int64
+	code string
+}
+
+// feedRefCache keeps, per connector, the references its batches resolved,
+// with the connector's mappings_version they were read under. Every change
+// to connector_mappings bumps that version (a trigger, migration 0014) and
+// our products' SKUs and location codes never change, so a batch that
+// reads the same version inside its transaction may use them: it sees what
+// a lookup would. Unresolved references are never kept.
+type feedRefCache struct {
+	mu     sync.Mutex
+	byConn map[int64]*connectorRefs
+}
+
+type connectorRefs struct {
+	version int64
+	refs    map[domain.Ref]resolvedRef
+}
+
+// maxCachedFeedRefs bounds one connector's kept references (a retailer's
+// SKUs and locations); past it the set starts again.
+const maxCachedFeedRefs = 200_000
+
+// lookup returns the kept references of want under version, and which of
+// want still need a query.
+func (c *feedRefCache) lookup(connectorID, version int64, want map[domain.Ref]bool) (map[domain.Ref]resolvedRef, []domain.Ref) {
+	out := make(map[domain.Ref]resolvedRef, len(want))
+	var missing []domain.Ref
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.byConn[connectorID]
+	if kept != nil && kept.version != version {
+		delete(c.byConn, connectorID)
+		kept = nil
+	}
+	for ref := range want {
+		if kept != nil {
+			if r, ok := kept.refs[ref]; ok {
+				out[ref] = r
+				continue
+			}
+		}
+		missing = append(missing, ref)
+	}
+	return out, missing
+}
+
+// keep adds references resolved under version.
+func (c *feedRefCache) keep(connectorID, version int64, refs map[domain.Ref]resolvedRef) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.byConn[connectorID]
+	if kept == nil || kept.version != version || len(kept.refs)+len(refs) > maxCachedFeedRefs {
+		if c.byConn == nil {
+			c.byConn = map[int64]*connectorRefs{}
+		}
+		kept = &connectorRefs{version: version, refs: make(map[domain.Ref]resolvedRef, len(refs))}
+		c.byConn[connectorID] = kept
+	}
+	for ref, r := range refs {
+		kept.refs[ref] = r
+	}
+}
+
+func newFeedResolver(ctx context.Context, tx *Tx, cache *feedRefCache, connectorID int64, preps []*feedEvent) (*feedResolver, error) {
 	want := map[domain.Ref]bool{}
 	for _, p := range preps {
 		for _, ch := range p.ev.Changes {
@@ -40,8 +107,14 @@ func newFeedResolver(ctx context.Context, tx *Tx, connectorID int64, preps []*fe
 			}
 		}
 	}
+	var version int64
+	if err := tx.GetContext(ctx, &version, `SELECT mappings_version FROM connectors WHERE id = $1`, connectorID); err != nil {
+		return nil, fmt.Errorf("store: mappings version: %w", err)
+	}
+	refs, missing := cache.lookup(connectorID, version, want)
+	r := &feedResolver{refs: refs}
 	var mk, mid, skus, codes []string
-	for ref := range want {
+	for _, ref := range missing {
 		switch ref.Kind {
 		case domain.RefItem, domain.RefLocation:
 			mk, mid = append(mk, ref.Kind), append(mid, ref.ID)
@@ -88,16 +161,21 @@ func newFeedResolver(ctx context.Context, tx *Tx, connectorID int64, preps []*fe
 		}
 		rows = append(rows, got...)
 	}
+	found := make(map[domain.Ref]resolvedRef, len(rows))
 	for _, x := range rows {
 		ref := domain.Ref{Kind: x.Kind, ID: x.Ext}
-		r.ids[ref], r.codes[ref] = x.ID, x.Code
+		found[ref] = resolvedRef{x.ID, x.Code}
+		r.refs[ref] = found[ref]
+	}
+	if len(found) > 0 {
+		cache.keep(connectorID, version, found)
 	}
 	return r, nil
 }
 
 func (r *feedResolver) item(ref domain.Ref) (int64, string, string) {
-	if id, ok := r.ids[ref]; ok && (ref.Kind == domain.RefItem || ref.Kind == domain.RefSKU) {
-		return id, r.codes[ref], ""
+	if x, ok := r.refs[ref]; ok && (ref.Kind == domain.RefItem || ref.Kind == domain.RefSKU) {
+		return x.id, x.code, ""
 	}
 	if ref.Kind == domain.RefSKU {
 		return 0, "", fmt.Sprintf("Unknown SKU %q.", ref.ID)
@@ -106,8 +184,8 @@ func (r *feedResolver) item(ref domain.Ref) (int64, string, string) {
 }
 
 func (r *feedResolver) location(ref domain.Ref) (int64, string, string) {
-	if id, ok := r.ids[ref]; ok && (ref.Kind == domain.RefLocation || ref.Kind == domain.RefLocationCode) {
-		return id, r.codes[ref], ""
+	if x, ok := r.refs[ref]; ok && (ref.Kind == domain.RefLocation || ref.Kind == domain.RefLocationCode) {
+		return x.id, x.code, ""
 	}
 	if ref.Kind == domain.RefLocationCode {
 		return 0, "", fmt.Sprintf("Unknown location %q.", ref.ID)

@@ -29,6 +29,7 @@ type DB struct {
 	avail    availCache              // see availability_cache.go
 	xcounts  exceptionCountsCache    // see exception_queue.go
 	tokens   tokenCache              // see tokens_cache.go
+	feedRefs feedRefCache            // see connectors_resolve.go
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
