@@ -285,6 +285,7 @@ func (db *DB) productsBySKU(ctx context.Context, skus []string) ([]domain.Produc
 	if len(missing) == 0 {
 		return out, nil
 	}
+	rc.warmOnce(db)
 	for _, s := range missing {
 		if !storable(s) {
 			return nil, domain.Errorf(domain.ENOTFOUND, "SKU %q does not exist.", s)

@@ -119,3 +119,17 @@ func (db *DB) reserveTestBatch(ctx context.Context, calls []ReserveCall, ahead b
 	}
 	return res, errs, failed, nil
 }
+
+// ProductForReservation looks a SKU up as the reservation path does,
+// through its product cache.
+func (db *DB) ProductForReservation(ctx context.Context, sku string) (domain.Product, error) {
+	db.resv.init(db)
+	return db.resv.refs.product(ctx, db, sku)
+}
+
+// CachedProducts is how many products the reservation path's cache holds.
+func (db *DB) CachedProducts() int {
+	db.resv.refs.mu.Lock()
+	defer db.resv.refs.mu.Unlock()
+	return len(db.resv.refs.products)
+}
