@@ -107,6 +107,9 @@ func newFeedResolver(ctx context.Context, tx *Tx, cache *feedRefCache, connector
 			}
 		}
 	}
+	if len(want) == 0 { // e.g. a batch of malformed events: nothing to look up
+		return &feedResolver{refs: map[domain.Ref]resolvedRef{}}, nil
+	}
 	var version int64
 	if err := tx.GetContext(ctx, &version, `SELECT mappings_version FROM connectors WHERE id = $1`, connectorID); err != nil {
 		return nil, fmt.Errorf("store: mappings version: %w", err)
