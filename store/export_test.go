@@ -82,16 +82,29 @@ func SetIdempotencyWait(d time.Duration) func() {
 // could not answer running alone as Reserve would. failed says the batch
 // transaction failed as a whole.
 func (db *DB) ReserveTestBatch(ctx context.Context, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {
-	return db.reserveTestBatch(ctx, calls, false)
+	return db.reserveTestBatch(ctx, &batchShard{}, calls, false)
 }
+
+// TestPipeline is one batch pipeline for tests: the batches run on it
+// keep what they learn of the positions, so the next may go the known way.
+type TestPipeline struct{ sh batchShard }
+
+// ReserveTestBatchOn is ReserveTestBatch on pipeline p.
+func (db *DB) ReserveTestBatchOn(ctx context.Context, p *TestPipeline, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {
+	return db.reserveTestBatch(ctx, &p.sh, calls, false)
+}
+
+// KnownWays counts the batches the known way answered, and those it handed
+// to the locked way, since the process started.
+func KnownWays() (ways, misses int64) { return knownWays.Load(), knownMisses.Load() }
 
 // ReserveTestBatchAhead is ReserveTestBatch on a transaction begun ahead,
 // as the batcher runs a batch under load.
 func (db *DB) ReserveTestBatchAhead(ctx context.Context, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {
-	return db.reserveTestBatch(ctx, calls, true)
+	return db.reserveTestBatch(ctx, &batchShard{}, calls, true)
 }
 
-func (db *DB) reserveTestBatch(ctx context.Context, calls []ReserveCall, ahead bool) (res []Response, errs []error, failed bool, err error) {
+func (db *DB) reserveTestBatch(ctx context.Context, sh *batchShard, calls []ReserveCall, ahead bool) (res []Response, errs []error, failed bool, err error) {
 	db.resv.init(db)
 	batch := make([]*batchReq, len(calls))
 	for i, c := range calls {
@@ -108,7 +121,7 @@ func (db *DB) reserveTestBatch(ctx context.Context, calls []ReserveCall, ahead b
 	if ahead {
 		begun = <-db.beginAhead()
 	}
-	db.runBatch(batch, begun)
+	db.runBatch(sh, batch, begun)
 	res, errs = make([]Response, len(calls)), make([]error, len(calls))
 	for i, r := range batch {
 		res[i], errs[i] = r.res, r.err

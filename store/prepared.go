@@ -33,8 +33,12 @@ func (c *stmtCache) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) 
 	return st, nil
 }
 
-// selectIn runs query inside tx and scans its rows into dest.
+// selectIn runs query inside tx and scans its rows into dest; with no tx,
+// on the pool, where the one statement commits on its own.
 func (c *stmtCache) selectIn(ctx context.Context, tx *Tx, dest any, query string, args ...any) error {
+	if tx == nil {
+		return c.selectDB(ctx, dest, query, args...)
+	}
 	if c == nil {
 		return tx.SelectContext(ctx, dest, query, args...)
 	}

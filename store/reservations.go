@@ -187,7 +187,7 @@ func reserveInTx(ctx context.Context, tx *Tx, actor domain.Actor, rq resolvedReq
 		return r, err
 	}
 	r.ID = ids[0]
-	return r, writeHolds(ctx, tx, nil, []heldRes{{r, actor, rq.policy}})
+	return r, writeHolds(ctx, tx, nil, []heldRes{{r, actor, rq.policy}}, nil)
 }
 
 func newReservation(id int64, actor domain.Actor, req domain.ReservationRequest, p domain.Policy, now time.Time) domain.Reservation {
@@ -214,9 +214,12 @@ type heldRes struct {
 // writeHolds writes new holds inside tx, whose positions the caller has
 // locked and checked, in one statement: the reservation and line rows, one
 // audit and one outbox row each, the stock moves (moveStock, guarded), and
-// any extra clauses (the batcher adds the idempotent answers).
-func writeHolds(ctx context.Context, tx *Tx, prep *stmtCache, holds []heldRes, extra ...clause) error {
-	if len(holds) == 0 {
+// any extra clauses (the batcher adds the idempotent answers). With
+// expect, the holds were decided against those positions unlocked, and
+// the statement itself checks them (stockBatch.expect); tx may then be
+// nil.
+func writeHolds(ctx context.Context, tx *Tx, prep *stmtCache, holds []heldRes, expect map[posKey]domain.Position, extra ...clause) error {
+	if len(holds) == 0 && expect == nil {
 		return nil
 	}
 	var (
@@ -263,8 +266,12 @@ func writeHolds(ctx context.Context, tx *Tx, prep *stmtCache, holds []heldRes, e
 			a.p(pq.Array(lRes)), a.p(pq.Array(lNo)), a.p(pq.Array(lLoc)), a.p(pq.Array(lProd)), a.p(pq.Array(lQty)),
 			id, a.p(pq.Array(audits)), who, a.p(pq.Array(requestIDs)), a.p(pq.Array(event)))
 	}
-	return moveStock(ctx, tx, prep, domain.Held, moves, LedgerMeta{Source: sourceOf(holds[0].actor), Actor: holds[0].actor, OccurredAt: holds[0].r.CreatedAt},
-		append([]clause{rows}, extra...)...)
+	meta := LedgerMeta{Source: "stockline"}
+	if len(holds) > 0 {
+		meta = LedgerMeta{Source: sourceOf(holds[0].actor), Actor: holds[0].actor, OccurredAt: holds[0].r.CreatedAt}
+		extra = append([]clause{rows}, extra...)
+	}
+	return moveStock(ctx, tx, prep, domain.Held, moves, meta, expect, extra...)
 }
 
 // sourceOf is the ledger source for an actor: API clients are "api".
@@ -330,11 +337,11 @@ type clause func(a *stmtArgs) string
 // in one statement. The caller holds the positions' locks. A hold is a
 // take under its channel's rule, so the primitive's guard refuses it (and
 // fails the transaction) if the position no longer has the units.
-func moveStock(ctx context.Context, tx *Tx, prep *stmtCache, to domain.ReservationStatus, moves []stockMove, meta LedgerMeta, extra ...clause) error {
-	if len(moves) == 0 {
+func moveStock(ctx context.Context, tx *Tx, prep *stmtCache, to domain.ReservationStatus, moves []stockMove, meta LedgerMeta, expect map[posKey]domain.Position, extra ...clause) error {
+	if len(moves) == 0 && expect == nil {
 		return nil
 	}
-	b := stockBatch{meta: meta, locked: true, extra: extra}
+	b := stockBatch{meta: meta, locked: true, extra: extra, expect: expect}
 	for _, m := range moves {
 		mv, why := domain.ReservationMovements(to, m.Qty)
 		b.meta.Reason = why

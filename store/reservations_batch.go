@@ -43,6 +43,7 @@ type resvRuntime struct {
 	seed    maphash.Seed
 	refs    refCache
 	stmts   stmtCache
+	ids     idPool
 }
 
 func (rt *resvRuntime) init(db *DB) {
@@ -84,6 +85,10 @@ type batchShard struct {
 	// lingerProbe-th batch, to notice when the load changes.
 	lingerScore int
 	batches     int
+	// known is the state this pipeline's batches left the positions in
+	// (reservations_known.go); only the pipeline's running drainShard
+	// touches it.
+	known knownPositions
 }
 
 type batchReq struct {
@@ -162,13 +167,15 @@ func putInt64(b []byte, v int64) {
 }
 
 // drainShard runs batches until the shard's queue is empty. Under load
-// (a batch of more than one request) it begins the next batch's
-// transaction while the current batch runs, so the next batch starts with
-// no BEGIN round trip of its own: one round trip fewer per batch on the
-// path a hot position's holds queue on. A BEGIN takes no snapshot and no
-// lock, so the open transaction waiting meanwhile holds nothing.
+// (a batch of more than one request) that goes the locked way, it begins
+// the next batch's transaction while the current batch runs, so the next
+// batch starts with no BEGIN round trip of its own. A BEGIN takes no
+// snapshot and no lock, so the open transaction waiting meanwhile holds
+// nothing. Batches that go the known way (runKnown) need no transaction,
+// so after one nothing is begun ahead.
 func (db *DB) drainShard(sh *batchShard) {
 	var ahead <-chan *Tx
+	known := false
 	defer func() {
 		if ahead != nil {
 			if tx := <-ahead; tx != nil {
@@ -193,11 +200,11 @@ func (db *DB) drainShard(sh *batchShard) {
 		if ahead != nil {
 			begun, ahead = <-ahead, nil
 		}
-		if n > 1 {
+		if n > 1 && !known {
 			ahead = db.beginAhead()
 		}
 		t0 := time.Now()
-		db.runBatch(batch, begun)
+		known = db.runBatch(sh, batch, begun)
 		took := time.Since(t0)
 		if n > 1 && sharesPosition(batch) {
 			sh.linger(n, min(max(took/4, minLinger), maxLinger))
@@ -312,7 +319,7 @@ func (db *DB) beginAhead() <-chan *Tx {
 // fails as a whole, nothing of it is kept, and every request in it runs
 // again alone (reserveAlone, which claims its key first and so replays the
 // other's answer). One request's failure never fails another's.
-func (db *DB) runBatch(batch []*batchReq, begun *Tx) {
+func (db *DB) runBatch(sh *batchShard, batch []*batchReq, begun *Tx) (known bool) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -326,76 +333,122 @@ func (db *DB) runBatch(batch []*batchReq, begun *Tx) {
 		if begun != nil {
 			begun.Rollback()
 		}
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res := make([]Response, len(live))
-	errs := make([]error, len(live))
 	keys := make([]IdempotencyKey, len(live))
 	var want []posKey
 	for i, r := range live {
 		keys[i] = r.call.Key
 		want = append(want, r.keys...)
 	}
+	plan, known := db.runKnown(ctx, sh, live, keys, want)
+	if known {
+		if begun != nil {
+			go begun.Rollback()
+		}
+		plan.answer(live, nil)
+		return true
+	}
 	prep := &db.resv.stmts
+	var decided map[posKey]domain.Position
 	used := false
 	err := db.runLimited(ctx, func() error {
 		used = true
 		return db.inTxOn(ctx, begun, func(tx *Tx) error {
-			clear(res)
-			clear(errs)
-			stored, ids, pos, err := lookupAndLock(ctx, tx, prep, keys, want)
+			stored, ids, pos, err := lookupAndLock(ctx, tx, prep, &db.resv.ids, keys, want)
 			if err != nil {
 				return err
 			}
-			now := db.stamp()
-			var holds []heldRes
-			var saveKeys []IdempotencyKey
-			var saveRes []Response
-			seen := make(map[[2]string]bool, len(live))
-			for i, r := range live {
-				id := [2]string{keys[i].Scope, keys[i].Key}
-				if a, ok := stored[id]; ok {
-					res[i], errs[i] = a.answerFor(keys[i])
-					continue
-				}
-				if seen[id] { // the same key twice in one batch: the first one answers
-					errs[i] = inProgress()
-					continue
-				}
-				seen[id] = true
-				h, short, err := decideHold(r.rq, pos, r.call.Actor, now)
-				if err != nil {
-					return err
-				}
-				if short != nil {
-					res[i] = r.call.Render(nil, short)
-				} else {
-					h.ID = ids[i]
-					holds = append(holds, heldRes{h, r.call.Actor, r.rq.policy})
-					res[i] = r.call.Render(&h, nil)
-				}
-				saveKeys, saveRes = append(saveKeys, keys[i]), append(saveRes, res[i])
+			if plan, err = decideBatch(live, keys, stored, ids, pos, db.stamp()); err != nil {
+				return err
 			}
+			decided = pos
 			// Not a derived context: the stock primitive's touches are
 			// collected under ctx itself (stock_touch.go). The wait on a key
 			// another transaction holds is bounded by the lock_timeout
 			// lookupAndLock set.
-			if len(holds) == 0 {
-				return insertAnswers(ctx, tx, saveKeys, saveRes)
-			}
-			return writeHolds(ctx, tx, prep, holds, newAnswersClause(saveKeys, saveRes))
+			return plan.write(ctx, tx, prep, nil)
 		})
 	})
 	if !used && begun != nil {
 		begun.Rollback()
 	}
+	if err == nil {
+		sh.known.remember(decided)
+	}
+	plan.answer(live, err)
+	return false
+}
+
+// batchPlan is what a batch decided: each request's answer, the holds to
+// write, and the new keys with their answers.
+type batchPlan struct {
+	res      []Response
+	errs     []error
+	holds    []heldRes
+	saveKeys []IdempotencyKey
+	saveRes  []Response
+}
+
+// decideBatch decides live's requests in arrival order against pos (the
+// positions as the batch found them; decideHold takes each admitted
+// hold's units from it): a key already answered (stored) gets its
+// answer, the same key twice gets in_progress for the second, every other
+// request is sourced on its own merits and takes ids[i] if it is held.
+func decideBatch(live []*batchReq, keys []IdempotencyKey, stored map[[2]string]keyRow, ids []int64, pos map[posKey]domain.Position, now time.Time) (batchPlan, error) {
+	p := batchPlan{res: make([]Response, len(live)), errs: make([]error, len(live))}
+	seen := make(map[[2]string]bool, len(live))
+	for i, r := range live {
+		id := [2]string{keys[i].Scope, keys[i].Key}
+		if a, ok := stored[id]; ok {
+			p.res[i], p.errs[i] = a.answerFor(keys[i])
+			continue
+		}
+		if seen[id] { // the same key twice in one batch: the first one answers
+			p.errs[i] = inProgress()
+			continue
+		}
+		seen[id] = true
+		h, short, err := decideHold(r.rq, pos, r.call.Actor, now)
+		if err != nil {
+			return batchPlan{}, err
+		}
+		if short != nil {
+			p.res[i] = r.call.Render(nil, short)
+		} else {
+			h.ID = ids[i]
+			p.holds = append(p.holds, heldRes{h, r.call.Actor, r.rq.policy})
+			p.res[i] = r.call.Render(&h, nil)
+		}
+		p.saveKeys, p.saveRes = append(p.saveKeys, keys[i]), append(p.saveRes, p.res[i])
+	}
+	return p, nil
+}
+
+// write records the plan: the admitted holds through the stock primitive
+// with the new keys' answers in the same statement, or the answers alone.
+// expect is as writeHolds takes it.
+func (p batchPlan) write(ctx context.Context, tx *Tx, prep *stmtCache, expect map[posKey]domain.Position) error {
+	if len(p.holds) == 0 && expect == nil {
+		return insertAnswers(ctx, tx, p.saveKeys, p.saveRes)
+	}
+	var answers []clause
+	if len(p.saveKeys) > 0 {
+		answers = append(answers, newAnswersClause(p.saveKeys, p.saveRes))
+	}
+	return writeHolds(ctx, tx, prep, p.holds, expect, answers...)
+}
+
+// answer hands each request its answer. A batch that failed (err) kept
+// nothing, so every request in it runs again alone.
+func (p batchPlan) answer(live []*batchReq, err error) {
 	for i, r := range live {
 		if err != nil {
 			r.alone = true
 		} else {
-			r.res, r.err = res[i], errs[i]
+			r.res, r.err = p.res[i], p.errs[i]
 		}
 		close(r.done)
 	}
@@ -456,13 +509,14 @@ func (r keyRow) answerFor(k IdempotencyKey) (Response, error) {
 }
 
 // lookupAndLock reads the keys already recorded (committed), takes a
-// reservation id per key, and locks the positions in (location_id,
-// product_id) order, in one statement. A position with no row is absent
-// from pos. It sets the transaction's lock_timeout to idempotencyWait
+// reservation id per key (and tops up pool, for the known way), and locks
+// the positions in (location_id, product_id) order, in one statement. A
+// position with no row is absent from pos. It sets the transaction's lock_timeout to idempotencyWait
 // first, which bounds each wait: for a position, and for a key another
 // transaction is recording when the batch writes its keys.
-func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []IdempotencyKey, want []posKey) (map[[2]string]keyRow, []int64, map[posKey]domain.Position, error) {
+func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, pool *idPool, keys []IdempotencyKey, want []posKey) (map[[2]string]keyRow, []int64, map[posKey]domain.Position, error) {
 	var a stmtArgs
+	spare := pool.shortfall()
 	scopes, names := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
 		scopes[i], names[i] = k.Scope, k.Key
@@ -471,7 +525,7 @@ func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []Idempote
 		SELECT 0 AS kind, nextval('reservations_id_seq') AS id, '' AS scope, '' AS key, ''::bytea AS request_hash, 0 AS response_status,
 			''::bytea AS response_body, 0::bigint AS location_id, 0::bigint AS product_id,
 			0 AS on_hand, 0 AS reserved, 0 AS damaged, 0 AS quality_hold, 0 AS transfer_out, 0 AS in_transit_in
-		FROM generate_series(1, ` + a.p(len(keys)) + `) WHERE set_config('lock_timeout', ` + a.p(strconv.FormatInt(idempotencyWait.Milliseconds(), 10)) + `, true) <> ''
+		FROM generate_series(1, ` + a.p(len(keys)+spare) + `) WHERE set_config('lock_timeout', ` + a.p(strconv.FormatInt(idempotencyWait.Milliseconds(), 10)) + `, true) <> ''
 		UNION ALL
 		SELECT 1, 0, scope, key, request_hash, response_status, response_body, 0, 0, 0, 0, 0, 0, 0, 0 FROM idempotency_keys
 		WHERE (scope, key) IN (SELECT * FROM unnest(` + a.p(pq.Array(scopes)) + `::text[], ` + a.p(pq.Array(names)) + `::text[]))
@@ -503,8 +557,9 @@ func lookupAndLock(ctx context.Context, tx *Tx, prep *stmtCache, keys []Idempote
 			pos[posKey{r.Loc, r.Prod}] = r.Position
 		}
 	}
-	if len(ids) != len(keys) {
+	if len(ids) != len(keys)+spare {
 		return nil, nil, nil, fmt.Errorf("store: look up keys and lock: %d ids for %d keys", len(ids), len(keys))
 	}
-	return stored, ids, pos, nil
+	pool.give(ids[len(keys):])
+	return stored, ids[:len(keys):len(keys)], pos, nil
 }

@@ -109,7 +109,7 @@ func closeReservations(ctx context.Context, tx *Tx, actor domain.Actor, rs []dom
 		pq.Array(befores), pq.Array(afters), "reservation."+string(to), pq.Array(events)); err != nil {
 		return nil, fmt.Errorf("store: close reservations: %w", err)
 	}
-	return rs, moveStock(ctx, tx, nil, to, moves, LedgerMeta{Source: sourceOf(actor), Actor: actor, Note: reason, OccurredAt: now})
+	return rs, moveStock(ctx, tx, nil, to, moves, LedgerMeta{Source: sourceOf(actor), Actor: actor, Note: reason, OccurredAt: now}, nil)
 }
 
 func closeVerb(to domain.ReservationStatus) string {

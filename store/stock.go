@@ -11,8 +11,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +99,15 @@ type stockBatch struct {
 	// related writes of the change (holds, answers, snapshots) cost no
 	// round trip of their own.
 	extra []clause
+	// expect, when set, holds every position the change was decided
+	// against without holding its lock (the reservation batcher's known
+	// state, reservations_known.go). The statement then moves a position
+	// only if it is still exactly as expected, checks the ones it does not
+	// move against its snapshot, and aborts as a whole (stock_unchanged,
+	// SQLSTATE 40001) if any differs. Such a batch may run with no
+	// transaction (tx nil): its one statement is the whole change, and
+	// commits on its own.
+	expect map[posKey]domain.Position
 }
 
 // add appends one ledger row; a zero delta is dropped.
@@ -258,6 +270,12 @@ type stockStatement struct {
 	gAt                                   []time.Time
 	oTopic, oPayload                      []string
 	products                              []int64
+	// With stockBatch.expect: every expected position, whether the batch
+	// moves it, and how many it does not.
+	eLoc, eProd, eOH, eRes, eDm, eQh, eTo []int64
+	eIti                                  []int64
+	eMoved                                []bool
+	unmoved                               int
 }
 
 func buildStockStatement(b stockBatch) (stockStatement, error) {
@@ -348,10 +366,20 @@ func buildStockStatement(b stockBatch) (stockStatement, error) {
 // statement (the reservation hot path).
 func applyStock(ctx context.Context, tx *Tx, prep *stmtCache, b stockBatch) (map[posKey]domain.Position, error) {
 	s, err := buildStockStatement(b)
-	if err != nil || (len(s.keys) == 0 && len(s.oTopic) == 0 && len(b.extra) == 0) {
+	if err != nil || (len(s.keys) == 0 && len(s.oTopic) == 0 && len(b.extra) == 0 && b.expect == nil) {
 		return nil, err
 	}
-	if !b.locked && len(s.keys) > 0 {
+	switch {
+	case b.expect != nil:
+		if err := s.expecting(b.expect); err != nil {
+			return nil, err
+		}
+		if tx == nil && prep == nil {
+			return nil, errors.New("store: move stock: no transaction and no statement cache")
+		}
+	case tx == nil:
+		return nil, errors.New("store: move stock: no transaction")
+	case !b.locked && len(s.keys) > 0:
 		if _, err := lockStock(ctx, tx, s.keys, true); err != nil {
 			return nil, err
 		}
@@ -374,12 +402,18 @@ func applyStock(ctx context.Context, tx *Tx, prep *stmtCache, b stockBatch) (map
 	for _, c := range b.extra {
 		query += ", " + c(&a)
 	}
-	query += `
-		UPDATE positions p SET on_hand = p.on_hand + d.oh, reserved = p.reserved + d.res, damaged = p.damaged + d.dm,
+	update := func(from, where string) string {
+		return `UPDATE positions p SET on_hand = p.on_hand + d.oh, reserved = p.reserved + d.res, damaged = p.damaged + d.dm,
 			quality_hold = p.quality_hold + d.qh, transfer_out = p.transfer_out + d.tro, in_transit_in = p.in_transit_in + d.iti,
 			updated_at = now()
-		FROM d WHERE p.location_id = d.loc AND p.product_id = d.prod AND (NOT d.take OR d.res <= ` + reservableSQL + `)
+		FROM d` + from + ` WHERE p.location_id = d.loc AND p.product_id = d.prod AND (NOT d.take OR d.res <= ` + reservableSQL + `)` + where + `
 		RETURNING p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in`
+	}
+	if b.expect == nil {
+		query += update("", "")
+	} else {
+		query += s.expectClauses(&a, update)
+	}
 	var rows []positionRow
 	if err := prep.selectIn(ctx, tx, &rows, query, a...); err != nil {
 		return nil, fmt.Errorf("store: move stock: %w", err)
@@ -391,6 +425,9 @@ func applyStock(ctx context.Context, tx *Tx, prep *stmtCache, b stockBatch) (map
 	for _, r := range rows {
 		k := posKey{r.Loc, r.Prod}
 		after[k] = r.Position
+		if b.expect != nil {
+			continue // expecting refused any change that would leave it out of bounds
+		}
 		if err := openNegativeStock(ctx, tx, k, r.Position, b.causeText()); err != nil {
 			return nil, err
 		}
@@ -399,6 +436,75 @@ func applyStock(ctx context.Context, tx *Tx, prep *stmtCache, b stockBatch) (map
 		touchStock(ctx, s.products...)
 	}
 	return after, nil
+}
+
+// errStockUnknown refuses a batch decided against expected positions
+// that do not cover it, or that it would leave out of bounds (opening
+// negative_stock needs the locked way).
+var errStockUnknown = errors.New("store: move stock: the expected positions do not cover the change")
+
+// expecting readies s to move stock decided against expect (stockBatch's
+// expect): every moved position must be expected, and must stay in
+// bounds.
+func (s *stockStatement) expecting(expect map[posKey]domain.Position) error {
+	moved := make(map[posKey]bool, len(s.keys))
+	for i, k := range s.keys {
+		e, ok := expect[k]
+		if !ok {
+			return errStockUnknown
+		}
+		after := domain.Position{OnHand: e.OnHand + int(s.pOH[i]), Reserved: e.Reserved + int(s.pRes[i]), Damaged: e.Damaged + int(s.pDm[i]),
+			QualityHold: e.QualityHold + int(s.pQh[i]), TransferOut: e.TransferOut + int(s.pTo[i]), InTransitIn: e.InTransitIn + int(s.pIti[i])}
+		if len(e.Violations()) > 0 || len(after.Violations()) > 0 {
+			return errStockUnknown
+		}
+		moved[k] = true
+	}
+	for _, k := range sortedKeys(slices.Collect(maps.Keys(expect))) {
+		e := expect[k]
+		s.eLoc, s.eProd = append(s.eLoc, k.loc), append(s.eProd, k.prod)
+		s.eOH, s.eRes, s.eDm = append(s.eOH, int64(e.OnHand)), append(s.eRes, int64(e.Reserved)), append(s.eDm, int64(e.Damaged))
+		s.eQh, s.eTo, s.eIti = append(s.eQh, int64(e.QualityHold)), append(s.eTo, int64(e.TransferOut)), append(s.eIti, int64(e.InTransitIn))
+		s.eMoved = append(s.eMoved, moved[k])
+		if !moved[k] {
+			s.unmoved++
+		}
+	}
+	return nil
+}
+
+// expectClauses ends an expecting statement: the expected positions (xe),
+// the row locks of the ones it moves, taken in the one lock order (xl), the
+// update guarded by them (xu), and the check that aborts the statement
+// (stock_unchanged) unless every moved position was still as expected and
+// every other expected one reads as expected in the statement's snapshot.
+// The check is a branch of the UNION ALL after xu's rows, so it runs once,
+// after the update, whatever the update returned. xe also bounds, as the
+// locked way does, how long the statement waits for a row lock.
+func (s *stockStatement) expectClauses(a *stmtArgs, update func(from, where string) string) string {
+	return fmt.Sprintf(`, xe AS (
+			SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::int[], %s::bool[])
+				AS t(loc, prod, oh, res, dm, qh, tro, iti, moved)
+			WHERE set_config('lock_timeout', %s, true) <> ''
+		), xl AS MATERIALIZED (
+			SELECT q.location_id, q.product_id FROM positions q
+			WHERE (q.location_id, q.product_id) IN (SELECT loc, prod FROM xe WHERE moved)
+			ORDER BY q.location_id, q.product_id FOR UPDATE OF q
+		), xu AS (
+			%s
+		)
+		SELECT * FROM xu
+		UNION ALL
+		SELECT 0::bigint, 0::bigint, 0, 0, 0, 0, 0, 0 WHERE NOT stock_unchanged((SELECT count(*) FROM xu) = %s AND
+			(SELECT count(*) FROM positions q WHERE (q.location_id, q.product_id, q.on_hand, q.reserved, q.damaged, q.quality_hold, q.transfer_out, q.in_transit_in)
+				IN (SELECT loc, prod, oh, res, dm, qh, tro, iti FROM xe WHERE NOT moved)) = %s)`,
+		a.p(pq.Array(s.eLoc)), a.p(pq.Array(s.eProd)), a.p(pq.Array(s.eOH)), a.p(pq.Array(s.eRes)), a.p(pq.Array(s.eDm)),
+		a.p(pq.Array(s.eQh)), a.p(pq.Array(s.eTo)), a.p(pq.Array(s.eIti)), a.p(pq.BoolArray(s.eMoved)),
+		a.p(strconv.FormatInt(idempotencyWait.Milliseconds(), 10)),
+		update(", xl", ` AND xl.location_id = p.location_id AND xl.product_id = p.product_id
+			AND (p.location_id, p.product_id, p.on_hand, p.reserved, p.damaged, p.quality_hold, p.transfer_out, p.in_transit_in)
+				IN (SELECT loc, prod, oh, res, dm, qh, tro, iti FROM xe WHERE moved)`),
+		a.p(len(s.keys)), a.p(s.unmoved))
 }
 
 func (b stockBatch) causeText() string {

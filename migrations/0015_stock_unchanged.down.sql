@@ -1,0 +1,1 @@
+DROP FUNCTION stock_unchanged(boolean);

@@ -1,0 +1,166 @@
+package store
+
+// The batcher's known way. A hot position's holds queue on one pipeline,
+// which commits one batch after another, so each batch's time is the
+// position's throughput. The locked way costs three round trips with the
+// row locked: read and lock the positions (with the keys' answers and the
+// ids), write, commit. But the pipeline already knows what its own last
+// batch left in those positions. The known way decides against that
+// instead, and writes the batch as one statement that commits on its own;
+// under the row locks the statement checks that every position it moves is
+// still exactly what the decision saw, and that every other candidate it
+// decided on reads the same in its snapshot, and aborts as a whole
+// otherwise (stockBatch.expect, migration 0015). So a decision is only ever
+// kept if it is the one the locked way would have made on the same stock.
+//
+// Whatever makes the known way fail (a position another writer changed, a
+// key already answered, an error) costs one statement that kept nothing:
+// the pipeline forgets those positions and runs the batch the locked way,
+// which reads them afresh. Stock is never taken on the known state alone:
+// the primitive's take guard still runs inside the statement.
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"stockline/domain"
+)
+
+// maxKnownPositions bounds a pipeline's known state; past it the state is
+// dropped and learnt again from the next batches. A hot position is learnt
+// back by its next batch.
+const maxKnownPositions = 100_000
+
+// knownPositions is one pipeline's positions as its last committed batches
+// left them. It may be out of date (other writers); the known way's
+// statement finds out.
+type knownPositions struct {
+	m map[posKey]domain.Position
+}
+
+// remember records positions a committed batch locked, read and moved,
+// as it left them.
+func (k *knownPositions) remember(pos map[posKey]domain.Position) {
+	if k.m == nil || len(k.m)+len(pos) > maxKnownPositions {
+		k.m = make(map[posKey]domain.Position, len(pos))
+	}
+	maps.Copy(k.m, pos)
+}
+
+// forget drops keys, after the known way found one of them changed.
+func (k *knownPositions) forget(keys []posKey) {
+	for _, key := range keys {
+		delete(k.m, key)
+	}
+}
+
+// lookup copies the known positions for keys, and reports whether every
+// one is known.
+func (k *knownPositions) lookup(keys []posKey) (map[posKey]domain.Position, bool) {
+	out := make(map[posKey]domain.Position, len(keys))
+	for _, key := range keys {
+		p, ok := k.m[key]
+		if !ok {
+			return nil, false
+		}
+		out[key] = p
+	}
+	return out, true
+}
+
+// idPool holds reservation ids taken from the sequence ahead of use, for
+// batches that go the known way and so read no ids. The locked way tops it
+// up in the round trip it makes anyway. Ids are handed out in the order
+// the sequence gave them; an id a failed batch took is never reused (a
+// sequence leaves gaps anyway).
+type idPool struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+// Pool sizes: the locked way tops the pool up to idPoolFill once it has
+// fewer than idPoolLow.
+const (
+	idPoolLow  = 64
+	idPoolFill = 256
+)
+
+// shortfall is how many ids the next locked batch should add.
+func (p *idPool) shortfall() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ids) >= idPoolLow {
+		return 0
+	}
+	return idPoolFill - len(p.ids)
+}
+
+func (p *idPool) give(ids []int64) {
+	p.mu.Lock()
+	p.ids = append(p.ids, ids...)
+	p.mu.Unlock()
+}
+
+// take hands out n ids, or reports that the pool has fewer.
+func (p *idPool) take(n int) ([]int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ids) < n {
+		return nil, false
+	}
+	out := p.ids[:n:n]
+	p.ids = p.ids[n:]
+	return out, true
+}
+
+// knownWays and knownMisses count batches the known way answered and
+// batches it handed to the locked way after its statement failed.
+var knownWays, knownMisses atomic.Int64
+
+// runKnown answers live the known way, if the pipeline knows every
+// candidate position and the pool has the ids. ok false means nothing was
+// kept and the caller runs the batch the locked way.
+func (db *DB) runKnown(ctx context.Context, sh *batchShard, live []*batchReq, keys []IdempotencyKey, want []posKey) (plan batchPlan, ok bool) {
+	pos, known := sh.known.lookup(want)
+	if !known {
+		return batchPlan{}, false
+	}
+	ids, enough := db.resv.ids.take(len(live))
+	if !enough {
+		return batchPlan{}, false
+	}
+	expect := maps.Clone(pos)
+	prep := &db.resv.stmts
+	err := db.runLimited(ctx, func() error {
+		var err error
+		// No answer is read first: a key already answered makes the
+		// statement's insert of it fail, and the locked way replays it.
+		if plan, err = decideBatch(live, keys, nil, ids, pos, db.stamp()); err != nil {
+			return err
+		}
+		return db.inStatement(ctx, func() error { return plan.write(ctx, nil, prep, expect) })
+	})
+	if err != nil {
+		sh.known.forget(want)
+		knownMisses.Add(1)
+		return batchPlan{}, false
+	}
+	knownWays.Add(1)
+	sh.known.remember(pos)
+	return plan, true
+}
+
+// inStatement runs fn, which makes one change in one statement outside any
+// transaction (it commits on its own), with the touch handling of InTx:
+// the availability cache learns of the change once it has committed.
+func (db *DB) inStatement(ctx context.Context, fn func() error) error {
+	touched := beginTouch(ctx)
+	defer endTouch(ctx, touched)
+	if err := fn(); err != nil {
+		return err
+	}
+	db.stockCommitted(touched)
+	return nil
+}
