@@ -441,7 +441,7 @@ func applyStock(ctx context.Context, tx *Tx, prep *stmtCache, b stockBatch) (map
 // errStockUnknown refuses a batch decided against expected positions
 // that do not cover it, or that it would leave out of bounds (opening
 // negative_stock needs the locked way).
-var errStockUnknown = errors.New("store: move stock: the expected positions do not cover the change")
+var errStockUnknown = errors.New("store: move stock: the change needs the locked way")
 
 // expecting readies s to move stock decided against expect (stockBatch's
 // expect): every moved position must be expected, and must stay in
