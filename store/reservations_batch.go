@@ -303,7 +303,10 @@ func (db *DB) beginAhead() <-chan *Tx {
 }
 
 // runBatch answers a batch of requests, on the same or different
-// positions, in one transaction of two statements (group commit): the
+// positions. When the pipeline knows every candidate position it goes the
+// known way (runKnown: one self-committing statement) and reports known;
+// otherwise, or when that kept nothing, it goes the locked way, in one
+// transaction of two statements (group commit): the
 // first reads the keys' stored answers, takes a reservation id per request
 // and locks every request's candidate positions in the one lock order
 // (comparePos); then requests are decided in arrival order against that
