@@ -76,7 +76,7 @@ func (db *DB) TokenByID(ctx context.Context, id int64) (domain.APIToken, error) 
 func (db *DB) InsertTestProduct(ctx context.Context, sku, name, barcode, category string, priceCents int64) (domain.Product, error) {
 	var p domain.Product
 	err := db.GetContext(ctx, &p, `INSERT INTO products (sku, name, barcode, category, price_cents) VALUES ($1, $2, $3, $4, $5)
-		RETURNING id, sku, name, barcode, category, price_cents`, sku, name, barcode, category, priceCents)
+		RETURNING `+productColumns, sku, name, barcode, category, priceCents)
 	if err != nil {
 		return p, fmt.Errorf("store: insert test product: %w", err)
 	}

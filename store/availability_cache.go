@@ -292,7 +292,7 @@ func (db *DB) productsBySKU(ctx context.Context, skus []string) ([]domain.Produc
 		}
 	}
 	var found []domain.Product
-	err := db.prepared().selectDB(ctx, &found, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = ANY($1::text[])`,
+	err := db.prepared().selectDB(ctx, &found, `SELECT `+productColumns+` FROM products WHERE sku = ANY($1::text[])`,
 		pq.Array(missing))
 	if err != nil {
 		return nil, fmt.Errorf("store: products by sku: %w", err)

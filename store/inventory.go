@@ -39,17 +39,15 @@ func (db *DB) LocationByCode(ctx context.Context, code string) (domain.Location,
 // only make the server raise an encoding error.
 func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
+// productColumns are the columns a domain.Product scans from.
+const productColumns = `id, sku, name, barcode, category, price_cents`
+
 // ProductBySKU returns the product with sku, or ENOTFOUND.
 func (db *DB) ProductBySKU(ctx context.Context, sku string) (domain.Product, error) {
-	var p domain.Product
 	if !storable(sku) {
-		return p, domain.Errorf(domain.ENOTFOUND, "SKU %q does not exist.", sku)
+		return domain.Product{}, domain.Errorf(domain.ENOTFOUND, "SKU %q does not exist.", sku)
 	}
-	err := db.GetContext(ctx, &p, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1`, sku)
-	if err != nil {
-		return p, notFound(err, "SKU %q does not exist.", sku)
-	}
-	return p, nil
+	return productBySKUIn(ctx, db, sku)
 }
 
 // ProductQuery filters SearchProducts. Q matches a SKU or barcode exactly,
@@ -80,7 +78,7 @@ func (db *DB) SearchProducts(ctx context.Context, q ProductQuery) ([]domain.Prod
 	}
 	args = append(args, q.Limit+1)
 	var out []domain.Product
-	err := db.SelectContext(ctx, &out, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE `+
+	err := db.SelectContext(ctx, &out, `SELECT `+productColumns+` FROM products WHERE `+
 		joinAnd(where)+fmt.Sprintf(` ORDER BY sku LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: search products: %w", err)
@@ -100,7 +98,7 @@ func (db *DB) FindProductExact(ctx context.Context, s string) (domain.Product, b
 	if !storable(s) {
 		return domain.Product{}, false, nil
 	}
-	err := db.SelectContext(ctx, &out, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1 OR barcode = $1 LIMIT 1`, strings.TrimSpace(s))
+	err := db.SelectContext(ctx, &out, `SELECT `+productColumns+` FROM products WHERE sku = $1 OR barcode = $1 LIMIT 1`, strings.TrimSpace(s))
 	if err != nil {
 		return domain.Product{}, false, fmt.Errorf("store: find product: %w", err)
 	}

@@ -433,7 +433,7 @@ func alternativeStores(ctx context.Context, q queryer, pol domain.Policy, produc
 
 func productBySKUIn(ctx context.Context, q queryer, sku string) (domain.Product, error) {
 	var p domain.Product
-	err := q.GetContext(ctx, &p, `SELECT id, sku, name, barcode, category, price_cents FROM products WHERE sku = $1`, sku)
+	err := q.GetContext(ctx, &p, `SELECT `+productColumns+` FROM products WHERE sku = $1`, sku)
 	if err != nil {
 		return p, notFound(err, "SKU %q does not exist.", sku)
 	}

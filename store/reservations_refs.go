@@ -85,7 +85,7 @@ func (c *refCache) warmOnce(db *DB) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		var ps []domain.Product
-		if err := db.SelectContext(ctx, &ps, `SELECT id, sku, name, barcode, category, price_cents FROM products ORDER BY id LIMIT $1`,
+		if err := db.SelectContext(ctx, &ps, `SELECT `+productColumns+` FROM products ORDER BY id LIMIT $1`,
 			maxCachedSKUs); err != nil {
 			return // the cache fills one lookup at a time instead
 		}
