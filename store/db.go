@@ -92,23 +92,22 @@ func (db *DB) inTxOn(ctx context.Context, begun *Tx, fn func(tx *Tx) error) erro
 }
 
 func (db *DB) inTxOnce(ctx context.Context, tx *Tx, fn func(tx *Tx) error) error {
-	touched := beginTouch(ctx) // collects touchStock's product ids (stock_touch.go)
-	defer endTouch(ctx, touched)
-	if tx == nil {
-		var err error
-		if tx, err = db.BeginTxx(ctx, nil); err != nil {
-			return fmt.Errorf("store: begin: %w", err)
+	return db.committing(ctx, func() error {
+		if tx == nil {
+			var err error
+			if tx, err = db.BeginTxx(ctx, nil); err != nil {
+				return fmt.Errorf("store: begin: %w", err)
+			}
 		}
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	db.stockCommitted(touched)
-	return nil
+		defer tx.Rollback()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: commit: %w", err)
+		}
+		return nil
+	})
 }
 
 func retryable(err error) bool {

@@ -140,7 +140,7 @@ func (db *DB) runKnown(ctx context.Context, sh *batchShard, live []*batchReq, ke
 		if plan, err = decideBatch(live, keys, nil, ids, pos, db.stamp()); err != nil {
 			return err
 		}
-		return db.inStatement(ctx, func() error { return plan.write(ctx, nil, prep, expect) })
+		return db.committing(ctx, func() error { return plan.write(ctx, nil, prep, expect) })
 	})
 	if err != nil {
 		sh.known.forget(want)
@@ -150,17 +150,4 @@ func (db *DB) runKnown(ctx context.Context, sh *batchShard, live []*batchReq, ke
 	knownWays.Add(1)
 	sh.known.remember(pos)
 	return plan, true
-}
-
-// inStatement runs fn, which makes one change in one statement outside any
-// transaction (it commits on its own), with the touch handling of InTx:
-// the availability cache learns of the change once it has committed.
-func (db *DB) inStatement(ctx context.Context, fn func() error) error {
-	touched := beginTouch(ctx)
-	defer endTouch(ctx, touched)
-	if err := fn(); err != nil {
-		return err
-	}
-	db.stockCommitted(touched)
-	return nil
 }

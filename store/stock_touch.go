@@ -1,8 +1,10 @@
 package store
 
 // The availability read model's invalidation hook. Every change to a
-// position calls touchStock inside its transaction; DB.InTx collects the
-// product ids per transaction and, once the commit has succeeded, drops
+// position calls touchStock inside its transaction; DB.InTx (through
+// committing, which the batcher's self-committing statement uses too)
+// collects the product ids per transaction and, once the commit has
+// succeeded, drops
 // them from this instance's availability cache at once and queues one
 // notification for the other instances (availability_listen.go).
 //
@@ -92,6 +94,20 @@ func touchStock(ctx context.Context, productIDs ...int64) {
 		t.ids = append(t.ids, productIDs...)
 		t.mu.Unlock()
 	}
+}
+
+// committing runs fn, whose work has committed once it returns nil (a
+// transaction, or one statement outside any), collecting touchStock's
+// product ids under ctx; after a nil return the availability cache learns
+// of them (stockCommitted).
+func (db *DB) committing(ctx context.Context, fn func() error) error {
+	touched := beginTouch(ctx)
+	defer endTouch(ctx, touched)
+	if err := fn(); err != nil {
+		return err
+	}
+	db.stockCommitted(touched)
+	return nil
 }
 
 // stockCommitted runs after a successful commit: this instance's cache
