@@ -35,7 +35,7 @@
 //	           [-hot 8,32] [-spread 32] [-rate 2000] [-avail-rates 250,500,1000,2000,4000,8000] [-reservations-runs hot,spread,availability]
 //	           [-orders 1000000] [-orders-clients 2]
 //	           [-ingest-events 1000000] [-ingest-batch 2000] [-ingest-dup 2] [-ingest-bad 1] [-ingest-late 5]
-//	           [-ingest-check] [-ingest-paths baseline,real] [-keep] [-cpuprofile file]
+//	           [-ingest-check] [-ingest-paths baseline,real] [-keep] [-cpuprofile file] [-memprofile file]
 package main
 
 import (
@@ -64,6 +64,7 @@ type config struct {
 	duration, warmup time.Duration
 	keep             bool
 	cpuprofile       string
+	memprofile       string
 	reservations     reservationsConfig
 	orders           ordersConfig
 	ingest           ingestConfig
@@ -110,6 +111,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each reservations and orders run")
 	fs.BoolVar(&cfg.keep, "keep", false, "leave the cluster and its databases in place and print its URL (for poking at the data)")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
+	fs.StringVar(&cfg.memprofile, "memprofile", "", "write an allocation profile of the whole run (server and load generator) to this file")
 
 	hot := fs.String("hot", "8,32", "reservations: client counts for the hot-SKU runs")
 	fs.IntVar(&cfg.reservations.spread, "spread", 32, "reservations: clients for the spread run")
@@ -236,6 +238,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if cfg.memprofile != "" {
+		defer writeAllocs(cfg.memprofile, out)
+	}
 	for _, s := range sections {
 		if !slices.Contains(cfg.sections, s.name) {
 			continue
@@ -318,4 +323,19 @@ func sizeNotes(cfg config) []string {
 		notes = append(notes, n)
 	}
 	return notes
+}
+
+// writeAllocs writes the run's allocation profile (go tool pprof
+// -sample_index=alloc_space shows where the bytes went).
+func writeAllocs(path string, out io.Writer) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(out, "allocation profile: %v\n", err)
+	}
 }
