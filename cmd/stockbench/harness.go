@@ -245,10 +245,11 @@ type stats struct {
 	elapsed              time.Duration // and length
 	lat                  []time.Duration
 	// sendDelay (open loop only, sorted) is each request's wait from its
-	// scheduled time to the moment a client sent it: the load
-	// generator's own lateness (its 1 ms tick, waking a client) while no
-	// request waits for a free client. It is inside lat; printing it
-	// beside lat shows how much of a p99 is the generator's.
+	// scheduled time to the moment a client sent it. Below saturation it
+	// is the load generator's own lateness (its 1 ms tick, waking a
+	// client, the process's scheduling); past saturation requests also
+	// wait there for a free client. It is inside lat: printed beside lat,
+	// it shows how much of a p99 the server did not cause.
 	sendDelay []time.Duration
 }
 
