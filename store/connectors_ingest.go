@@ -422,32 +422,16 @@ func storeFeedEvents(ctx context.Context, tx *Tx, c Connector, preps []*feedEven
 		}
 		return out, nil
 	}
-	n := len(preps)
-	ids, types, occ, vias, deliv, stat, reasons, notes, payloads := make([]string, n), make([]string, n), make([]*string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, p := range preps {
-		ids[i], types[i], vias[i], deliv[i] = p.ev.SourceEventID, p.ev.Type, p.ev.Via, p.ev.DeliveryID
-		if types[i] == "" {
-			types[i] = "unknown"
-		}
-		if vias[i] == "" {
-			vias[i] = "pull"
-		}
-		if !p.ev.OccurredAt.IsZero() {
-			s := p.ev.OccurredAt.UTC().Format(time.RFC3339Nano)
-			occ[i] = &s
-		}
-		stat[i], reasons[i], notes[i], payloads[i] = p.status, p.reason, p.note, feedPayloadText(p.ev.Payload)
+	if err := stageFeedEvents(ctx, tx, preps); err != nil {
+		return nil, err
 	}
+	n := len(preps)
 	rows, err := tx.QueryContext(ctx, `INSERT INTO inbound_events (connector_id, source_event_id, type, occurred_at, via, delivery_id,
 			status, pending_reason, note, payload, applied_at)
-		SELECT $1, e.id, e.type, e.occ, e.via, e.deliv, e.stat, e.reason, e.note, e.payload, CASE WHEN e.stat = 'applied' THEN now() END
-		FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-			AS e(id, type, occ, via, deliv, stat, reason, note, payload)
+		SELECT $1, id, type, occ, via, deliv, stat, reason, note, payload, CASE WHEN stat = 'applied' THEN now() END
+		FROM feed_stage ORDER BY ord
 		ON CONFLICT (connector_id, source_event_id) DO NOTHING
-		RETURNING id, source_event_id`,
-		c.ID, pq.Array(ids), pq.Array(types), pq.Array(occ), pq.Array(vias), pq.Array(deliv), pq.Array(stat),
-		pq.Array(reasons), pq.Array(notes), pq.Array(payloads))
+		RETURNING id, source_event_id`, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("store: insert events: %w", err)
 	}
@@ -472,6 +456,44 @@ func storeFeedEvents(ctx context.Context, tx *Tx, c Connector, preps []*feedEven
 		}
 	}
 	return out, nil
+}
+
+// stageFeedEvents copies a batch's events into this session's feed_stage
+// table (emptied at every commit) for storeFeedEvents' one insert. COPY
+// instead of one array parameter per column: the arrays' literal escaping
+// of every payload's quotes, both ways, made storing the events 1.6 s
+// slower than the bare-SQL baseline's COPY over 200,000 events.
+func stageFeedEvents(ctx context.Context, tx *Tx, preps []*feedEvent) error {
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS feed_stage (ord int, id text, type text, occ timestamptz,
+		via text, deliv text, stat text, reason text, note text, payload text) ON COMMIT DELETE ROWS`); err != nil {
+		return fmt.Errorf("store: event staging: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("feed_stage", "ord", "id", "type", "occ", "via", "deliv", "stat", "reason", "note", "payload"))
+	if err != nil {
+		return fmt.Errorf("store: event staging: %w", err)
+	}
+	defer stmt.Close()
+	for i, p := range preps {
+		typ, via := p.ev.Type, p.ev.Via
+		if typ == "" {
+			typ = "unknown"
+		}
+		if via == "" {
+			via = "pull"
+		}
+		var occ any
+		if !p.ev.OccurredAt.IsZero() {
+			occ = p.ev.OccurredAt
+		}
+		if _, err := stmt.ExecContext(ctx, i, p.ev.SourceEventID, typ, occ, via, p.ev.DeliveryID, p.status, p.reason, p.note,
+			feedPayloadText(p.ev.Payload)); err != nil {
+			return fmt.Errorf("store: event staging: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("store: event staging: %w", err)
+	}
+	return stmt.Close()
 }
 
 // feedPayloadText keeps the raw payload as text; bytes that are not UTF-8 (or
