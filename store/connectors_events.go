@@ -192,3 +192,100 @@ func feedStrings(s []string) any {
 	}
 	return pq.Array(s)
 }
+
+// storeFeedEvents inserts new events (ON CONFLICT DO NOTHING: a known id is a
+// duplicate) or claims stored ones still pending or dead, and returns the
+// events this transaction owns, in order.
+func storeFeedEvents(ctx context.Context, tx *Tx, c Connector, preps []*feedEvent, stored bool) ([]*feedEvent, error) {
+	if stored {
+		var out []*feedEvent
+		for _, p := range preps {
+			var id int64
+			err := tx.GetContext(ctx, &id, `UPDATE inbound_events SET payload = $2, status = $3, pending_reason = $4, note = $5,
+					applied_at = CASE WHEN $3 = 'applied' THEN now() END, occurred_at = COALESCE($6, occurred_at)
+				WHERE id = $1 AND connector_id = $7 AND status IN ('pending', 'dead') RETURNING id`,
+				p.ev.ID, feedPayloadText(p.ev.Payload), p.status, p.reason, p.note, feedNullTime(p.ev.OccurredAt), c.ID)
+			if err != nil {
+				if feedNoRows(err) {
+					continue
+				}
+				return nil, fmt.Errorf("store: claim event: %w", err)
+			}
+			p.id = id
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	if err := stageFeedEvents(ctx, tx, preps); err != nil {
+		return nil, err
+	}
+	n := len(preps)
+	rows, err := tx.QueryContext(ctx, `INSERT INTO inbound_events (connector_id, source_event_id, type, occurred_at, via, delivery_id,
+			status, pending_reason, note, payload, applied_at)
+		SELECT $1, id, type, occ, via, deliv, stat, reason, note, payload, CASE WHEN stat = 'applied' THEN now() END
+		FROM feed_stage ORDER BY ord
+		ON CONFLICT (connector_id, source_event_id) DO NOTHING
+		RETURNING id, source_event_id`, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("store: insert events: %w", err)
+	}
+	defer rows.Close()
+	got := make(map[string]int64, n)
+	for rows.Next() {
+		var id int64
+		var sid string
+		if err := rows.Scan(&id, &sid); err != nil {
+			return nil, err
+		}
+		got[sid] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: insert events: %w", err)
+	}
+	out := make([]*feedEvent, 0, len(got))
+	for _, p := range preps {
+		if id, ok := got[p.ev.SourceEventID]; ok {
+			p.id = id
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// stageFeedEvents copies a batch's events into this session's feed_stage
+// table (emptied at every commit) for storeFeedEvents' one insert. COPY
+// instead of one array parameter per column: the arrays' literal escaping
+// of every payload's quotes, both ways, made storing the events 1.6 s
+// slower than the bare-SQL baseline's COPY over 200,000 events.
+func stageFeedEvents(ctx context.Context, tx *Tx, preps []*feedEvent) error {
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS feed_stage (ord int, id text, type text, occ timestamptz,
+		via text, deliv text, stat text, reason text, note text, payload text) ON COMMIT DELETE ROWS`); err != nil {
+		return fmt.Errorf("store: event staging: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("feed_stage", "ord", "id", "type", "occ", "via", "deliv", "stat", "reason", "note", "payload"))
+	if err != nil {
+		return fmt.Errorf("store: event staging: %w", err)
+	}
+	defer stmt.Close()
+	for i, p := range preps {
+		typ, via := p.ev.Type, p.ev.Via
+		if typ == "" {
+			typ = "unknown"
+		}
+		if via == "" {
+			via = "pull"
+		}
+		var occ any
+		if !p.ev.OccurredAt.IsZero() {
+			occ = p.ev.OccurredAt
+		}
+		if _, err := stmt.ExecContext(ctx, i, p.ev.SourceEventID, typ, occ, via, p.ev.DeliveryID, p.status, p.reason, p.note,
+			feedPayloadText(p.ev.Payload)); err != nil {
+			return fmt.Errorf("store: event staging: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("store: event staging: %w", err)
+	}
+	return stmt.Close()
+}
