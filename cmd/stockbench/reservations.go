@@ -104,9 +104,10 @@ func runReservations(ctx context.Context, h *harness) error {
 // checkpointer would between two busy periods. Without it the rows the
 // run before wrote (tens of thousands of holds, their ledger, outbox and
 // idempotency rows) were vacuumed, analysed and flushed during the next
-// run, the app's and its baseline's alike: the spread run's p99 read
-// 56–66 ms after the hot runs against 38 ms alone, and the availability
-// knee's lowest steps went over 5 ms for both.
+// run, the app's and its baseline's alike: sampling ps caught an
+// autovacuum worker during the 32-client hot run and during the
+// availability runs. (It did not, by itself, bring the spread run's p99
+// down: README, 2026-12-05 06:40–08:15.)
 func (r *reservations) settled(ctx context.Context, run func(context.Context) error) error {
 	t := time.Now()
 	for _, q := range []string{`VACUUM (ANALYZE)`, `CHECKPOINT`} {

@@ -116,8 +116,8 @@ func LoadRetailer(ctx context.Context, db *store.DB, locations, skus int) (Datas
 	}
 	// Settled as autovacuum and the checkpointer would leave the load: the
 	// 4M-row tables' first vacuum (hint bits, visibility map) and the
-	// flush of their dirty pages otherwise run beside the first timed
-	// runs, the app's and the baseline's alike, and made them noisy.
+	// flush of their dirty pages happen here, not beside the first timed
+	// runs, the app's and the baseline's alike.
 	for _, q := range []string{`ANALYZE locations`, `ANALYZE products`, `VACUUM (ANALYZE) positions`, `VACUUM (ANALYZE) ledger`, `CHECKPOINT`} {
 		if err := exec(q); err != nil {
 			return ds, err
