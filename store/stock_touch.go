@@ -4,9 +4,9 @@ package store
 // position calls touchStock inside its transaction; DB.InTx (through
 // committing, which the batcher's self-committing statement uses too)
 // collects the product ids per transaction and, once the commit has
-// succeeded, drops
-// them from this instance's availability cache at once and queues one
-// notification for the other instances (availability_listen.go).
+// succeeded, drops them from this instance's availability cache at once
+// and queues one notification for the other instances
+// (availability_listen.go).
 //
 // touchStock takes only the context, so the collector is found by the
 // context InTx was given: InTx registers one collector under that context
