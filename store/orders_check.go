@@ -11,7 +11,7 @@ import (
 // but is not, or is held twice); an active reservation line committed to an
 // order that no order line holds (orphaned stock); and a reservation line
 // two order lines claim (doubled).
-func orderReservationMismatches(ctx context.Context, q querier) ([]string, error) {
+func orderReservationMismatches(ctx context.Context, q queryer) ([]string, error) {
 	var out []string
 	var bad []struct {
 		Number string  `db:"number"`

@@ -399,15 +399,10 @@ func (r reservationRow) reservation() domain.Reservation {
 	return out
 }
 
-type querier interface {
-	SelectContext(ctx context.Context, dest any, query string, args ...any) error
-	GetContext(ctx context.Context, dest any, query string, args ...any) error
-}
-
 // loadReservations reads reservations by id with their lines, in id order.
 // With lock set (q must then be a transaction) the reservation rows are
 // locked FOR UPDATE.
-func loadReservations(ctx context.Context, q querier, ids []int64, lock bool) ([]domain.Reservation, error) {
+func loadReservations(ctx context.Context, q queryer, ids []int64, lock bool) ([]domain.Reservation, error) {
 	var rows []reservationRow
 	query := `SELECT ` + reservationColumns + ` FROM reservations WHERE id = ANY($1) ORDER BY id`
 	if lock {

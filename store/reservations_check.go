@@ -8,7 +8,7 @@ import (
 // reservationLeaks lists positions (those scope admits) whose reserved bucket differs from the
 // sum of the active (held or committed) reservation lines on them: stock
 // held for nobody, or holds the bucket does not show.
-func reservationLeaks(ctx context.Context, q querier, scope func(alias string) string, args []any) ([]string, error) {
+func reservationLeaks(ctx context.Context, q queryer, scope func(alias string) string, args []any) ([]string, error) {
 	var rows []struct {
 		Location string `db:"location"`
 		SKU      string `db:"sku"`

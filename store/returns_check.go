@@ -7,7 +7,7 @@ import (
 
 // returnMismatches lists order lines whose returned units differ from the
 // units their returns record (the consistency check's part for returns).
-func returnMismatches(ctx context.Context, q querier) ([]string, error) {
+func returnMismatches(ctx context.Context, q queryer) ([]string, error) {
 	var bad []struct {
 		Number   string `db:"number"`
 		SKU      string `db:"sku"`
