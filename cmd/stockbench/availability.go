@@ -89,8 +89,17 @@ func (r *reservations) availabilityKnee(ctx context.Context) error {
 		}
 	}
 	name := fmt.Sprintf("availability knee (p99 ≤ 5 ms), one SKU × %d loc, /s", r.ds.Locations)
-	r.h.rows = append(r.h.rows, rateRow("reservations", name, "/s", float64(appKnee), float64(baseKnee), 2, 0))
-	fmt.Fprintf(r.h.out, "availability knee: app %d/s, baseline %d/s (steps %v)\n", appKnee, baseKnee, r.h.cfg.reservations.availRates)
+	row := rateRow("reservations", name, "/s", float64(appKnee), float64(baseKnee), 2, 0)
+	baseText := fmt.Sprintf("%d/s", baseKnee)
+	if lowest := slices.Min(r.h.cfg.reservations.availRates); baseKnee == 0 {
+		// The baseline went over the line even at the lowest step: its knee
+		// is somewhere below that step, so the lowest step bounds it from
+		// above and the ratio to it bounds the true ratio from below.
+		row.base, row.baseBelow = float64(lowest), true
+		baseText = fmt.Sprintf("below %d/s (over %v at the lowest step)", lowest, kneeP99)
+	}
+	r.h.rows = append(r.h.rows, row)
+	fmt.Fprintf(r.h.out, "availability knee: app %d/s, baseline %s (steps %v)\n", appKnee, baseText, r.h.cfg.reservations.availRates)
 	return nil
 }
 

@@ -412,6 +412,10 @@ type row struct {
 	unit          string // "ms" for latency (lower is better), else a throughput (higher is better)
 	goal, least   float64
 	target        string // "" when the issue sets none for this figure
+	// baseBelow says the baseline's true figure lies below base (it failed
+	// even at the lowest step measured), so the ratio shown is a lower
+	// bound: the summary prints "< base" and "> ratio".
+	baseBelow bool
 }
 
 // rateRow is a throughput figure whose target is a ratio to its baseline:
@@ -493,9 +497,12 @@ func (h *harness) summary(started time.Time) (failed bool) {
 	fmt.Fprintln(tw, "section\tfigure\tvalue\tunit\tbaseline\tratio\ttarget\tresult\t")
 	misses := 0
 	for _, r := range h.rows {
-		ratio := "-"
+		ratio, base := "-", r.format(r.base)
 		if r.base > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.ratio())
+		}
+		if r.baseBelow {
+			ratio, base = "> "+ratio, "< "+base
 		}
 		target := r.target
 		if target == "" {
@@ -505,7 +512,7 @@ func (h *harness) summary(started time.Time) (failed bool) {
 		if res == "MISS" || res == "min only" {
 			misses++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.section, r.name, r.format(r.value), r.unit, r.format(r.base), ratio, target, res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.section, r.name, r.format(r.value), r.unit, base, ratio, target, res)
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nbaselines, measured in this run: reservations, the raw-SQL ceiling (one conditional UPDATE + INSERT statement per")
