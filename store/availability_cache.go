@@ -301,14 +301,7 @@ func (db *DB) productsBySKU(ctx context.Context, skus []string) ([]domain.Produc
 	for _, p := range found {
 		bySKU[p.SKU] = p
 	}
-	rc.mu.Lock()
-	if rc.products == nil || len(rc.products)+len(found) > maxCachedSKUs {
-		rc.products = map[string]domain.Product{}
-	}
-	for _, p := range found {
-		rc.products[p.SKU] = p
-	}
-	rc.mu.Unlock()
+	rc.keep(found...)
 	for i, s := range skus {
 		if out[i].ID != 0 {
 			continue

@@ -40,7 +40,7 @@ type connectorRefs struct {
 }
 
 // maxCachedFeedRefs bounds one connector's kept references (a retailer's
-// SKUs and locations); past it the set starts again.
+// SKUs and locations); past it, older ones make room (makeRoom).
 const maxCachedFeedRefs = 200_000
 
 // lookup returns the kept references of want under version, and which of
@@ -72,13 +72,14 @@ func (c *feedRefCache) keep(connectorID, version int64, refs map[domain.Ref]reso
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kept := c.byConn[connectorID]
-	if kept == nil || kept.version != version || len(kept.refs)+len(refs) > maxCachedFeedRefs {
+	if kept == nil || kept.version != version {
 		if c.byConn == nil {
 			c.byConn = map[int64]*connectorRefs{}
 		}
 		kept = &connectorRefs{version: version, refs: make(map[domain.Ref]resolvedRef, len(refs))}
 		c.byConn[connectorID] = kept
 	}
+	makeRoom(kept.refs, len(refs), maxCachedFeedRefs)
 	for ref, r := range refs {
 		kept.refs[ref] = r
 	}

@@ -59,13 +59,35 @@ func (c *refCache) product(ctx context.Context, db *DB, sku string) (domain.Prod
 	if err != nil {
 		return p, err
 	}
-	c.mu.Lock()
-	if c.products == nil || len(c.products) >= maxCachedSKUs {
-		c.products = map[string]domain.Product{}
-	}
-	c.products[sku] = p
-	c.mu.Unlock()
+	c.keep(p)
 	return p, nil
+}
+
+// keep adds products to the cache, making room when it is full.
+func (c *refCache) keep(ps ...domain.Product) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.products == nil {
+		c.products = make(map[string]domain.Product, len(ps))
+	}
+	makeRoom(c.products, len(ps), maxCachedSKUs)
+	for _, p := range ps {
+		c.products[p.SKU] = p
+	}
+}
+
+// makeRoom deletes entries of m, whichever the map's iteration order
+// (random in Go) gives first, until n more fit under limit. A cache over a
+// catalogue larger than its limit so keeps most of what it holds; starting
+// again empty would make every lookup after a flush miss until it filled
+// again, and halve its hit rate over a cycle.
+func makeRoom[K comparable, V any](m map[K]V, n, limit int) {
+	for k := range m {
+		if len(m)+n <= limit {
+			return
+		}
+		delete(m, k)
+	}
 }
 
 // warmOnce starts, on the first SKU the cache lacks, a background load of
@@ -89,16 +111,6 @@ func (c *refCache) warmOnce(db *DB) {
 			maxCachedSKUs); err != nil {
 			return // the cache fills one lookup at a time instead
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.products == nil {
-			c.products = make(map[string]domain.Product, len(ps))
-		}
-		for _, p := range ps {
-			if len(c.products) >= maxCachedSKUs {
-				break
-			}
-			c.products[p.SKU] = p
-		}
+		c.keep(ps...)
 	}()
 }
