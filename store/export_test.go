@@ -98,6 +98,10 @@ func (db *DB) ReserveTestBatchOn(ctx context.Context, p *TestPipeline, calls []R
 // to the locked way, since the process started.
 func KnownWays() (ways, misses int64) { return knownWays.Load(), knownMisses.Load() }
 
+// ReadWays counts the same for batches decided against positions read
+// first, because the pipeline did not know them.
+func ReadWays() (ways, misses int64) { return readWays.Load(), readMisses.Load() }
+
 // ReserveTestBatchAhead is ReserveTestBatch on a transaction begun ahead,
 // as the batcher runs a batch under load.
 func (db *DB) ReserveTestBatchAhead(ctx context.Context, calls []ReserveCall) (res []Response, errs []error, failed bool, err error) {

@@ -304,9 +304,10 @@ func (db *DB) beginAhead() <-chan *Tx {
 }
 
 // runBatch answers a batch of requests, on the same or different
-// positions. When the pipeline knows every candidate position it goes the
-// known way (runKnown: one self-committing statement) and reports known;
-// otherwise, or when that kept nothing, it goes the locked way, in one
+// positions. It goes the known way first (runKnown: one self-committing
+// statement, decided against the positions as the pipeline knows them or,
+// when it does not, as it reads them) and reports known; when that kept
+// nothing, or a position has no row yet, it goes the locked way, in one
 // transaction of two statements (group commit): the
 // first reads the keys' stored answers, takes a reservation id per request
 // and locks every request's candidate positions in the one lock order

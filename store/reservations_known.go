@@ -13,6 +13,12 @@ package store
 // otherwise (stockBatch.expect, migration 0015). So a decision is only ever
 // kept if it is the one the locked way would have made on the same stock.
 //
+// A batch whose positions the pipeline does not know (a spread load meets
+// most positions for the first time) reads them first, without a lock,
+// and then goes the same way: the read and the self-committing write are
+// two round trips, where the locked way holds row locks across a lock
+// read, a write and a commit.
+//
 // Whatever makes the known way fail (a position another writer changed, a
 // key already answered, an error) costs one statement that kept nothing:
 // the pipeline forgets those positions and runs the batch the locked way,
@@ -21,6 +27,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -38,6 +45,10 @@ const maxKnownPositions = 100_000
 // statement finds out.
 type knownPositions struct {
 	m map[posKey]domain.Position
+	// absent are positions a read found no row for. A batch with one of
+	// them goes the locked way (which may create it) without reading
+	// first, until a committed batch shows the row exists.
+	absent map[posKey]struct{}
 }
 
 // remember records positions a committed batch locked, read and moved,
@@ -47,6 +58,31 @@ func (k *knownPositions) remember(pos map[posKey]domain.Position) {
 		k.m = make(map[posKey]domain.Position, len(pos))
 	}
 	maps.Copy(k.m, pos)
+	for key := range pos {
+		delete(k.absent, key)
+	}
+}
+
+// markAbsent records the keys found has no row for.
+func (k *knownPositions) markAbsent(keys []posKey, found map[posKey]domain.Position) {
+	if k.absent == nil || len(k.absent)+len(keys) > maxKnownPositions {
+		k.absent = map[posKey]struct{}{}
+	}
+	for _, key := range keys {
+		if _, ok := found[key]; !ok {
+			k.absent[key] = struct{}{}
+		}
+	}
+}
+
+// anyAbsent reports whether a read found no row for one of keys.
+func (k *knownPositions) anyAbsent(keys []posKey) bool {
+	for _, key := range keys {
+		if _, ok := k.absent[key]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops keys, after the known way found one of them changed.
@@ -116,25 +152,48 @@ func (p *idPool) take(n int) ([]int64, bool) {
 }
 
 // knownWays and knownMisses count batches the known way answered and
-// batches it handed to the locked way after its statement failed.
-var knownWays, knownMisses atomic.Int64
+// batches it handed to the locked way after its statement failed;
+// readWays and readMisses count the same for batches it decided against
+// positions it read first (runKnown).
+var knownWays, knownMisses, readWays, readMisses atomic.Int64
 
-// runKnown answers live the known way, if the pipeline knows every
-// candidate position and the pool has the ids. ok false means nothing was
-// kept and the caller runs the batch the locked way.
+// errNoIDs sends a batch the locked way when the id pool is short; the
+// locked way tops it up.
+var errNoIDs = errors.New("store: reservation id pool short")
+
+// runKnown answers live the known way, if the pool has the ids. When the
+// pipeline does not know every candidate position (a spread load meets
+// most of them for the first time), it reads them first, without a lock,
+// and decides against what it read: two round trips, the write committing
+// on its own, against the locked way's lock read, write and commit in a
+// transaction. The statement checks the read state under lock as it
+// checks the known state. ok false means nothing was kept and the caller
+// runs the batch the locked way.
 func (db *DB) runKnown(ctx context.Context, sh *batchShard, live []*batchReq, keys []IdempotencyKey, want []posKey) (plan batchPlan, ok bool) {
 	pos, known := sh.known.lookup(want)
+	ways, misses := &knownWays, &knownMisses
 	if !known {
-		return batchPlan{}, false
+		if sh.known.anyAbsent(want) {
+			return batchPlan{}, false
+		}
+		ways, misses = &readWays, &readMisses
 	}
-	ids, enough := db.resv.ids.take(len(live))
-	if !enough {
-		return batchPlan{}, false
-	}
-	expect := maps.Clone(pos)
 	prep := &db.resv.stmts
 	err := db.runLimited(ctx, func() error {
 		var err error
+		if !known {
+			if pos, err = readStock(ctx, prep, want); errors.Is(err, errStockUnknown) {
+				sh.known.markAbsent(want, pos)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		ids, enough := db.resv.ids.take(len(live))
+		if !enough {
+			return errNoIDs
+		}
+		expect := maps.Clone(pos)
 		// No answer is read first: a key already answered makes the
 		// statement's insert of it fail, and the locked way replays it.
 		if plan, err = decideBatch(live, keys, nil, ids, pos, db.stamp()); err != nil {
@@ -142,12 +201,15 @@ func (db *DB) runKnown(ctx context.Context, sh *batchShard, live []*batchReq, ke
 		}
 		return db.committing(ctx, func() error { return plan.write(ctx, nil, prep, expect) })
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoIDs) || errors.Is(err, errStockUnknown):
+		return batchPlan{}, false // nothing was tried
+	case err != nil:
 		sh.known.forget(want)
-		knownMisses.Add(1)
+		misses.Add(1)
 		return batchPlan{}, false
 	}
-	knownWays.Add(1)
+	ways.Add(1)
 	sh.known.remember(pos)
 	return plan, true
 }

@@ -204,6 +204,30 @@ func lockStock(ctx context.Context, tx *Tx, keys []posKey, create bool) (map[pos
 	return out, lock(missing)
 }
 
+// readStock reads the given positions as they are now, without locking
+// them, for a change decided against them and checked under lock when it
+// is written (stockBatch.expect). A position with no row makes it fail
+// with errStockUnknown (creating one needs the locked way), beside the
+// positions it did find.
+func readStock(ctx context.Context, prep *stmtCache, keys []posKey) (map[posKey]domain.Position, error) {
+	keys = sortedKeys(keys)
+	locs, prods := keyArrays(keys)
+	var rows []positionRow
+	if err := prep.selectDB(ctx, &rows, `SELECT location_id, product_id, on_hand, reserved, damaged, quality_hold, transfer_out, in_transit_in
+		FROM positions WHERE (location_id, product_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))`,
+		pq.Array(locs), pq.Array(prods)); err != nil {
+		return nil, fmt.Errorf("store: read positions: %w", err)
+	}
+	out := make(map[posKey]domain.Position, len(rows))
+	for _, r := range rows {
+		out[posKey{r.Loc, r.Prod}] = r.Position
+	}
+	if len(out) != len(keys) {
+		return out, errStockUnknown
+	}
+	return out, nil
+}
+
 // lockPosition returns the product's position at the location, creating a
 // zero row first if there is none, and holds its row lock until tx ends.
 func lockPosition(ctx context.Context, tx *Tx, locationID, productID int64) (domain.Position, error) {
