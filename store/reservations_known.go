@@ -63,7 +63,8 @@ func (k *knownPositions) remember(pos map[posKey]domain.Position) {
 	}
 }
 
-// markAbsent records the keys found has no row for.
+// markAbsent records which of keys a read found no row for (those not in
+// found).
 func (k *knownPositions) markAbsent(keys []posKey, found map[posKey]domain.Position) {
 	if k.absent == nil || len(k.absent)+len(keys) > maxKnownPositions {
 		k.absent = map[posKey]struct{}{}
