@@ -7,8 +7,8 @@ import (
 
 // A pipeline that just answered n requests waits for n more to queue (the
 // answered callers coming back), so closed-loop callers on one position
-// commit as one batch, not as two alternating cohorts; it gives up after a
-// quarter of the batch's time, and after repeated give-ups it lingers only
+// commit as one batch, not as two alternating cohorts; it gives up after
+// its wait (the batch's time), and after repeated give-ups it lingers only
 // on probes.
 func TestBatchLingerWaitsForAnsweredRequests(t *testing.T) {
 	sh := &batchShard{running: true}

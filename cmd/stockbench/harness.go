@@ -251,6 +251,9 @@ type stats struct {
 	// wait there for a free client. It is inside lat: printed beside lat,
 	// it shows how much of a p99 the server did not cause.
 	sendDelay []time.Duration
+	// meanBatch (reservation runs through batched) is the requests per
+	// batch the reservation pipelines ran, warm-up included.
+	meanBatch float64
 }
 
 // newStats sorts the latencies.

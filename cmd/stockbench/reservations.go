@@ -182,6 +182,9 @@ func line(s stats, fixedRate bool) string {
 		what = "req/s"
 	}
 	l := fmt.Sprintf("%7.0f %s p50 %s p99 %s", s.perSec(), what, ms(s.pct(50)), ms(s.pct(99)))
+	if s.meanBatch > 0 {
+		l += fmt.Sprintf(" mean batch %.1f", s.meanBatch)
+	}
 	if len(s.sendDelay) > 0 {
 		l += fmt.Sprintf(" (sent late p99 %s)", ms(stats{lat: s.sendDelay}.pct(99)))
 	}
@@ -189,6 +192,17 @@ func line(s stats, fixedRate bool) string {
 		l += fmt.Sprintf(" ERRORS %d (%v)", s.errors, s.firstErr)
 	}
 	return l
+}
+
+// batched runs a reservation load and notes the pipelines' mean batch
+// over it: how well concurrent holds shared a commit.
+func batched(run func() stats) stats {
+	b0, q0 := store.BatchSizes()
+	s := run()
+	if b1, q1 := store.BatchSizes(); b1 > b0 {
+		s.meanBatch = float64(q1-q0) / float64(b1-b0)
+	}
+	return s
 }
 
 // reservationRows adds a reservation run's figures to the summary.
@@ -212,12 +226,16 @@ func (r *reservations) hot(ctx context.Context, n int) error {
 	if err := r.ceiling.Reset(ctx, []int64{ds.HotLocation.ID}, []int64{ds.CeilingSKU.ID}); err != nil {
 		return err
 	}
-	app := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
-		return r.reserveHTTP(ctx, ds.HotLocation.Code, ds.HotSKU.SKU)
+	app := batched(func() stats {
+		return r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
+			return r.reserveHTTP(ctx, ds.HotLocation.Code, ds.HotSKU.SKU)
+		})
 	})
 	r.record(ctx, "hot SKU reservations/s", fmt.Sprint(n), app, ceiling, false)
-	sourced := r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
-		return r.reserveSourcedHTTP(ctx, ds.HotSKU.SKU)
+	sourced := batched(func() stats {
+		return r.h.closedLoop(ctx, n, func(ctx context.Context, _ *mrand.Rand) (bool, error) {
+			return r.reserveSourcedHTTP(ctx, ds.HotSKU.SKU)
+		})
 	})
 	r.record(ctx, "hot SKU sourced reservations/s", fmt.Sprint(n), sourced, ceiling, false)
 	name := fmt.Sprintf("hot SKU, %d clients", n)
@@ -262,12 +280,16 @@ func (r *reservations) spread(ctx context.Context) error {
 	for i := range prodIDs {
 		skus[i] = fmt.Sprintf("BEN-%06d", i+1)
 	}
-	app := r.h.closedLoop(ctx, n, func(ctx context.Context, rng *mrand.Rand) (bool, error) {
-		return r.reserveHTTP(ctx, stores[rng.IntN(len(stores))].Code, skus[rng.IntN(len(skus))])
+	app := batched(func() stats {
+		return r.h.closedLoop(ctx, n, func(ctx context.Context, rng *mrand.Rand) (bool, error) {
+			return r.reserveHTTP(ctx, stores[rng.IntN(len(stores))].Code, skus[rng.IntN(len(skus))])
+		})
 	})
 	r.record(ctx, "spread reservations/s", fmt.Sprint(n), app, ceiling, false)
-	sourced := r.h.closedLoop(ctx, n, func(ctx context.Context, rng *mrand.Rand) (bool, error) {
-		return r.reserveSourcedHTTP(ctx, skus[rng.IntN(len(skus))])
+	sourced := batched(func() stats {
+		return r.h.closedLoop(ctx, n, func(ctx context.Context, rng *mrand.Rand) (bool, error) {
+			return r.reserveSourcedHTTP(ctx, skus[rng.IntN(len(skus))])
+		})
 	})
 	r.record(ctx, "spread sourced reservations/s", fmt.Sprint(n), sourced, ceiling, false)
 	name := fmt.Sprintf("spread, %d clients", n)
