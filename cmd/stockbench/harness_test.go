@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -57,5 +59,28 @@ func TestSummaryMarksABound(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("summary line %q lacks %q", line, want)
 		}
+	}
+}
+
+// The open loop sends every request of its schedule, none before its
+// scheduled time, and counts only the measured window's.
+func TestFixedRateKeepsItsSchedule(t *testing.T) {
+	h := &harness{cfg: config{warmup: 100 * time.Millisecond, duration: 200 * time.Millisecond}}
+	var mu sync.Mutex
+	calls := 0
+	s := h.fixedRate(context.Background(), 500, func(context.Context) error {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return nil
+	})
+	if calls != 150 { // 500/s over 300 ms
+		t.Fatalf("sent %d requests, want 150", calls)
+	}
+	if s.ok != 100 || len(s.lat) != 100 || len(s.sendDelay) != 100 { // the 200 ms measured
+		t.Fatalf("measured ok %d, latencies %d, send delays %d; want 100 each", s.ok, len(s.lat), len(s.sendDelay))
+	}
+	if early := s.sendDelay[0]; early < 0 {
+		t.Fatalf("a request went %v before its scheduled time", -early)
 	}
 }
