@@ -282,30 +282,42 @@ func sourceOf(a domain.Actor) string {
 	return "stockline"
 }
 
+// reservationDoc is what audit rows and outbox events record of a
+// reservation. A struct, not a map: the hold path encodes two per hold
+// inside its batch's one-at-a-time section, and a map of this shape
+// costs about three times the time and eight times the allocations.
+type reservationDoc struct {
+	ID          int64                    `json:"id,omitempty"` // events only
+	Status      domain.ReservationStatus `json:"status"`
+	Channel     domain.Channel           `json:"channel"`
+	ExpiresAt   time.Time                `json:"expires_at"`
+	Lines       []reservationDocLine     `json:"lines"`
+	CheckoutRef string                   `json:"checkout_ref,omitempty"`
+	OrderRef    string                   `json:"order_ref,omitempty"`
+	Reason      string                   `json:"reason,omitempty"`
+}
+
+type reservationDocLine struct {
+	SKU      string `json:"sku"`
+	Location string `json:"location"`
+	Qty      int    `json:"qty"`
+}
+
 // auditView is what audit rows record of a reservation.
-func auditView(r domain.Reservation) map[string]any {
-	lines := make([]map[string]any, len(r.Lines))
+func auditView(r domain.Reservation) reservationDoc {
+	lines := make([]reservationDocLine, len(r.Lines))
 	for i, l := range r.Lines {
-		lines[i] = map[string]any{"sku": l.SKU, "location": l.Location, "qty": l.Qty}
+		lines[i] = reservationDocLine{SKU: l.SKU, Location: l.Location, Qty: l.Qty}
 	}
-	m := map[string]any{"status": r.Status, "channel": r.Channel, "expires_at": r.ExpiresAt, "lines": lines}
-	if r.CheckoutRef != "" {
-		m["checkout_ref"] = r.CheckoutRef
-	}
-	if r.OrderRef != "" {
-		m["order_ref"] = r.OrderRef
-	}
-	if r.ReleaseReason != "" {
-		m["reason"] = r.ReleaseReason
-	}
-	return m
+	return reservationDoc{Status: r.Status, Channel: r.Channel, ExpiresAt: r.ExpiresAt, Lines: lines,
+		CheckoutRef: r.CheckoutRef, OrderRef: r.OrderRef, Reason: r.ReleaseReason}
 }
 
 // eventView is the outbox payload of a reservation event.
-func eventView(r domain.Reservation) map[string]any {
-	m := auditView(r)
-	m["id"] = r.ID
-	return m
+func eventView(r domain.Reservation) reservationDoc {
+	d := auditView(r)
+	d.ID = r.ID
+	return d
 }
 
 // stockMove is one reservation line's stock effect.
