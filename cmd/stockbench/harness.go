@@ -248,7 +248,7 @@ type stats struct {
 	lat                  []time.Duration
 	// sendDelay (open loop only, sorted) is each request's wait from its
 	// scheduled time to the moment a client sent it. Below saturation it
-	// is the load generator's own lateness (its 1 ms tick, waking a
+	// is the load generator's own lateness (its sleep overshooting, waking a
 	// client, the process's scheduling); past saturation requests also
 	// wait there for a free client. It is inside lat: printed beside lat,
 	// it shows how much of a p99 the server did not cause.
