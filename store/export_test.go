@@ -150,3 +150,14 @@ func (db *DB) CachedProducts() int {
 	defer db.resv.refs.mu.Unlock()
 	return len(db.resv.refs.products)
 }
+
+// TokenReads counts the token check's database reads.
+func (db *DB) TokenReads() int64 { return db.tokens.reads.Load() }
+
+// TokenCachedAt is when the read behind raw's cached entry began.
+func (db *DB) TokenCachedAt(raw string) (time.Time, bool) {
+	db.tokens.mu.Lock()
+	defer db.tokens.mu.Unlock()
+	e, ok := db.tokens.m[string(hashToken(raw))]
+	return e.at, ok
+}

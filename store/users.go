@@ -333,30 +333,6 @@ func (db *DB) CreateToken(ctx context.Context, actor domain.Actor, name, raw str
 	return t, err
 }
 
-// TokenByRaw returns the active token matching raw, or EUNAUTHORIZED. A
-// token verified within the last tokenCacheTTL is answered from memory
-// (tokens_cache.go states the revocation bound).
-func (db *DB) TokenByRaw(ctx context.Context, raw string) (domain.APIToken, error) {
-	hash := hashToken(raw)
-	if t, ok := db.tokens.get(string(hash)); ok {
-		return t, nil
-	}
-	gen, at := db.tokens.generation(), time.Now()
-	var r apiTokenRow
-	// Prepared once per connection.
-	err := db.prepared().getDB(ctx, &r, `SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_tokens
-		WHERE token_hash = $1 AND revoked_at IS NULL`, hash)
-	t := r.token()
-	if err == sql.ErrNoRows {
-		return t, domain.Errorf(domain.EUNAUTHORIZED, "The API token is missing, unknown or revoked.")
-	} else if err != nil {
-		return t, fmt.Errorf("store: token: %w", err)
-	}
-	db.touchToken(ctx, &t)
-	db.tokens.put(string(hash), t, gen, at)
-	return t, nil
-}
-
 // ListTokens returns every token, newest first, without secrets.
 func (db *DB) ListTokens(ctx context.Context) ([]domain.APIToken, error) {
 	out, err := selectAs(ctx, db, apiTokenRow.token, `SELECT `+apiTokenCols+` FROM api_tokens ORDER BY id DESC`)
