@@ -47,7 +47,8 @@ type harness struct {
 	dataset     benchdata.Dataset
 	built       bool
 	buildTime   time.Duration
-	pendingUses int // positionsDB calls still to come; the last one takes the template itself
+	pendingUses int         // positionsDB calls still to come; the last one takes the template itself
+	stalls      *stallWatch // the machine's pauses (stalls.go)
 }
 
 // positionsTemplate is the database the locations × skus retailer is built in.
@@ -256,6 +257,9 @@ type stats struct {
 	// meanBatch (reservation runs through batched) is the requests per
 	// batch the reservation pipelines ran, warm-up included.
 	meanBatch float64
+	// paused (open loop only) are the late wakes over 5 ms of a process
+	// that only sleeps, in the measured window (stalls.go).
+	paused machineStalls
 }
 
 // newStats sorts the latencies.
@@ -403,6 +407,7 @@ func (h *harness) fixedRate(ctx context.Context, rate int, op func(context.Conte
 	close(jobs)
 	wg.Wait()
 	c.s.from, c.s.elapsed = measureFrom, h.cfg.duration
+	c.s.paused = h.stalls.during(measureFrom, time.Now())
 	slices.Sort(c.s.lat)
 	slices.Sort(c.s.sendDelay)
 	return c.s

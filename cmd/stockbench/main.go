@@ -88,6 +88,9 @@ var sections = []struct {
 }
 
 func main() {
+	if os.Getenv(stallEnv) != "" {
+		monitorStalls()
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stockbench:", err)
@@ -217,6 +220,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}()
 	fmt.Fprintf(out, "throwaway cluster on port %d (%s; fsync on, synchronous_commit on)\n", cluster.Port, dir)
 	h := &harness{cfg: cfg, out: out, cluster: cluster, notes: sizeNotes(cfg)}
+	if h.stalls, err = watchStalls(); err != nil {
+		return err
+	}
+	defer h.stalls.Close()
 	if slices.Contains(cfg.sections, "reservations") {
 		h.pendingUses++
 	}

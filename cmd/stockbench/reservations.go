@@ -186,7 +186,11 @@ func line(s stats, fixedRate bool) string {
 		l += fmt.Sprintf(" mean batch %.1f", s.meanBatch)
 	}
 	if len(s.sendDelay) > 0 {
-		l += fmt.Sprintf(" (sent late p99 %s)", ms(stats{lat: s.sendDelay}.pct(99)))
+		l += fmt.Sprintf(" (sent late p99 %s", ms(stats{lat: s.sendDelay}.pct(99)))
+		if s.paused.watched {
+			l += "; " + s.paused.String()
+		}
+		l += ")"
 	}
 	if s.errors > 0 {
 		l += fmt.Sprintf(" ERRORS %d (%v)", s.errors, s.firstErr)
