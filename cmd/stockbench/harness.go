@@ -257,8 +257,8 @@ type stats struct {
 	// meanBatch (reservation runs through batched) is the requests per
 	// batch the reservation pipelines ran, warm-up included.
 	meanBatch float64
-	// paused (open loop only) are the late wakes over 5 ms of a process
-	// that only sleeps, in the measured window (stalls.go).
+	// paused are the late wakes over 5 ms of a process that only sleeps,
+	// in the measured window (stalls.go).
 	paused machineStalls
 }
 
@@ -355,6 +355,7 @@ func (h *harness) closedLoop(ctx context.Context, n int, op func(context.Context
 	}
 	wg.Wait()
 	c.s.from, c.s.elapsed = measureFrom, time.Since(measureFrom)
+	c.s.paused = h.stalls.during(measureFrom, time.Now())
 	slices.Sort(c.s.lat)
 	return c.s
 }

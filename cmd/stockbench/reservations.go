@@ -185,12 +185,15 @@ func line(s stats, fixedRate bool) string {
 	if s.meanBatch > 0 {
 		l += fmt.Sprintf(" mean batch %.1f", s.meanBatch)
 	}
+	var notes []string
 	if len(s.sendDelay) > 0 {
-		l += fmt.Sprintf(" (sent late p99 %s", ms(stats{lat: s.sendDelay}.pct(99)))
-		if s.paused.watched {
-			l += "; " + s.paused.String()
-		}
-		l += ")"
+		notes = append(notes, "sent late p99 "+ms(stats{lat: s.sendDelay}.pct(99)))
+	}
+	if s.paused.watched {
+		notes = append(notes, s.paused.String())
+	}
+	if len(notes) > 0 {
+		l += " (" + strings.Join(notes, "; ") + ")"
 	}
 	if s.errors > 0 {
 		l += fmt.Sprintf(" ERRORS %d (%v)", s.errors, s.firstErr)

@@ -1,21 +1,22 @@
 package main
 
-// The machine's own stalls, measured beside every open-loop run. A p99
-// of 5 ms at 2,000 requests a second is 100 requests of a 5 s window: one
-// 50 ms pause of the whole machine, in which nothing of this process or
-// PostgreSQL runs, puts the figure over its line whatever the server does.
-// This machine has such pauses (a 2-vCPU Firecracker guest): a program that
-// only sleeps wakes 5–25 ms late about once a second while the app answers
-// availability from memory with the cores mostly idle, and now and then
-// much later. So the bench runs such a program, a child process that
-// sleeps 200 µs at a time and reports each wake more than 1 ms late, and
-// prints the late wakes over 5 ms that fell in each open-loop run's
-// measured window beside its figures. With the cores mostly idle (the
-// app's availability runs), a late wake is a pause of the machine; in a
-// run that keeps both cores busy (a saturated baseline) it is also the
-// wait for a core. A figure over its line with no late wake beside it is
-// the app's; one beside a 25 ms late wake is the machine's, or at least
-// not shown to be the app's.
+// The machine's own stalls, measured beside every run of the load
+// generator (open and closed loop). A p99 of 5 ms at 2,000 requests a
+// second is 100 requests of a 5 s window: one 50 ms pause of the whole
+// machine, in which nothing of this process or PostgreSQL runs, puts the
+// figure over its line whatever the server does. This machine has such
+// pauses (a 2-vCPU Firecracker guest): a program that only sleeps wakes
+// 5–25 ms late about once a second while the app answers availability
+// from memory with the cores mostly idle, and now and then much later.
+// So the bench runs such a program, a child process that sleeps 200 µs at
+// a time and reports each wake more than 1 ms late, and prints the late
+// wakes over 5 ms that fell in each run's measured window beside its
+// figures. With the cores mostly idle (the app's availability runs), a
+// late wake is a pause of the machine; in a run that keeps both cores
+// busy (a saturated baseline, the reservation runs) it is also the wait
+// for a core. A latency over its line with no late wake beside it is the
+// app's; one beside a 25 ms late wake is the machine's, or at least not
+// shown to be the app's.
 //
 // The child is this binary run again with stallEnv set; it holds no Go
 // work but its loop, so its own scheduling does not delay it.
