@@ -28,11 +28,12 @@ import (
 //   - The last_used_at the tokens page shows is written at most once a
 //     minute, after the read, off the request's path.
 //
-// Before, every call for a second after an entry expired read the token
-// itself, and once a minute each such read also updated last_used_at: at
-// 2,000 calls a second those updates queued on the row's lock, each with
-// its own commit, and held the availability API for up to 141 ms (README,
-// Performance, 2026-12-05 12:20–13:00).
+// Before, every call that met an expired entry (once a second, until one
+// of their reads put the token back) read the token itself, and once a
+// minute each such read also updated last_used_at in the request's path:
+// at 2,000 calls a second those updates queued on the row's lock, each
+// with its own commit, and held the availability API for up to 141 ms
+// (README, Performance, 2026-12-05 12:20–13:40).
 //
 // Revocation: RevokeToken drops the whole cache on the instance that
 // revokes, at once (and a read that began before the revocation committed

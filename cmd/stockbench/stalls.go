@@ -6,8 +6,9 @@ package main
 // machine, in which nothing of this process or PostgreSQL runs, puts the
 // figure over its line whatever the server does. This machine has such
 // pauses (a 2-vCPU Firecracker guest): a program that only sleeps wakes
-// 5–25 ms late about once a second while the app answers availability
-// from memory with the cores mostly idle, and now and then much later.
+// 5–25 ms late a few times in a 5 s run while the app answers
+// availability from memory with the cores mostly idle, and now and then
+// much later.
 // So the bench runs such a program, a child process that sleeps 200 µs at
 // a time and reports each wake more than 1 ms late, and prints the late
 // wakes over 5 ms that fell in each run's measured window beside its
@@ -23,6 +24,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,17 +40,24 @@ const (
 	stallSleep = 200 * time.Microsecond
 	stallMin   = time.Millisecond // the child reports wakes later than this
 	stallLine  = 5 * time.Millisecond
+	stallReady = "ready" // the child's first line
 )
 
-// monitorStalls is the child's loop: it never returns, and dies with its
-// parent.
+// monitorStalls is the child's loop: it says it is ready, then never
+// returns, and dies with its parent. Lateness counts from the previous
+// wake, so a pause anywhere in the loop is seen, not only one inside a
+// sleep.
 func monitorStalls() {
+	prev := time.Now()
+	if _, err := os.Stdout.Write([]byte(stallReady + "\n")); err != nil {
+		os.Exit(0)
+	}
 	buf := make([]byte, 0, 64)
 	for {
-		start := time.Now()
 		pause(stallSleep)
-		if late := time.Since(start) - stallSleep; late > stallMin {
-			buf = strconv.AppendInt(buf[:0], start.UnixNano(), 10)
+		now := time.Now()
+		if late := now.Sub(prev) - stallSleep; late > stallMin {
+			buf = strconv.AppendInt(buf[:0], prev.UnixNano(), 10)
 			buf = append(buf, ' ')
 			buf = strconv.AppendInt(buf, int64(late), 10)
 			buf = append(buf, '\n')
@@ -56,12 +65,13 @@ func monitorStalls() {
 				os.Exit(0)
 			}
 		}
+		prev = now
 	}
 }
 
 // stall is one wake of the child later than stallMin.
 type stall struct {
-	at   time.Time // when its sleep began
+	at   time.Time // the wake before it
 	late time.Duration
 }
 
@@ -70,7 +80,9 @@ type stallWatch struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	stalls []stall
+	ended  time.Time // when the child's output ended (zero while it runs)
 	done   chan struct{}
+	close  sync.Once
 }
 
 // watchStalls starts the child.
@@ -90,9 +102,13 @@ func watchStalls() (*stallWatch, error) {
 		return nil, fmt.Errorf("start the stall monitor: %w", err)
 	}
 	w := &stallWatch{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan struct{})
 	go func() {
 		defer close(w.done)
 		sc := bufio.NewScanner(out)
+		if sc.Scan() && sc.Text() == stallReady {
+			close(ready)
+		}
 		for sc.Scan() {
 			at, late, ok := strings.Cut(sc.Text(), " ")
 			ns, err1 := strconv.ParseInt(at, 10, 64)
@@ -104,15 +120,29 @@ func watchStalls() (*stallWatch, error) {
 			w.stalls = append(w.stalls, stall{at: time.Unix(0, ns), late: time.Duration(d)})
 			w.mu.Unlock()
 		}
+		w.mu.Lock()
+		w.ended = time.Now()
+		w.mu.Unlock()
 	}()
-	return w, nil
+	// Measuring starts only once the child sleeps: starting a binary takes
+	// a while on a busy machine.
+	select {
+	case <-ready:
+		return w, nil
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+	}
+	w.Close()
+	return nil, errors.New("the stall monitor did not start (its child process said nothing within 30 s)")
 }
 
 // Close stops the child.
 func (w *stallWatch) Close() {
-	w.cmd.Process.Kill()
-	<-w.done
-	w.cmd.Wait()
+	w.close.Do(func() {
+		w.cmd.Process.Kill()
+		<-w.done
+		w.cmd.Wait()
+	})
 }
 
 // machineStalls are the pauses over stallLine in one measured window.
@@ -123,13 +153,17 @@ type machineStalls struct {
 }
 
 // during returns the pauses over stallLine that overlap [from, to]. A nil
-// watch (no child) says nothing was watched.
+// watch, or one whose child was gone before to (it died, or was closed),
+// says nothing was watched rather than that nothing paused.
 func (w *stallWatch) during(from, to time.Time) machineStalls {
 	if w == nil {
 		return machineStalls{}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.ended.IsZero() && w.ended.Before(to) {
+		return machineStalls{}
+	}
 	m := machineStalls{watched: true}
 	for _, s := range w.stalls {
 		end := s.at.Add(stallSleep + s.late)
