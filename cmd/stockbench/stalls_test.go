@@ -55,10 +55,10 @@ func TestStallsDuring(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	w := &stallWatch{stalls: []stall{
-		{at(0), 30 * time.Millisecond},   // 0–30 ms
+		{at(0), 30 * time.Millisecond},   // 0–32 ms
 		{at(100), 4 * time.Millisecond},  // under the line
-		{at(200), 12 * time.Millisecond}, // 200–212 ms
-		{at(500), 8 * time.Millisecond},  // 500–508 ms
+		{at(200), 12 * time.Millisecond}, // 200–214 ms (the sleep, then 12 ms late)
+		{at(500), 8 * time.Millisecond},  // 500–510 ms
 	}}
 	for _, tc := range []struct {
 		name     string
@@ -70,7 +70,7 @@ func TestStallsDuring(t *testing.T) {
 		{"one ending inside", 20, 150, 1, 30 * time.Millisecond},
 		{"one under the line only", 90, 150, 0, 0},
 		{"one starting inside", 150, 201, 1, 12 * time.Millisecond},
-		{"between", 213, 499, 0, 0},
+		{"between", 215, 499, 0, 0},
 	} {
 		m := w.during(at(tc.from), at(tc.to))
 		if !m.watched || m.count != tc.count || m.longest != tc.longest {
@@ -80,7 +80,7 @@ func TestStallsDuring(t *testing.T) {
 	if got := w.during(at(0), at(600)).String(); got != "a sleeping process woke > 5 ms late: 3×, longest 30.00 ms" {
 		t.Errorf("String: %q", got)
 	}
-	if got := w.during(at(213), at(499)).String(); got != "a sleeping process woke > 5 ms late: never" {
+	if got := w.during(at(215), at(499)).String(); got != "a sleeping process woke > 5 ms late: never" {
 		t.Errorf("String, none: %q", got)
 	}
 	w.ended = at(550)
