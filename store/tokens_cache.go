@@ -33,7 +33,7 @@ import (
 // minute each such read also updated last_used_at in the request's path:
 // at 2,000 calls a second those updates queued on the row's lock, each
 // with its own commit, and held the availability API for up to 141 ms
-// (README, Performance, 2026-12-05 12:20–13:40).
+// (README, Performance, 2026-12-05 12:20–14:40).
 //
 // Revocation: RevokeToken drops the whole cache on the instance that
 // revokes, at once (and a read that began before the revocation committed
