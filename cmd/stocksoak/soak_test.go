@@ -34,8 +34,12 @@ func TestSoakSurvivesPostgresRestartAndDisturbedConnection(t *testing.T) {
 	if !restart.NotReady || restart.Fault503 == 0 || !restart.RetryAfterSeen || restart.Recovered > 5*time.Second {
 		t.Fatalf("restart: %+v", restart)
 	}
+	// Failing fast means not waiting on a timer: the shortest that could
+	// end a stuck request is the 5 s connect timeout (then the 10 s
+	// request time-out). The bound leaves room for make test's load, under
+	// which a 503 once took 2.001 s.
 	for _, s := range rep.Series {
-		if s.Fault > 0 && s.MaxFault > 2*time.Second {
+		if s.Fault > 0 && s.MaxFault > 3*time.Second {
 			t.Fatalf("%s: a 503 took %s: requests must fail fast while the database is down", s.Name, s.MaxFault)
 		}
 	}
