@@ -44,8 +44,9 @@ import (
 const (
 	tokenCacheTTL   = time.Second
 	tokenRefreshAge = tokenCacheTTL / 2
-	// tokenReadTimeout bounds a read or a last_used_at write, which run
-	// detached from the request that started them.
+	// tokenReadTimeout bounds a read or a last_used_at write (and a
+	// session's last-seen write, touchSession), which run detached from
+	// the request that started them.
 	tokenReadTimeout = 5 * time.Second
 	// maxCachedTokens bounds the cache; when full it starts again empty.
 	maxCachedTokens = 10_000

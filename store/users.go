@@ -252,11 +252,12 @@ func (db *DB) CreateSession(ctx context.Context, rawID string, userID int64, exp
 	return nil
 }
 
-// SessionUser returns the active user behind a session id, refreshing its
-// last-seen time at most once a minute. It returns EUNAUTHORIZED when the
-// session is unknown, past its absolute expiry, idle longer than idle, or
-// its user is disabled.
+// SessionUser returns the active user behind a session id, recording its
+// use at most once a minute (touchSession). It returns EUNAUTHORIZED when
+// the session is unknown, past its absolute expiry, idle longer than idle,
+// or its user is disabled.
 func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration) (*domain.User, error) {
+	hash := hashToken(rawID)
 	var r struct {
 		userRow
 		LastSeen time.Time `db:"last_seen_at"`
@@ -266,7 +267,7 @@ func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration)
 	err := db.prepared().getDB(ctx, &r, `SELECT s.last_seen_at, x.* FROM sessions s
 		JOIN LATERAL (`+userSelect+` WHERE u.id = s.user_id) x ON TRUE
 		WHERE s.id_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2 * interval '1 second'`,
-		hashToken(rawID), idle.Seconds())
+		hash, idle.Seconds())
 	if err == sql.ErrNoRows {
 		return nil, domain.Errorf(domain.EUNAUTHORIZED, "Your session has ended. Please sign in again.")
 	} else if err != nil {
@@ -276,9 +277,25 @@ func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration)
 		return nil, domain.Errorf(domain.EUNAUTHORIZED, "This account is disabled.")
 	}
 	if time.Since(r.LastSeen) > time.Minute {
-		db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1`, hashToken(rawID))
+		db.touchSession(hash)
 	}
 	return r.user(), nil
+}
+
+// touchSession moves a session's last-seen time (what the idle timeout
+// counts from) to now, in the background, as touchToken does for a token:
+// the page that found it more than a minute old does not wait on the
+// write, and the condition makes the same write by the page's concurrent
+// htmx requests a no-op instead of a queue on the row's lock. The idle
+// timeout is minutes long (30 by default), so the write landing a moment
+// after the request changes nothing it decides.
+func (db *DB) touchSession(hash []byte) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), tokenReadTimeout)
+		defer cancel()
+		db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = now()
+			WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute'`, hash)
+	}()
 }
 
 // DeleteSession ends a session at once.
