@@ -27,9 +27,14 @@ const (
 	// and requests for one hot position queue behind each other. Holds of
 	// several lines may lock positions of another shard's products; every
 	// batch locks in the one order, so they wait, never deadlock.
-	// (8 shards measured no better than 2 on the spread run, and 4 no
-	// better for its p99.)
-	batchShards = 2
+	// One pipeline: a spread load's batches are then twice as large, and
+	// a batch's cost is mostly per batch (two round trips and a commit).
+	// Measured on the spread run, 1 against 2 in ten alternated pairs:
+	// median p99 36.7 against 43.5 ms located, 25.2 against 31.3 sourced
+	// (lower in seven pairs of ten each), throughput no lower; 4 shards
+	// halved the batches again and lost a third of the throughput, 8 were
+	// no better than 2 (README, Performance, 2026-12-05 14:40-15:30).
+	batchShards = 1
 	// maxBatch bounds how many requests one batch transaction answers.
 	maxBatch = 256
 )
@@ -124,12 +129,15 @@ func batchable(rq resolvedRequest) ([]posKey, bool) {
 // (whichever location sourcing picks) is always locked by one pipeline.
 func (db *DB) reserveBatched(ctx context.Context, call ReserveCall, rq resolvedRequest, keys []posKey) (Response, error) {
 	db.resv.init(db)
-	var h maphash.Hash
-	h.SetSeed(db.resv.seed)
-	var b [8]byte
-	putInt64(b[:], rq.products[0].ID)
-	h.Write(b[:])
-	sh := &db.resv.shards[h.Sum64()%batchShards]
+	sh := &db.resv.shards[0]
+	if batchShards > 1 {
+		var h maphash.Hash
+		h.SetSeed(db.resv.seed)
+		var b [8]byte
+		putInt64(b[:], rq.products[0].ID)
+		h.Write(b[:])
+		sh = &db.resv.shards[h.Sum64()%batchShards]
+	}
 	req := &batchReq{ctx: ctx, call: call, rq: rq, keys: keys, done: make(chan struct{})}
 	if sh.enqueue(req) {
 		go db.drainShard(sh)
