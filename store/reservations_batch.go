@@ -33,7 +33,7 @@ const (
 	// median p99 36.7 against 43.5 ms located, 25.2 against 31.3 sourced
 	// (lower in seven pairs of ten each), throughput no lower; 4 shards
 	// halved the batches again and lost a third of the throughput, 8 were
-	// no better than 2 (README, Performance, 2026-12-05 14:40-15:30).
+	// no better than 2 (README, Performance, 2026-12-05 14:30-16:00).
 	batchShards = 1
 	// maxBatch bounds how many requests one batch transaction answers.
 	maxBatch = 256

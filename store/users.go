@@ -284,9 +284,9 @@ func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration)
 
 // touchSession moves a session's last-seen time (what the idle timeout
 // counts from) to now, in the background, as touchToken does for a token:
-// the page that found it more than a minute old does not wait on the
-// write, and the condition makes the same write by the page's concurrent
-// htmx requests a no-op instead of a queue on the row's lock. The idle
+// the page that found it more than a minute old, and the page's concurrent
+// htmx requests, do not wait on the write or on each other's, and the
+// condition makes every repeat after the first write nothing. The idle
 // timeout is minutes long (30 by default), so the write landing a moment
 // after the request changes nothing it decides.
 func (db *DB) touchSession(hash []byte) {
