@@ -52,6 +52,21 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return d, nil
 }
 
+// detachedWriteTimeout bounds a write execDetached runs.
+const detachedWriteTimeout = 5 * time.Second
+
+// execDetached runs a write no request waits on (a token's last use, a
+// session's last-seen time) in the background, detached from the
+// request's context. Its error is dropped: such writes carry a condition
+// that makes them safe to repeat, and the next use writes again.
+func (db *DB) execDetached(query string, args ...any) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), detachedWriteTimeout)
+		defer cancel()
+		db.ExecContext(ctx, query, args...)
+	}()
+}
+
 // Now is the store's clock; tests may replace it with SetClock.
 func (db *DB) Now() time.Time { return db.now() }
 

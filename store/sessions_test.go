@@ -17,11 +17,7 @@ import (
 // request's path and the page waited on the lock.
 func TestSessionUseIsRecordedOffThePath(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, pgtest.FreshDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := pgtest.Fresh(t)
 	store.BcryptCost = 4
 	u, err := db.CreateUser(ctx, domain.SystemActor("test"), store.NewUser{Email: "touch@example.com", Name: "Touch",
 		Role: domain.RoleSupport, Password: "correct horse battery"})

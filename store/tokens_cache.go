@@ -44,9 +44,8 @@ import (
 const (
 	tokenCacheTTL   = time.Second
 	tokenRefreshAge = tokenCacheTTL / 2
-	// tokenReadTimeout bounds a read or a last_used_at write (and a
-	// session's last-seen write, touchSession), which run detached from
-	// the request that started them.
+	// tokenReadTimeout bounds a read, which runs detached from the
+	// request that started it.
 	tokenReadTimeout = 5 * time.Second
 	// maxCachedTokens bounds the cache; when full it starts again empty.
 	maxCachedTokens = 10_000
@@ -203,10 +202,6 @@ func (db *DB) touchToken(t *domain.APIToken) {
 		return
 	}
 	t.LastUsedAt = time.Now()
-	go func(id int64) {
-		ctx, cancel := context.WithTimeout(context.Background(), tokenReadTimeout)
-		defer cancel()
-		db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = now()
-			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, id)
-	}(t.ID)
+	db.execDetached(`UPDATE api_tokens SET last_used_at = now()
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, t.ID)
 }

@@ -73,11 +73,7 @@ func TestTokenCacheRevocationBound(t *testing.T) {
 // also updated last_used_at, queueing on the row's lock.)
 func TestTokenCacheReadsOnceInTheBackground(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, pgtest.FreshDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := pgtest.Fresh(t)
 	var clock atomic.Int64
 	t0 := time.Now()
 	at := func(d time.Duration) time.Time { clock.Store(t0.Add(d).UnixNano()); return t0.Add(d) }

@@ -290,12 +290,8 @@ func (db *DB) SessionUser(ctx context.Context, rawID string, idle time.Duration)
 // timeout is minutes long (30 by default), so the write landing a moment
 // after the request changes nothing it decides.
 func (db *DB) touchSession(hash []byte) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), tokenReadTimeout)
-		defer cancel()
-		db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = now()
-			WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute'`, hash)
-	}()
+	db.execDetached(`UPDATE sessions SET last_seen_at = now()
+		WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute'`, hash)
 }
 
 // DeleteSession ends a session at once.
